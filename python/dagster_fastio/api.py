@@ -1,0 +1,240 @@
+"""The standalone API: ``encode`` / ``decode`` / ``write`` / ``read`` / ``read_batches`` /
+``open_writer``. No Dagster needed."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Literal
+
+import pyarrow as pa
+
+from dagster_fastio import _core
+from dagster_fastio.convert import to_arrow_source
+
+__all__ = [
+    "WriteInfo",
+    "Writer",
+    "decode",
+    "encode",
+    "open_writer",
+    "read",
+    "read_batches",
+    "write",
+]
+
+Compression = Literal["zstd", "lz4", "none"]
+PathOrUri = str | os.PathLike[str]
+
+_OBJECT_STORE_SCHEMES = ("s3://", "s3a://", "gs://", "gcs://", "az://", "abfs://", "abfss://",
+                         "memory://", "http://", "https://")
+
+
+@dataclass(frozen=True, slots=True)
+class WriteInfo:
+    """What one ``write`` (or ``open_writer`` session) stored."""
+
+    uri: str
+    rows: int
+    batches: int
+    raw_bytes: int
+    """Size of the Arrow data in memory, before compression."""
+    stored_bytes: int
+    """Size of the stored file."""
+    parts: int
+    """Upload parts (1 for a local file)."""
+    seconds: float
+    compression: str
+
+    @property
+    def compression_ratio(self) -> float:
+        return self.raw_bytes / self.stored_bytes if self.stored_bytes else 0.0
+
+    @property
+    def throughput_mb_s(self) -> float:
+        return self.raw_bytes / 1e6 / self.seconds if self.seconds > 0 else 0.0
+
+
+def _local_path(uri: PathOrUri) -> str:
+    text = os.fspath(uri)
+    if text.startswith("file://"):
+        return text[len("file://") :]
+    if text.lower().startswith(_OBJECT_STORE_SCHEMES):
+        raise ValueError(
+            f"object store URIs are not supported by this version: {text!r}; "
+            "expected a local path or a file:// URI"
+        )
+    return text
+
+
+def _column_list(columns: Sequence[str] | None) -> list[str] | None:
+    if columns is None:
+        return None
+    if isinstance(columns, str):
+        return [columns]
+    return [str(name) for name in columns]
+
+
+def _write_info(uri: PathOrUri, stats: _core.WriteStats, seconds: float, compression: str) -> WriteInfo:
+    return WriteInfo(
+        uri=os.fspath(uri),
+        rows=stats.rows,
+        batches=stats.batches,
+        raw_bytes=stats.raw_bytes,
+        stored_bytes=stats.stored_bytes,
+        parts=1,
+        seconds=seconds,
+        compression=compression.lower(),
+    )
+
+
+def encode(
+    data: Any,
+    compression: Compression = "zstd",
+    level: int | None = None,
+    chunk_rows: int | None = None,
+) -> pa.Buffer:
+    """Encodes ``data`` as an Arrow IPC file (Feather v2) in memory.
+
+    Returns a ``pyarrow.Buffer`` over the encoder's own memory (no copy); it supports the
+    buffer protocol, so ``bytes(buf)``, ``memoryview(buf)`` and file writes accept it.
+    """
+    array, _ = _core.encode(to_arrow_source(data), compression, level, chunk_rows)
+    return pa.array(array).buffers()[1]
+
+
+def decode(data: Any, columns: Sequence[str] | None = None) -> pa.Table:
+    """Decodes an Arrow IPC file or stream held in any bytes-like object.
+
+    Uncompressed data is not copied: the table's columns point into ``data``.
+    """
+    buffer = data if isinstance(data, pa.Buffer) else pa.py_buffer(data)
+    array = pa.Array.from_buffers(pa.uint8(), buffer.size, [None, buffer])
+    reader = _core.decode(array, _column_list(columns))
+    return pa.RecordBatchReader.from_stream(reader).read_all()
+
+
+def write(
+    data: Any,
+    uri: PathOrUri,
+    compression: Compression = "zstd",
+    level: int | None = None,
+    storage_options: dict[str, str] | None = None,
+    part_size: int | None = None,
+    max_concurrency: int | None = None,
+    *,
+    chunk_rows: int | None = None,
+    fsync: bool = False,
+) -> WriteInfo:
+    """Writes ``data`` to ``uri`` as an Arrow IPC file, replacing any previous version atomically.
+
+    ``storage_options``, ``part_size`` and ``max_concurrency`` configure object-store uploads
+    and have no effect on local files.
+    """
+    path = _local_path(uri)
+    source = to_arrow_source(data)
+    start = time.perf_counter()
+    stats = _core.write_file(source, path, compression, level, chunk_rows, fsync)
+    return _write_info(uri, stats, time.perf_counter() - start, compression)
+
+
+def read(
+    uri: PathOrUri,
+    columns: Sequence[str] | None = None,
+    storage_options: dict[str, str] | None = None,
+) -> pa.Table:
+    """Reads a whole Arrow IPC file or stream; uncompressed local files are memory-mapped."""
+    reader = _core.read_file(_local_path(uri), _column_list(columns))
+    return pa.RecordBatchReader.from_stream(reader).read_all()
+
+
+def read_batches(
+    uri: PathOrUri,
+    columns: Sequence[str] | None = None,
+    storage_options: dict[str, str] | None = None,
+) -> pa.RecordBatchReader:
+    """Opens an Arrow IPC file or stream and decodes one batch at a time as it is read."""
+    reader = _core.read_file_batches(_local_path(uri), _column_list(columns))
+    return pa.RecordBatchReader.from_stream(reader)
+
+
+class Writer:
+    """Writes batches one at a time; the file appears only when the writer closes cleanly.
+
+    Used as a context manager, an exception inside the block aborts the write and leaves any
+    previous file at the path untouched.
+    """
+
+    def __init__(
+        self,
+        uri: PathOrUri,
+        schema: Any,
+        compression: Compression = "zstd",
+        level: int | None = None,
+        chunk_rows: int | None = None,
+        fsync: bool = False,
+    ) -> None:
+        self._uri = uri
+        self._compression = compression
+        self._start = time.perf_counter()
+        self._native = _core.IpcFileWriter(
+            _local_path(uri), schema, compression, level, chunk_rows, fsync
+        )
+        self.info: WriteInfo | None = None
+        """Set once the writer has closed cleanly."""
+
+    def write(self, data: Any) -> None:
+        """Appends a RecordBatch, Table, DataFrame or Arrow stream with the writer's schema."""
+        self._native.write(to_arrow_source(data))
+
+    def close(self) -> WriteInfo:
+        """Finishes the file and moves it into place."""
+        if self.info is None:
+            stats = self._native.finish()
+            self.info = _write_info(
+                self._uri, stats, time.perf_counter() - self._start, self._compression
+            )
+        return self.info
+
+    def abort(self) -> None:
+        """Discards everything written; the previous file at the path, if any, stays."""
+        self._native.abort()
+
+    @property
+    def closed(self) -> bool:
+        return self._native.closed
+
+    def __enter__(self) -> Writer:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+def open_writer(
+    uri: PathOrUri,
+    schema: Any,
+    compression: Compression = "zstd",
+    storage_options: dict[str, str] | None = None,
+    part_size: int | None = None,
+    *,
+    level: int | None = None,
+    chunk_rows: int | None = None,
+    fsync: bool = False,
+) -> Writer:
+    """Opens a streaming writer for output larger than memory.
+
+    ``schema`` is a ``pyarrow.Schema`` or any object with ``__arrow_c_schema__``.
+    """
+    return Writer(uri, schema, compression, level, chunk_rows, fsync)

@@ -1,0 +1,60 @@
+"""Python objects to Arrow streams, and back.
+
+Everything that reaches the Rust core is an object with ``__arrow_c_stream__`` or
+``__arrow_c_array__`` (the Arrow PyCapsule interface); this module turns pandas and polars
+objects into one, without importing either library unless the object comes from it.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import pyarrow as pa
+
+__all__ = ["is_table_like", "to_arrow_source"]
+
+
+def _is_instance_of(obj: Any, module: str, name: str) -> bool:
+    # Only look at libraries the caller already imported: checking never imports them.
+    mod = sys.modules.get(module)
+    cls = getattr(mod, name, None) if mod is not None else None
+    return cls is not None and isinstance(obj, cls)
+
+
+def is_table_like(obj: Any) -> bool:
+    """Whether ``obj`` can be stored as an Arrow table (rather than pickled)."""
+    return (
+        hasattr(obj, "__arrow_c_stream__")
+        or hasattr(obj, "__arrow_c_array__")
+        or _is_instance_of(obj, "pandas", "DataFrame")
+        or _is_instance_of(obj, "polars", "LazyFrame")
+    )
+
+
+def _has_dictionaries(schema: pa.Schema) -> bool:
+    return any(pa.types.is_dictionary(field.type) for field in schema)
+
+
+def to_arrow_source(data: Any) -> Any:
+    """Returns an Arrow PyCapsule exporter for ``data``.
+
+    pandas goes through ``pyarrow.Table.from_pandas``, which records the index and dtypes in
+    the schema's pandas metadata so ``to_pandas()`` restores them. A polars LazyFrame is
+    collected first. pyarrow tables get one dictionary per column, because an Arrow IPC file
+    cannot replace a dictionary between batches.
+    """
+    if _is_instance_of(data, "pandas", "DataFrame"):
+        table = pa.Table.from_pandas(data)
+        return table.unify_dictionaries() if _has_dictionaries(table.schema) else table
+    if _is_instance_of(data, "polars", "LazyFrame"):
+        return data.collect()
+    if isinstance(data, pa.Table):
+        return data.unify_dictionaries() if _has_dictionaries(data.schema) else data
+    if hasattr(data, "__arrow_c_stream__") or hasattr(data, "__arrow_c_array__"):
+        return data
+    raise TypeError(
+        f"cannot store a {type(data).__module__}.{type(data).__qualname__} as an Arrow table: "
+        "expected a pyarrow Table, RecordBatch or RecordBatchReader, a pandas or polars "
+        "DataFrame, a polars LazyFrame, or an object with __arrow_c_stream__"
+    )

@@ -1,0 +1,339 @@
+//! Arrow IPC decoding from memory: parallel for files, sequential for streams, zero-copy when
+//! the batches are uncompressed.
+
+use std::fs::File;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::Path;
+use std::ptr::NonNull;
+use std::sync::Arc;
+
+use arrow_array::{RecordBatch, RecordBatchReader};
+use arrow_buffer::Buffer;
+use arrow_ipc::convert::fb_to_schema;
+use arrow_ipc::reader::{read_footer_length, FileDecoder, StreamDecoder};
+use arrow_ipc::Block;
+use arrow_schema::{ArrowError, Schema, SchemaRef};
+use memmap2::Mmap;
+use rayon::prelude::*;
+
+use crate::error::{panic_message, FastIoError, Result};
+
+/// An Arrow IPC file opens with these bytes (and closes with them after the footer).
+const ARROW_FILE_MAGIC: &[u8; 6] = b"ARROW1";
+/// Footer length (4 bytes) and closing magic (6 bytes).
+const FILE_TRAILER_LEN: usize = 10;
+/// Opening magic padded to 8 bytes.
+const FILE_HEADER_LEN: usize = 8;
+
+/// Where the bytes to decode live.
+pub enum IpcSource<'a> {
+    /// Bytes already in memory (a Python buffer, a download).
+    Memory(Buffer),
+    /// A local file, memory-mapped.
+    Path(&'a Path),
+}
+
+enum Layout {
+    /// The file format: a footer indexes every batch, so batches decode independently.
+    File {
+        decoder: FileDecoder,
+        blocks: Vec<Block>,
+        /// End of the batch area; no block may reach past it.
+        data_end: usize,
+    },
+    /// The stream format has no index; it is decoded front to back when opened.
+    Stream { batches: Vec<RecordBatch> },
+}
+
+/// An opened Arrow IPC file or stream, with the column projection already applied.
+pub struct IpcContents {
+    buffer: Buffer,
+    schema: SchemaRef,
+    layout: Layout,
+}
+
+impl IpcContents {
+    /// Opens `source`, keeping only `columns` (by name, in the given order) when set.
+    pub fn open(source: IpcSource<'_>, columns: Option<&[String]>) -> Result<Self> {
+        let buffer = match source {
+            IpcSource::Memory(buffer) => buffer,
+            IpcSource::Path(path) => map_file(path)?,
+        };
+        catch_unwind(AssertUnwindSafe(|| Self::open_buffer(buffer, columns))).unwrap_or_else(
+            |payload| {
+                Err(FastIoError::Corrupt(format!(
+                    "decoder failed: {}",
+                    panic_message(&payload)
+                )))
+            },
+        )
+    }
+
+    fn open_buffer(buffer: Buffer, columns: Option<&[String]>) -> Result<Self> {
+        if buffer.is_empty() {
+            return Err(FastIoError::Corrupt("the input is empty".into()));
+        }
+        if buffer.len() >= FILE_HEADER_LEN && buffer.as_slice().starts_with(ARROW_FILE_MAGIC) {
+            Self::open_file(buffer, columns)
+        } else {
+            Self::open_stream(buffer, columns)
+        }
+    }
+
+    fn open_file(buffer: Buffer, columns: Option<&[String]>) -> Result<Self> {
+        let bytes = buffer.as_slice();
+        let len = bytes.len();
+        if len < FILE_HEADER_LEN + FILE_TRAILER_LEN {
+            return Err(truncated("shorter than an empty Arrow file"));
+        }
+        let trailer: [u8; FILE_TRAILER_LEN] = bytes[len - FILE_TRAILER_LEN..]
+            .try_into()
+            .expect("ten bytes");
+        let footer_len =
+            read_footer_length(trailer).map_err(|_| truncated("no footer at the end"))?;
+        let footer_start = (len - FILE_TRAILER_LEN)
+            .checked_sub(footer_len)
+            .filter(|start| *start >= FILE_HEADER_LEN)
+            .ok_or_else(|| corrupt("the footer length points outside the file"))?;
+        let footer = arrow_ipc::root_as_footer(&bytes[footer_start..len - FILE_TRAILER_LEN])
+            .map_err(|e| corrupt(format!("unreadable footer: {e}")))?;
+        let ipc_schema = footer
+            .schema()
+            .ok_or_else(|| corrupt("the footer has no schema"))?;
+        if !ipc_schema.endianness().equals_to_target_endianness() {
+            return Err(FastIoError::Corrupt(
+                "the file was written on a machine of the other byte order".into(),
+            ));
+        }
+        let schema = Arc::new(fb_to_schema(ipc_schema));
+        let projection = projection(&schema, columns)?;
+        let mut decoder = FileDecoder::new(schema.clone(), footer.version());
+        let schema = match &projection {
+            Some(indices) => {
+                decoder = decoder.with_projection(indices.clone());
+                Arc::new(schema.project(indices)?)
+            }
+            None => schema,
+        };
+        for block in footer.dictionaries().into_iter().flatten() {
+            let message = block_buffer(&buffer, block, footer_start)?;
+            decoder
+                .read_dictionary(block, &message)
+                .map_err(|e| corrupt(format!("bad dictionary: {e}")))?;
+        }
+        let blocks = footer
+            .recordBatches()
+            .ok_or_else(|| corrupt("the footer lists no record batches"))?
+            .iter()
+            .copied()
+            .collect();
+        Ok(IpcContents {
+            buffer,
+            schema,
+            layout: Layout::File {
+                decoder,
+                blocks,
+                data_end: footer_start,
+            },
+        })
+    }
+
+    fn open_stream(buffer: Buffer, columns: Option<&[String]>) -> Result<Self> {
+        let mut decoder = StreamDecoder::new();
+        let mut rest = buffer.clone();
+        let mut batches = Vec::new();
+        while !rest.is_empty() {
+            let before = rest.len();
+            if let Some(batch) = decoder
+                .decode(&mut rest)
+                .map_err(|e| corrupt(e.to_string()))?
+            {
+                batches.push(batch);
+            }
+            if rest.len() == before {
+                return Err(corrupt("the stream decoder made no progress"));
+            }
+        }
+        decoder.finish().map_err(|e| truncated(e.to_string()))?;
+        let schema = decoder
+            .schema()
+            .ok_or_else(|| corrupt("neither an Arrow IPC file nor a stream"))?;
+        let (schema, batches) = match projection(&schema, columns)? {
+            Some(indices) => {
+                let batches = batches
+                    .iter()
+                    .map(|batch| batch.project(&indices))
+                    .collect::<Result<Vec<_>, ArrowError>>()?;
+                (Arc::new(schema.project(&indices)?), batches)
+            }
+            None => (schema, batches),
+        };
+        Ok(IpcContents {
+            buffer,
+            schema,
+            layout: Layout::Stream { batches },
+        })
+    }
+
+    /// The schema of the decoded batches (after projection).
+    pub fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    /// Size of the encoded input in bytes.
+    pub fn encoded_len(&self) -> usize {
+        self.buffer.len()
+    }
+
+    pub fn num_batches(&self) -> usize {
+        match &self.layout {
+            Layout::File { blocks, .. } => blocks.len(),
+            Layout::Stream { batches } => batches.len(),
+        }
+    }
+
+    /// Decodes batch `index`; bad bytes (and any panic while decoding them) become `Corrupt`.
+    pub fn read_batch(&self, index: usize) -> Result<RecordBatch> {
+        match &self.layout {
+            Layout::Stream { batches } => Ok(batches[index].clone()),
+            Layout::File {
+                decoder,
+                blocks,
+                data_end,
+            } => {
+                let block = &blocks[index];
+                let message = block_buffer(&self.buffer, block, *data_end)?;
+                catch_unwind(AssertUnwindSafe(|| {
+                    decoder.read_record_batch(block, &message)
+                }))
+                .map_err(|payload| {
+                    corrupt(format!(
+                        "batch {index} failed to decode: {}",
+                        panic_message(&payload)
+                    ))
+                })?
+                .map_err(|e| corrupt(format!("batch {index}: {e}")))?
+                .ok_or_else(|| corrupt(format!("batch {index} is not a record batch")))
+            }
+        }
+    }
+
+    /// Decodes every batch, in parallel on the rayon pool, keeping their order.
+    pub fn read_all(&self) -> Result<Vec<RecordBatch>> {
+        crate::pool::pool().install(|| {
+            (0..self.num_batches())
+                .into_par_iter()
+                .map(|index| self.read_batch(index))
+                .collect()
+        })
+    }
+
+    /// A lazy reader that decodes one batch at a time on the calling thread.
+    pub fn into_reader(self) -> IpcBatchReader {
+        IpcBatchReader {
+            contents: self,
+            next: 0,
+        }
+    }
+}
+
+/// Streams the batches of an [`IpcContents`] in order.
+pub struct IpcBatchReader {
+    contents: IpcContents,
+    next: usize,
+}
+
+impl Iterator for IpcBatchReader {
+    type Item = Result<RecordBatch, ArrowError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.next >= self.contents.num_batches() {
+            return None;
+        }
+        let index = self.next;
+        self.next += 1;
+        Some(
+            self.contents
+                .read_batch(index)
+                .map_err(|e| ArrowError::IpcError(e.to_string())),
+        )
+    }
+}
+
+impl RecordBatchReader for IpcBatchReader {
+    fn schema(&self) -> SchemaRef {
+        self.contents.schema()
+    }
+}
+
+/// Maps a local file into memory as an Arrow buffer; nothing is read until it is touched.
+pub fn map_file(path: &Path) -> Result<Buffer> {
+    let file = File::open(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => FastIoError::NotFound(path.display().to_string()),
+        _ => FastIoError::io(format!("opening {}", path.display()), e),
+    })?;
+    let len = file
+        .metadata()
+        .map_err(|e| FastIoError::io(format!("reading {}", path.display()), e))?
+        .len();
+    if len == 0 {
+        return Err(FastIoError::Corrupt(format!("{} is empty", path.display())));
+    }
+    // Safety: our writers replace files by rename, never in place, so the mapped pages do not
+    // change under a reader. A file truncated by another program while mapped is outside that
+    // contract, as it is for every memory-mapping Arrow reader.
+    let mmap = unsafe { Mmap::map(&file) }
+        .map_err(|e| FastIoError::io(format!("mapping {}", path.display()), e))?;
+    let ptr = NonNull::new(mmap.as_ptr() as *mut u8).expect("a mapping is never null");
+    let len = mmap.len();
+    // Safety: `ptr` and `len` describe the mapping, which the Arc keeps alive for as long as
+    // any array refers to it.
+    Ok(unsafe { Buffer::from_custom_allocation(ptr, len, Arc::new(mmap)) })
+}
+
+fn projection(schema: &Schema, columns: Option<&[String]>) -> Result<Option<Vec<usize>>> {
+    let Some(columns) = columns else {
+        return Ok(None);
+    };
+    columns
+        .iter()
+        .map(|name| {
+            schema.index_of(name).map_err(|_| {
+                let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+                FastIoError::InvalidArgument(format!(
+                    "no column named {name:?}; the columns are {names:?}"
+                ))
+            })
+        })
+        .collect::<Result<Vec<_>>>()
+        .map(Some)
+}
+
+fn block_buffer(buffer: &Buffer, block: &Block, data_end: usize) -> Result<Buffer> {
+    let offset = usize::try_from(block.offset()).ok();
+    let metadata = usize::try_from(block.metaDataLength()).ok();
+    let body = usize::try_from(block.bodyLength()).ok();
+    let (Some(offset), Some(metadata), Some(body)) = (offset, metadata, body) else {
+        return Err(corrupt("a footer block has a negative offset or length"));
+    };
+    let length = metadata.checked_add(body).filter(|length| {
+        offset
+            .checked_add(*length)
+            .is_some_and(|end| end <= data_end)
+    });
+    match length {
+        Some(length) if metadata > 0 => Ok(buffer.slice_with_length(offset, length)),
+        _ => Err(truncated("a block reaches past the end of the data")),
+    }
+}
+
+fn corrupt(message: impl Into<String>) -> FastIoError {
+    FastIoError::Corrupt(message.into())
+}
+
+fn truncated(message: impl Into<String>) -> FastIoError {
+    FastIoError::Corrupt(format!(
+        "truncated or not an Arrow IPC file: {}",
+        message.into()
+    ))
+}

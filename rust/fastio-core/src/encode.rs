@@ -1,0 +1,392 @@
+//! Parallel, ordered Arrow IPC file encoding.
+//!
+//! Batches are re-chunked on the calling thread, encoded and compressed on the rayon pool,
+//! and written back in their original order. arrow-ipc does all the format work: the header
+//! and schema come from its `FileWriter`, each message from `IpcDataGenerator`, and the
+//! footer from its flatbuffer builders; this module only schedules and places the pieces.
+
+use std::cell::RefCell;
+use std::collections::{HashMap, VecDeque};
+use std::io::Write;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::mpsc::{sync_channel, Receiver};
+use std::sync::Arc;
+
+use arrow_array::{RecordBatch, RecordBatchReader};
+use arrow_ipc::convert::{metadata_to_fb, IpcSchemaEncoder};
+use arrow_ipc::writer::{
+    write_message, DictionaryTracker, EncodedData, FileWriter, IpcDataGenerator, IpcWriteContext,
+    IpcWriteOptions,
+};
+use arrow_ipc::{Block, FooterBuilder, MetadataVersion};
+use arrow_schema::{ArrowError, Schema, SchemaRef};
+use flatbuffers::FlatBufferBuilder;
+use rayon::ThreadPool;
+
+use crate::error::{FastIoError, Result};
+use crate::options::EncodeOptions;
+use crate::rechunk::{batch_slice_bytes, Rechunker};
+
+/// Closes every Arrow IPC file, after the footer and its length (Arrow columnar format spec).
+const ARROW_FILE_MAGIC: &[u8; 6] = b"ARROW1";
+
+/// Footer key naming the program that wrote the file, read back by `inspect`-style tools.
+pub const WRITER_METADATA_KEY: &str = "dagster_fastio.writer";
+
+/// What an encoder wrote.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WriteStats {
+    pub rows: u64,
+    pub batches: u64,
+    /// Size of the Arrow data before compression, as it sits in memory.
+    pub raw_bytes: u64,
+    /// Size of the file, header and footer included.
+    pub stored_bytes: u64,
+}
+
+struct CountingWriter<W> {
+    inner: W,
+    written: u64,
+}
+
+impl<W: Write> Write for CountingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.written += n as u64;
+        Ok(n)
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.inner.write_all(buf)?;
+        self.written += buf.len() as u64;
+        Ok(())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+enum EncodedBody {
+    InFlight(Receiver<Result<EncodedData>>),
+    Ready(Result<EncodedData>),
+}
+
+/// One batch on its way to the sink: its dictionary messages, then its body.
+struct PendingBatch {
+    dictionaries: Vec<EncodedData>,
+    body: EncodedBody,
+}
+
+/// Writes record batches as an Arrow IPC file into any `Write`, encoding them in parallel.
+pub struct IpcFileEncoder<W: Write> {
+    out: CountingWriter<W>,
+    schema: SchemaRef,
+    write_options: IpcWriteOptions,
+    data_gen: IpcDataGenerator,
+    /// Sees every batch in order, so a changed dictionary is caught before anything is written.
+    dictionary_tracker: DictionaryTracker,
+    context: IpcWriteContext,
+    has_dictionaries: bool,
+    zstd_level: Option<i32>,
+    pool: Arc<ThreadPool>,
+    rechunker: Option<Rechunker>,
+    in_flight: VecDeque<PendingBatch>,
+    max_in_flight: usize,
+    parallel: bool,
+    dictionary_blocks: Vec<Block>,
+    record_blocks: Vec<Block>,
+    stats: WriteStats,
+}
+
+impl<W: Write> IpcFileEncoder<W> {
+    pub fn try_new(sink: W, schema: SchemaRef, options: &EncodeOptions) -> Result<Self> {
+        let write_options = options.ipc_write_options()?;
+        let mut out = CountingWriter {
+            inner: sink,
+            written: 0,
+        };
+        // arrow-ipc writes the leading magic, its padding and the schema message; the writer
+        // is then dropped unfinished because the batches and footer are placed by this encoder.
+        FileWriter::try_new_with_options(&mut out, &schema, write_options.clone())
+            .map_err(write_error)?;
+        let data_gen = IpcDataGenerator::default();
+        let mut dictionary_tracker = DictionaryTracker::new(true);
+        data_gen.schema_to_bytes_with_dictionary_tracker(
+            &schema,
+            &mut dictionary_tracker,
+            &write_options,
+        );
+        let has_dictionaries = !dictionary_tracker.dict_id().is_empty();
+        let pool = crate::pool::pool();
+        let threads = pool.current_num_threads();
+        Ok(IpcFileEncoder {
+            out,
+            pool,
+            rechunker: Some(Rechunker::new(
+                schema.clone(),
+                options.chunk_rows,
+                options.chunk_bytes,
+            )),
+            schema,
+            write_options,
+            data_gen,
+            dictionary_tracker,
+            context: IpcWriteContext::default(),
+            has_dictionaries,
+            zstd_level: options.zstd_level(),
+            in_flight: VecDeque::new(),
+            // Two batches per worker keep every core busy while the oldest one is written.
+            max_in_flight: 2 * threads,
+            parallel: options.parallel && threads > 1,
+            dictionary_blocks: Vec::new(),
+            record_blocks: Vec::new(),
+            stats: WriteStats::default(),
+        })
+    }
+
+    pub fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    /// Adds one batch; it is re-chunked, so it may be written now, later, or in pieces.
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        let batch = self.conform(batch)?;
+        let mut rechunker = self.rechunker.take().expect("encoder used after finish");
+        let result = rechunker.push(batch, &mut |chunk| self.submit(chunk));
+        self.rechunker = Some(rechunker);
+        result
+    }
+
+    /// Writes every batch of `reader`.
+    pub fn write_all(
+        &mut self,
+        reader: impl Iterator<Item = Result<RecordBatch, ArrowError>>,
+    ) -> Result<()> {
+        for batch in reader {
+            self.write(&batch?)?;
+        }
+        Ok(())
+    }
+
+    /// Flushes the last batches and writes the footer; returns the sink and what was written.
+    pub fn finish(mut self) -> Result<(W, WriteStats)> {
+        let mut rechunker = self.rechunker.take().expect("encoder finished twice");
+        rechunker.finish(&mut |chunk| self.submit(chunk))?;
+        while !self.in_flight.is_empty() {
+            self.write_oldest()?;
+        }
+        self.write_footer()?;
+        self.out
+            .flush()
+            .map_err(|e| FastIoError::io("flushing the IPC file", e))?;
+        self.stats.stored_bytes = self.out.written;
+        Ok((self.out.inner, self.stats))
+    }
+
+    fn conform(&self, batch: &RecordBatch) -> Result<RecordBatch> {
+        if batch.schema_ref().fields() == self.schema.fields() {
+            // Same columns; the writer's schema (and its metadata) wins.
+            return Ok(RecordBatch::try_new(
+                self.schema.clone(),
+                batch.columns().to_vec(),
+            )?);
+        }
+        Err(FastIoError::InvalidArgument(format!(
+            "batch schema does not match the file schema\n  file:  {}\n  batch: {}",
+            describe_fields(&self.schema),
+            describe_fields(batch.schema_ref())
+        )))
+    }
+
+    fn submit(&mut self, batch: RecordBatch) -> Result<()> {
+        self.stats.rows += batch.num_rows() as u64;
+        self.stats.batches += 1;
+        self.stats.raw_bytes += batch_slice_bytes(&batch) as u64;
+        let dictionaries = if self.has_dictionaries {
+            // A zero-row slice keeps the full dictionaries, so the tracker sees them (and emits
+            // each new one once) without encoding the batch body a second time.
+            let (dictionaries, _) = self
+                .data_gen
+                .encode(
+                    &batch.slice(0, 0),
+                    &mut self.dictionary_tracker,
+                    &self.write_options,
+                    &mut self.context,
+                )
+                .map_err(dictionary_error)?;
+            dictionaries
+        } else {
+            Vec::new()
+        };
+        let body = if self.parallel {
+            let (sender, receiver) = sync_channel(1);
+            let schema = self.schema.clone();
+            let options = self.write_options.clone();
+            let has_dictionaries = self.has_dictionaries;
+            let level = self.zstd_level;
+            self.pool.spawn(move || {
+                // A panic on a pool thread would abort the process; it becomes an error instead.
+                let result = catch_unwind(AssertUnwindSafe(|| {
+                    encode_body(&batch, &schema, &options, level, has_dictionaries)
+                }))
+                .unwrap_or_else(|payload| Err(FastIoError::from_panic(payload)));
+                let _ = sender.send(result);
+            });
+            EncodedBody::InFlight(receiver)
+        } else {
+            EncodedBody::Ready(encode_body(
+                &batch,
+                &self.schema,
+                &self.write_options,
+                self.zstd_level,
+                self.has_dictionaries,
+            ))
+        };
+        self.in_flight
+            .push_back(PendingBatch { dictionaries, body });
+        while self.in_flight.len() > self.max_in_flight {
+            self.write_oldest()?;
+        }
+        Ok(())
+    }
+
+    fn write_oldest(&mut self) -> Result<()> {
+        let Some(pending) = self.in_flight.pop_front() else {
+            return Ok(());
+        };
+        for dictionary in pending.dictionaries {
+            let block = self.write_message(dictionary)?;
+            self.dictionary_blocks.push(block);
+        }
+        let body = match pending.body {
+            EncodedBody::Ready(result) => result?,
+            EncodedBody::InFlight(receiver) => receiver.recv().map_err(|_| {
+                FastIoError::Internal("an encoding task ended without a result".into())
+            })??,
+        };
+        let block = self.write_message(body)?;
+        self.record_blocks.push(block);
+        Ok(())
+    }
+
+    fn write_message(&mut self, message: EncodedData) -> Result<Block> {
+        let offset = self.out.written as i64;
+        let (metadata_len, body_len) =
+            write_message(&mut self.out, message, &self.write_options).map_err(write_error)?;
+        Ok(Block::new(offset, metadata_len as i32, body_len as i64))
+    }
+
+    fn write_footer(&mut self) -> Result<()> {
+        let mut fbb = FlatBufferBuilder::new();
+        let dictionaries = fbb.create_vector(&self.dictionary_blocks);
+        let record_batches = fbb.create_vector(&self.record_blocks);
+        // A fresh tracker assigns the same dictionary ids as the header's schema message.
+        let mut tracker = DictionaryTracker::new(true);
+        let schema = IpcSchemaEncoder::new()
+            .with_dictionary_tracker(&mut tracker)
+            .schema_to_fb_offset(&mut fbb, &self.schema);
+        let writer = HashMap::from([(
+            WRITER_METADATA_KEY.to_string(),
+            format!("dagster-fastio {}", env!("CARGO_PKG_VERSION")),
+        )]);
+        let custom_metadata = metadata_to_fb(&mut fbb, &writer);
+        let mut footer = FooterBuilder::new(&mut fbb);
+        footer.add_version(MetadataVersion::V5);
+        footer.add_schema(schema);
+        footer.add_dictionaries(dictionaries);
+        footer.add_recordBatches(record_batches);
+        footer.add_custom_metadata(custom_metadata);
+        let root = footer.finish();
+        fbb.finish(root, None);
+        let footer = fbb.finished_data();
+        let context = "writing the IPC footer";
+        self.out
+            .write_all(footer)
+            .map_err(|e| FastIoError::io(context, e))?;
+        self.out
+            .write_all(&(footer.len() as i32).to_le_bytes())
+            .map_err(|e| FastIoError::io(context, e))?;
+        self.out
+            .write_all(ARROW_FILE_MAGIC)
+            .map_err(|e| FastIoError::io(context, e))?;
+        Ok(())
+    }
+}
+
+thread_local! {
+    /// Each worker keeps its zstd context between batches; rebuilt when the level changes.
+    static WRITE_CONTEXT: RefCell<(Option<i32>, IpcWriteContext)> =
+        RefCell::new((None, IpcWriteContext::default()));
+}
+
+/// Encodes (and compresses) one record batch message; runs on any thread.
+fn encode_body(
+    batch: &RecordBatch,
+    schema: &Schema,
+    options: &IpcWriteOptions,
+    level: Option<i32>,
+    has_dictionaries: bool,
+) -> Result<EncodedData> {
+    let data_gen = IpcDataGenerator::default();
+    let mut tracker = DictionaryTracker::new(false);
+    if has_dictionaries {
+        // Dictionary columns need their ids; the dictionaries themselves were written already.
+        data_gen.schema_to_bytes_with_dictionary_tracker(schema, &mut tracker, options);
+    }
+    WRITE_CONTEXT.with_borrow_mut(|(context_level, context)| {
+        if *context_level != level {
+            *context = IpcWriteContext::default();
+            *context_level = level;
+        }
+        let (_, body) = data_gen.encode(batch, &mut tracker, options, context)?;
+        Ok(body)
+    })
+}
+
+/// Encodes a whole stream into an in-memory IPC file.
+pub fn encode_to_vec(
+    reader: impl RecordBatchReader,
+    options: &EncodeOptions,
+) -> Result<(Vec<u8>, WriteStats)> {
+    let mut encoder = IpcFileEncoder::try_new(Vec::new(), reader.schema(), options)?;
+    encoder.write_all(reader)?;
+    encoder.finish()
+}
+
+fn describe_fields(schema: &Schema) -> String {
+    let fields: Vec<String> = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            format!(
+                "{}: {}{}",
+                f.name(),
+                f.data_type(),
+                if f.is_nullable() { "" } else { " not null" }
+            )
+        })
+        .collect();
+    fields.join(", ")
+}
+
+fn write_error(error: ArrowError) -> FastIoError {
+    match error {
+        ArrowError::IoError(context, source) => FastIoError::io(context, source),
+        other => other.into(),
+    }
+}
+
+fn dictionary_error(error: ArrowError) -> FastIoError {
+    match error {
+        ArrowError::InvalidArgumentError(message) if message.contains("Dictionary replacement") => {
+            FastIoError::InvalidArgument(
+                "a dictionary-encoded column changes its dictionary between batches, which the \
+                 Arrow IPC file format cannot store; give every batch the same dictionary \
+                 (pyarrow: Table.unify_dictionaries()) or decode the column first"
+                    .into(),
+            )
+        }
+        other => other.into(),
+    }
+}

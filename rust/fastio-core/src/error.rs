@@ -1,0 +1,54 @@
+use arrow_schema::ArrowError;
+
+/// Every failure of the core, by kind, so the bindings can map each to its own exception.
+#[derive(Debug, thiserror::Error)]
+pub enum FastIoError {
+    /// The input is not a readable Arrow IPC file or stream (truncated, flipped bytes, other format).
+    #[error("corrupt or unsupported Arrow IPC data: {0}")]
+    Corrupt(String),
+    /// The file to read does not exist.
+    #[error("no such file: {0}")]
+    NotFound(String),
+    /// A caller passed an argument the core cannot act on.
+    #[error("{0}")]
+    InvalidArgument(String),
+    /// The operating system refused a read or write.
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Arrow rejected the data while encoding (for example an error raised by the source stream).
+    #[error("{0}")]
+    Arrow(#[from] ArrowError),
+    /// A panic inside the core, caught so the host process survives.
+    #[error("internal error in dagster-fastio (please report it): {0}")]
+    Internal(String),
+}
+
+pub type Result<T, E = FastIoError> = std::result::Result<T, E>;
+
+impl FastIoError {
+    pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        FastIoError::Io {
+            context: context.into(),
+            source,
+        }
+    }
+
+    /// Turns the payload of a caught panic into an error, keeping its message.
+    pub fn from_panic(payload: Box<dyn std::any::Any + Send>) -> Self {
+        FastIoError::Internal(panic_message(&payload))
+    }
+}
+
+pub(crate) fn panic_message(payload: &Box<dyn std::any::Any + Send>) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "panic with a non-string payload".to_string()
+    }
+}

@@ -1,0 +1,18 @@
+//! The pure-Rust core of dagster-fastio: Arrow IPC files (Feather v2) encoded and
+//! compressed in parallel, and decoded in parallel or zero-copy from memory maps.
+//!
+//! Nothing here knows about Python; `fastio-py` converts types and maps errors.
+
+pub mod decode;
+pub mod encode;
+pub mod error;
+pub mod options;
+pub mod pool;
+pub mod rechunk;
+pub mod sink;
+
+pub use decode::{IpcContents, IpcSource};
+pub use encode::{encode_to_vec, IpcFileEncoder, WriteStats};
+pub use error::{FastIoError, Result};
+pub use options::{Compression, EncodeOptions};
+pub use sink::AtomicFile;

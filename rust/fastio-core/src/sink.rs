@@ -1,0 +1,132 @@
+//! Local-file sink: bytes go to a temporary file beside the target, renamed over it at the end.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use tempfile::NamedTempFile;
+
+use crate::error::{FastIoError, Result};
+
+/// Large writes skip the buffer; it only gathers the small message headers and padding.
+const WRITE_BUFFER_BYTES: usize = 1 << 20;
+
+/// A file that appears at its path complete or not at all.
+///
+/// Readers of the old file keep a consistent view (a rename never changes an open inode), and
+/// a failed or abandoned write leaves the previous version in place: dropping an uncommitted
+/// `AtomicFile` deletes the temporary file.
+pub struct AtomicFile {
+    target: PathBuf,
+    temp: BufWriter<NamedTempFile>,
+    fsync: bool,
+}
+
+impl AtomicFile {
+    /// Creates the temporary file (and any missing parent folders).
+    pub fn create(target: impl AsRef<Path>, fsync: bool) -> Result<Self> {
+        let target = target.as_ref().to_path_buf();
+        let name = target
+            .file_name()
+            .ok_or_else(|| {
+                FastIoError::InvalidArgument(format!("not a file path: {}", target.display()))
+            })?
+            .to_string_lossy()
+            .into_owned();
+        let folder = match target.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        std::fs::create_dir_all(&folder)
+            .map_err(|e| FastIoError::io(format!("creating folder {}", folder.display()), e))?;
+        let prefix = format!(".{name}.");
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(&prefix).suffix(".tmp");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            // tempfile defaults to 0600; a finished file should get the usual umask-governed mode.
+            builder.permissions(std::fs::Permissions::from_mode(0o666));
+        }
+        let temp = builder.tempfile_in(&folder).map_err(|e| {
+            FastIoError::io(
+                format!("creating a temporary file in {}", folder.display()),
+                e,
+            )
+        })?;
+        Ok(AtomicFile {
+            target,
+            temp: BufWriter::with_capacity(WRITE_BUFFER_BYTES, temp),
+            fsync,
+        })
+    }
+
+    pub fn target(&self) -> &Path {
+        &self.target
+    }
+
+    /// Moves the finished file into place, replacing any previous version atomically.
+    pub fn commit(self) -> Result<()> {
+        let target = self.target;
+        let context = || format!("writing {}", target.display());
+        let temp = self
+            .temp
+            .into_inner()
+            .map_err(|e| FastIoError::io(context(), e.into_error()))?;
+        if self.fsync {
+            temp.as_file()
+                .sync_all()
+                .map_err(|e| FastIoError::io(context(), e))?;
+        }
+        temp.persist(&target)
+            .map_err(|e| FastIoError::io(context(), e.error))?;
+        if self.fsync {
+            if let Some(parent) = target.parent().filter(|p| !p.as_os_str().is_empty()) {
+                // The rename itself is durable only once the folder entry is on disk.
+                File::open(parent)
+                    .and_then(|dir| dir.sync_all())
+                    .map_err(|e| FastIoError::io(context(), e))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Write for AtomicFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.temp.write(buf)
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.temp.write_all(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.temp.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commit_replaces_and_drop_keeps_the_old_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nested/table.arrow");
+        let mut first = AtomicFile::create(&path, true).unwrap();
+        first.write_all(b"version one").unwrap();
+        first.commit().unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"version one");
+
+        let mut abandoned = AtomicFile::create(&path, false).unwrap();
+        abandoned.write_all(b"half of version two").unwrap();
+        drop(abandoned);
+        assert_eq!(std::fs::read(&path).unwrap(), b"version one");
+        let leftovers: Vec<_> = std::fs::read_dir(path.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(leftovers, vec![std::ffi::OsString::from("table.arrow")]);
+    }
+}

@@ -1,0 +1,67 @@
+use std::path::PathBuf;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::UInt8Type;
+use arrow_array::RecordBatchIterator;
+use fastio_core::decode::IpcContents;
+use fastio_core::IpcSource;
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+use pyo3_arrow::{PyArray, PyRecordBatchReader};
+
+use crate::errors::detached;
+
+fn decoded_reader(contents: IpcContents) -> Result<PyRecordBatchReader, fastio_core::FastIoError> {
+    let schema = contents.schema();
+    let batches = contents.read_all()?;
+    Ok(PyRecordBatchReader::new(Box::new(
+        RecordBatchIterator::new(batches.into_iter().map(Ok), schema),
+    )))
+}
+
+/// Decodes an Arrow IPC file or stream handed over as a uint8 Arrow array (zero-copy).
+#[pyfunction]
+#[pyo3(signature = (data, columns = None))]
+pub fn decode(
+    py: Python<'_>,
+    data: PyArray,
+    columns: Option<Vec<String>>,
+) -> PyResult<PyRecordBatchReader> {
+    let (array, _) = data.into_inner();
+    let bytes = array
+        .as_primitive_opt::<UInt8Type>()
+        .ok_or_else(|| PyTypeError::new_err("decode expects the bytes as a uint8 Arrow array"))?;
+    let buffer = bytes.values().inner().clone();
+    detached(py, move || {
+        let contents = IpcContents::open(IpcSource::Memory(buffer), columns.as_deref())?;
+        decoded_reader(contents)
+    })
+}
+
+/// Reads a whole local Arrow IPC file, decoding its batches in parallel.
+#[pyfunction]
+#[pyo3(signature = (path, columns = None))]
+pub fn read_file(
+    py: Python<'_>,
+    path: PathBuf,
+    columns: Option<Vec<String>>,
+) -> PyResult<PyRecordBatchReader> {
+    detached(py, move || {
+        let contents = IpcContents::open(IpcSource::Path(&path), columns.as_deref())?;
+        decoded_reader(contents)
+    })
+}
+
+/// Opens a local Arrow IPC file for reading one batch at a time.
+#[pyfunction]
+#[pyo3(signature = (path, columns = None))]
+pub fn read_file_batches(
+    py: Python<'_>,
+    path: PathBuf,
+    columns: Option<Vec<String>>,
+) -> PyResult<PyRecordBatchReader> {
+    detached(py, move || {
+        let contents = IpcContents::open(IpcSource::Path(&path), columns.as_deref())?;
+        Ok(PyRecordBatchReader::new(Box::new(contents.into_reader())))
+    })
+}

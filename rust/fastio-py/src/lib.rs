@@ -1,0 +1,22 @@
+//! Python bindings of dagster-fastio: type conversion, GIL release and error mapping only.
+
+mod decode;
+mod encode;
+mod errors;
+mod options;
+mod writer;
+
+use pyo3::prelude::*;
+
+#[pymodule(gil_used = false)]
+fn _core(module: &Bound<'_, PyModule>) -> PyResult<()> {
+    module.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    module.add_class::<encode::WriteStats>()?;
+    module.add_class::<writer::IpcFileWriter>()?;
+    module.add_function(wrap_pyfunction!(encode::encode, module)?)?;
+    module.add_function(wrap_pyfunction!(encode::write_file, module)?)?;
+    module.add_function(wrap_pyfunction!(decode::decode, module)?)?;
+    module.add_function(wrap_pyfunction!(decode::read_file, module)?)?;
+    module.add_function(wrap_pyfunction!(decode::read_file_batches, module)?)?;
+    Ok(())
+}
