@@ -18,9 +18,14 @@ from dagster_fastio.api import (
 )
 from dagster_fastio.errors import CorruptFileError, FastIOError, StoreError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from dagster_fastio.io_manager import FastIOManager
+
 __all__ = [
     "CorruptFileError",
     "FastIOError",
+    "FastIOManager",
     "StoreError",
     "WriteInfo",
     "Writer",
@@ -32,3 +37,13 @@ __all__ = [
     "read_batches",
     "write",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # FastIOManager needs Dagster; importing it only on first use keeps `import dagster_fastio`
+    # light for the standalone API.
+    if name == "FastIOManager":
+        from dagster_fastio.io_manager import FastIOManager
+
+        return FastIOManager
+    raise AttributeError(f"module 'dagster_fastio' has no attribute {name!r}")

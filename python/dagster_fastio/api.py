@@ -29,8 +29,18 @@ __all__ = [
 Compression = Literal["zstd", "lz4", "none"]
 PathOrUri = str | os.PathLike[str]
 
-_OBJECT_STORE_SCHEMES = ("s3://", "s3a://", "gs://", "gcs://", "az://", "abfs://", "abfss://",
-                         "memory://", "http://", "https://")
+_OBJECT_STORE_SCHEMES = (
+    "s3://",
+    "s3a://",
+    "gs://",
+    "gcs://",
+    "az://",
+    "abfs://",
+    "abfss://",
+    "memory://",
+    "http://",
+    "https://",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +88,9 @@ def _column_list(columns: Sequence[str] | None) -> list[str] | None:
     return [str(name) for name in columns]
 
 
-def _write_info(uri: PathOrUri, stats: _core.WriteStats, seconds: float, compression: str) -> WriteInfo:
+def _write_info(
+    uri: PathOrUri, stats: _core.WriteStats, seconds: float, compression: str
+) -> WriteInfo:
     return WriteInfo(
         uri=os.fspath(uri),
         rows=stats.rows,

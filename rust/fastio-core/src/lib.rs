@@ -3,6 +3,7 @@
 //!
 //! Nothing here knows about Python; `fastio-py` converts types and maps errors.
 
+pub mod blob;
 pub mod decode;
 pub mod encode;
 pub mod error;

@@ -20,6 +20,7 @@ pub struct AtomicFile {
     target: PathBuf,
     temp: BufWriter<NamedTempFile>,
     fsync: bool,
+    written: u64,
 }
 
 impl AtomicFile {
@@ -58,11 +59,17 @@ impl AtomicFile {
             target,
             temp: BufWriter::with_capacity(WRITE_BUFFER_BYTES, temp),
             fsync,
+            written: 0,
         })
     }
 
     pub fn target(&self) -> &Path {
         &self.target
+    }
+
+    /// Bytes written so far.
+    pub fn bytes_written(&self) -> u64 {
+        self.written
     }
 
     /// Moves the finished file into place, replacing any previous version atomically.
@@ -94,11 +101,15 @@ impl AtomicFile {
 
 impl Write for AtomicFile {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.temp.write(buf)
+        let n = self.temp.write(buf)?;
+        self.written += n as u64;
+        Ok(n)
     }
 
     fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
-        self.temp.write_all(buf)
+        self.temp.write_all(buf)?;
+        self.written += buf.len() as u64;
+        Ok(())
     }
 
     fn flush(&mut self) -> std::io::Result<()> {

@@ -1,5 +1,6 @@
 //! Python bindings of dagster-fastio: type conversion, GIL release and error mapping only.
 
+mod blob;
 mod decode;
 mod encode;
 mod errors;
@@ -19,6 +20,8 @@ fn _core(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add("__version__", env!("CARGO_PKG_VERSION"))?;
     module.add_class::<encode::WriteStats>()?;
     module.add_class::<writer::IpcFileWriter>()?;
+    module.add_function(wrap_pyfunction!(blob::write_zstd_file, module)?)?;
+    module.add_function(wrap_pyfunction!(blob::read_zstd_file, module)?)?;
     module.add_function(wrap_pyfunction!(encode::encode, module)?)?;
     module.add_function(wrap_pyfunction!(encode::write_file, module)?)?;
     module.add_function(wrap_pyfunction!(decode::decode, module)?)?;
