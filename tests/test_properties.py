@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from typing import Any
 
+import dagster_fastio as fio
 import pyarrow as pa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-import dagster_fastio as fio
 
 COMPRESSIONS = ("zstd", "lz4", "none")
 MAX_ROWS = 120
@@ -97,8 +97,9 @@ def _timestamp_column(draw: st.DrawFn) -> Column:
 
 @st.composite
 def _scalar_column(draw: st.DrawFn) -> Column:
-    return draw(st.one_of(st.sampled_from(_SCALAR_COLUMNS).map(lambda make: make()),
-                          _timestamp_column()))
+    return draw(
+        st.one_of(st.sampled_from(_SCALAR_COLUMNS).map(lambda make: make()), _timestamp_column())
+    )
 
 
 @st.composite
@@ -151,7 +152,7 @@ def tables(draw: st.DrawFn) -> pa.Table:
     # Random chunk layout: slices of the table (non-zero offsets), empty chunks allowed.
     cuts = sorted(draw(st.lists(st.integers(0, rows), max_size=6)))
     bounds = [0, *cuts, rows]
-    pieces = [table.slice(start, end - start) for start, end in zip(bounds, bounds[1:])]
+    pieces = [table.slice(start, end - start) for start, end in itertools.pairwise(bounds)]
     return pa.concat_tables(pieces)
 
 
@@ -179,8 +180,12 @@ def test_generated_tables_really_vary() -> None:
     # Guards the strategy: it must produce NaNs, nesting, nulls and multi-chunk layouts.
     seen: set[str] = set()
 
-    @settings(max_examples=40, deadline=None, database=None,
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @settings(
+        max_examples=40,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
     @given(table=tables())
     def collect(table: pa.Table) -> None:
         for column in table.columns:

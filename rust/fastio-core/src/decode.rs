@@ -17,6 +17,7 @@ use memmap2::Mmap;
 use rayon::prelude::*;
 
 use crate::error::{panic_message, FastIoError, Result};
+use crate::guard;
 
 /// An Arrow IPC file opens with these bytes (and closes with them after the footer).
 const ARROW_FILE_MAGIC: &[u8; 6] = b"ARROW1";
@@ -117,6 +118,7 @@ impl IpcContents {
         };
         for block in footer.dictionaries().into_iter().flatten() {
             let message = block_buffer(&buffer, block, footer_start)?;
+            check_block(&message, block)?;
             decoder
                 .read_dictionary(block, &message)
                 .map_err(|e| corrupt(format!("bad dictionary: {e}")))?;
@@ -139,6 +141,7 @@ impl IpcContents {
     }
 
     fn open_stream(buffer: Buffer, columns: Option<&[String]>) -> Result<Self> {
+        guard::check_stream(buffer.as_slice())?;
         let mut decoder = StreamDecoder::new();
         let mut rest = buffer.clone();
         let mut batches = Vec::new();
@@ -203,6 +206,7 @@ impl IpcContents {
             } => {
                 let block = &blocks[index];
                 let message = block_buffer(&self.buffer, block, *data_end)?;
+                check_block(&message, block)?;
                 catch_unwind(AssertUnwindSafe(|| {
                     decoder.read_record_batch(block, &message)
                 }))
@@ -325,6 +329,12 @@ fn block_buffer(buffer: &Buffer, block: &Block, data_end: usize) -> Result<Buffe
         Some(length) if metadata > 0 => Ok(buffer.slice_with_length(offset, length)),
         _ => Err(truncated("a block reaches past the end of the data")),
     }
+}
+
+/// Checks the declared buffer lengths of the message a footer block points to.
+fn check_block(message: &Buffer, block: &Block) -> Result<()> {
+    let (metadata, body) = message.as_slice().split_at(block.metaDataLength() as usize);
+    guard::check_message(metadata, body)
 }
 
 fn corrupt(message: impl Into<String>) -> FastIoError {

@@ -12,7 +12,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::Arc;
 
-use arrow_array::{RecordBatch, RecordBatchReader};
+use arrow_array::{RecordBatch, RecordBatchOptions, RecordBatchReader};
 use arrow_ipc::convert::{metadata_to_fb, IpcSchemaEncoder};
 use arrow_ipc::writer::{
     write_message, DictionaryTracker, EncodedData, FileWriter, IpcDataGenerator, IpcWriteContext,
@@ -187,9 +187,12 @@ impl<W: Write> IpcFileEncoder<W> {
     fn conform(&self, batch: &RecordBatch) -> Result<RecordBatch> {
         if batch.schema_ref().fields() == self.schema.fields() {
             // Same columns; the writer's schema (and its metadata) wins.
-            return Ok(RecordBatch::try_new(
+            // The row count is explicit so that a batch without columns keeps its rows.
+            let options = RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
+            return Ok(RecordBatch::try_new_with_options(
                 self.schema.clone(),
                 batch.columns().to_vec(),
+                &options,
             )?);
         }
         Err(FastIoError::InvalidArgument(format!(

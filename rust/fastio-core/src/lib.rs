@@ -7,6 +7,7 @@ pub mod blob;
 pub mod decode;
 pub mod encode;
 pub mod error;
+mod guard;
 pub mod options;
 pub mod pool;
 pub mod rechunk;

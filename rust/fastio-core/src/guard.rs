@@ -1,0 +1,124 @@
+//! Checks the uncompressed lengths a compressed IPC body declares, before arrow-ipc trusts them.
+//!
+//! Each compressed buffer starts with its uncompressed length (an i64), and arrow-ipc allocates
+//! that many bytes before it decompresses. One flipped bit there asks for a terabyte and the
+//! allocator aborts the process, which no `catch_unwind` can stop. A length no codec can reach
+//! from the bytes present is reported as corrupt instead.
+
+use arrow_ipc::{CompressionType, Message, MessageHeader};
+
+use crate::error::{FastIoError, Result};
+
+/// The most a buffer can legitimately claim: zstd turns a 128 KiB block of one repeated byte
+/// into about four bytes (32768:1), lz4 cannot exceed about 255:1. Anything bigger, or over
+/// 16 GiB for a single buffer, is damage.
+fn max_uncompressed_len(compressed: usize, codec: CompressionType) -> usize {
+    let ratio = if codec == CompressionType::LZ4_FRAME {
+        256
+    } else {
+        1 << 16
+    };
+    compressed
+        .saturating_mul(ratio)
+        .saturating_add(1 << 20)
+        .min(1 << 34)
+}
+
+/// Parses the flatbuffer of an encapsulated message (with or without the continuation marker).
+fn parse(message: &[u8]) -> Result<Message<'_>> {
+    let flatbuffer = match message {
+        [0xff, 0xff, 0xff, 0xff, _, _, _, _, rest @ ..] => rest,
+        [_, _, _, _, rest @ ..] => rest,
+        _ => {
+            return Err(FastIoError::Corrupt(
+                "a message is shorter than its header".into(),
+            ))
+        }
+    };
+    arrow_ipc::root_as_message(flatbuffer)
+        .map_err(|e| FastIoError::Corrupt(format!("unreadable message header: {e}")))
+}
+
+/// Checks one message whose metadata is `message` and whose body is `body`.
+pub fn check_message(message: &[u8], body: &[u8]) -> Result<()> {
+    let message = parse(message)?;
+    let batch = match message.header_type() {
+        MessageHeader::RecordBatch => message.header_as_record_batch(),
+        MessageHeader::DictionaryBatch => message
+            .header_as_dictionary_batch()
+            .and_then(|dictionary| dictionary.data()),
+        _ => None,
+    };
+    let Some(batch) = batch else {
+        return Ok(());
+    };
+    let Some(compression) = batch.compression() else {
+        return Ok(());
+    };
+    for buffer in batch.buffers().into_iter().flatten() {
+        let (Ok(offset), Ok(length)) = (
+            usize::try_from(buffer.offset()),
+            usize::try_from(buffer.length()),
+        ) else {
+            return Err(FastIoError::Corrupt(
+                "a buffer has a negative offset or length".into(),
+            ));
+        };
+        if length == 0 {
+            continue;
+        }
+        let prefix = offset
+            .checked_add(8)
+            .filter(|end| length >= 8 && *end <= body.len())
+            .map(|end| &body[offset..end])
+            .ok_or_else(|| {
+                FastIoError::Corrupt("a compressed buffer lies outside its message".into())
+            })?;
+        let declared = i64::from_le_bytes(prefix.try_into().expect("eight bytes"));
+        // -1 marks a buffer stored uncompressed.
+        if declared == -1 {
+            continue;
+        }
+        let limit = max_uncompressed_len(length - 8, compression.codec());
+        if usize::try_from(declared).map_or(true, |declared| declared > limit) {
+            return Err(FastIoError::Corrupt(format!(
+                "a buffer of {length} compressed bytes claims {declared} uncompressed bytes"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Walks the messages of an IPC stream and checks each one.
+pub fn check_stream(mut stream: &[u8]) -> Result<()> {
+    while stream.len() >= 4 {
+        let (length_at, header_len) = if stream[..4] == [0xff; 4] {
+            (4, 8)
+        } else {
+            (0, 4)
+        };
+        let Some(length) = stream.get(length_at..length_at + 4) else {
+            break;
+        };
+        let metadata_len = i32::from_le_bytes(length.try_into().expect("four bytes"));
+        if metadata_len <= 0 {
+            break;
+        }
+        let metadata_end = header_len + metadata_len as usize;
+        let Some(metadata) = stream.get(..metadata_end) else {
+            break;
+        };
+        let body_len = parse(metadata)?.bodyLength();
+        let body_end = usize::try_from(body_len)
+            .ok()
+            .and_then(|body_len| metadata_end.checked_add(body_len))
+            .filter(|end| *end <= stream.len());
+        // A truncated stream is the stream decoder's to report; only whole messages are checked.
+        let Some(body_end) = body_end else {
+            break;
+        };
+        check_message(metadata, &stream[metadata_end..body_end])?;
+        stream = &stream[body_end..];
+    }
+    Ok(())
+}

@@ -1,0 +1,344 @@
+"""Damaged, foreign and missing input, and bad arguments: always a clean Python exception."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import random
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import dagster_fastio as fio
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+CODECS = ["zstd", "lz4", "none"]
+
+
+def _small_table() -> pa.Table:
+    rows = 3000
+    return pa.table(
+        {
+            "n": np.arange(rows),
+            "s": [f"value {i}" if i % 9 else None for i in range(rows)],
+            "l": [[i, None] if i % 3 else None for i in range(rows)],
+            "d": pa.array([["a", "b", "c"][i % 3] for i in range(rows)]).dictionary_encode(),
+            "f": np.linspace(0.0, 1.0, rows),
+        }
+    )
+
+
+@pytest.fixture(scope="module", params=CODECS)
+def encoded(request: pytest.FixtureRequest) -> bytes:
+    """A small file of several batches, with a dictionary, in one codec."""
+    return bytes(fio.encode(_small_table(), compression=request.param, chunk_rows=700))
+
+
+def _cut_points(size: int) -> list[int]:
+    spread = [size * k // 20 for k in range(1, 20)]
+    near_end = [size - k for k in (1, 2, 3, 4, 6, 8, 10, 11, 16, 64)]
+    return sorted(set(range(17)) | set(spread) | set(near_end))
+
+
+def test_cut_points_cover_the_file(encoded: bytes) -> None:
+    cuts = _cut_points(len(encoded))
+    assert len(cuts) >= 40
+    assert 0 in cuts and 16 in cuts and len(encoded) - 1 in cuts
+    assert all(0 <= cut < len(encoded) for cut in cuts)
+
+
+def test_truncated_input_raises_corrupt_file_error(tmp_path: Path, encoded: bytes) -> None:
+    path = tmp_path / "cut.arrow"
+    for cut in _cut_points(len(encoded)):
+        piece = encoded[:cut]
+        with pytest.raises(fio.CorruptFileError):
+            fio.decode(piece)
+        path.write_bytes(piece)
+        with pytest.raises(fio.CorruptFileError):
+            fio.read(path)
+        with pytest.raises(fio.CorruptFileError):
+            fio.read_batches(path).read_all()
+
+
+def test_truncated_stream_raises_corrupt_file_error(tmp_path: Path) -> None:
+    table = _small_table()
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        for batch in table.to_batches(max_chunksize=1000):
+            writer.write_batch(batch)
+    stream = sink.getvalue().to_pybytes()
+    # Cuts inside messages (not at message boundaries, where a stream may legitimately end).
+    for cut in [1, 3, 5, 9, 100, len(stream) // 3 + 1, len(stream) - 9]:
+        with pytest.raises(fio.CorruptFileError):
+            fio.decode(stream[:cut])
+
+
+@pytest.mark.parametrize("empty", [b"", bytearray(), memoryview(b""), pa.py_buffer(b"")])
+def test_empty_input_raises_corrupt_file_error(empty: object) -> None:
+    with pytest.raises(fio.CorruptFileError):
+        fio.decode(empty)
+
+
+def test_empty_file_raises_corrupt_file_error(tmp_path: Path) -> None:
+    path = tmp_path / "empty.arrow"
+    path.touch()
+    with pytest.raises(fio.CorruptFileError):
+        fio.read(path)
+    with pytest.raises(fio.CorruptFileError):
+        fio.read_batches(path)
+
+
+# Runs in a child process so that an abort or a segmentation fault shows up as an exit code
+# instead of taking the test run down. Every damaged input must give a CorruptFileError or a
+# table that passes full validation; anything else is tallied by exception type.
+_FLIP_SCRIPT = textwrap.dedent(
+    """
+    import json, random, sys
+    from collections import Counter
+    from pathlib import Path
+    import dagster_fastio as fio
+
+    source = Path(sys.argv[1])
+    data = source.read_bytes()
+    if sys.argv[2] == "every-bit":
+        flips = [(position, bit) for position in range(len(data)) for bit in range(8)]
+    else:
+        rng = random.Random(int(sys.argv[2]))
+        flips = [(rng.randrange(len(data)), rng.randrange(8)) for _ in range(int(sys.argv[3]))]
+    also_read = len(flips) <= 1000
+    damaged_path = source.with_name("damaged.arrow")
+    outcomes = Counter()
+    for position, bit in flips:
+        damaged = bytearray(data)
+        damaged[position] ^= 1 << bit
+        loads = [lambda: fio.decode(bytes(damaged))]
+        if also_read:
+            damaged_path.write_bytes(damaged)
+            loads.append(lambda: fio.read(damaged_path))
+        for load in loads:
+            try:
+                load().validate(full=True)
+            except fio.CorruptFileError:
+                outcomes["corrupt"] += 1
+            except Exception as error:
+                outcomes[f"{type(error).__module__}.{type(error).__name__}: {error}"[:200]] += 1
+            else:
+                outcomes["table"] += 1
+    print(json.dumps(dict(outcomes)))
+    """
+)
+
+
+def _run_flips(source: Path, *args: str) -> dict[str, int]:
+    done = subprocess.run(
+        [sys.executable, "-c", _FLIP_SCRIPT, str(source), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "RUST_BACKTRACE": "0"},
+    )
+    assert done.returncode == 0, (
+        f"decoding damaged input killed the process (exit code {done.returncode}):\n"
+        f"{done.stderr[-2000:]}"
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("compression", CODECS)
+def test_flipped_bytes_never_crash(tmp_path: Path, compression: str) -> None:
+    flips = 200
+    source = tmp_path / "source.arrow"
+    source.write_bytes(bytes(fio.encode(_small_table(), compression=compression, chunk_rows=700)))
+    outcomes = _run_flips(source, "20240611", str(flips))
+    unexpected = {k: v for k, v in outcomes.items() if k not in ("corrupt", "table")}
+    assert not unexpected, f"damaged input raised other exceptions: {unexpected}"
+    assert outcomes.get("corrupt", 0) + outcomes.get("table", 0) == 2 * flips
+    assert outcomes.get("corrupt", 0) > 0, "no flip was detected at all: is the damage applied?"
+
+
+@pytest.mark.parametrize("compression", CODECS)
+def test_every_single_bit_flip_of_a_tiny_file_is_handled(tmp_path: Path, compression: str) -> None:
+    # Exhaustive over a one-batch file: reaches the few bytes random flips rarely hit, such as
+    # the uncompressed-length prefix of each compressed buffer and the names in the footer.
+    table = pa.table(
+        {
+            "n": np.arange(200),
+            "s": [f"v{i}" if i % 7 else None for i in range(200)],
+            "l": [[i] if i % 3 else None for i in range(200)],
+        }
+    )
+    source = tmp_path / "tiny.arrow"
+    source.write_bytes(bytes(fio.encode(table, compression=compression)))
+    outcomes = _run_flips(source, "every-bit")
+    unexpected = {k: v for k, v in outcomes.items() if k not in ("corrupt", "table")}
+    assert not unexpected, f"damaged input raised other exceptions: {unexpected}"
+    assert sum(outcomes.values()) == 8 * source.stat().st_size
+
+
+def test_damaged_batch_body_raises_corrupt_file_error_from_every_reader(tmp_path: Path) -> None:
+    # The footer and headers stay intact; only the last batch's compressed data is damaged, so
+    # the damage is found while decoding that batch, not while opening the file.
+    data = bytearray(fio.encode(_small_table(), compression="zstd", chunk_rows=700))
+    zstd_frame_magic = bytes.fromhex("28b52ffd")
+    position = data.rfind(zstd_frame_magic)
+    assert position > 0
+    data[position : position + 4] = bytes(4)
+    path = tmp_path / "damaged.arrow"
+    path.write_bytes(data)
+
+    with pytest.raises(fio.CorruptFileError):
+        fio.decode(bytes(data))
+    with pytest.raises(fio.CorruptFileError):
+        fio.read(path)
+    reader = fio.read_batches(path)
+    first = reader.read_next_batch()  # the first batches are intact
+    assert first.num_rows == 700
+    with pytest.raises(fio.CorruptFileError):
+        reader.read_all()
+
+
+def _parquet_bytes() -> bytes:
+    sink = io.BytesIO()
+    pq.write_table(_small_table(), sink)
+    return sink.getvalue()
+
+
+FOREIGN = {
+    "csv": b"year,month,day\n2013,1,1\n2013,1,2\n",
+    "parquet": _parquet_bytes(),
+    "json": b'{"schema": [], "batches": []}\n',
+    "random": random.Random(5).randbytes(4096),
+    "zeros": bytes(1024),
+    "ones": b"\xff" * 1024,
+    "continuation_then_huge_length": b"\xff\xff\xff\xff\xff\xff\xff\x7f" + bytes(64),
+    "arrow_magic_only": b"ARROW1\x00\x00" + bytes(16) + b"ARROW1",
+    "arrow_magic_bad_footer_length": b"ARROW1\x00\x00" + bytes(16) + b"\xff\xff\xff\x7fARROW1",
+}
+
+
+@pytest.mark.parametrize("name", list(FOREIGN))
+def test_non_arrow_input_raises_corrupt_file_error(tmp_path: Path, name: str) -> None:
+    data = FOREIGN[name]
+    with pytest.raises(fio.CorruptFileError):
+        fio.decode(data)
+    path = tmp_path / f"{name}.arrow"
+    path.write_bytes(data)
+    with pytest.raises(fio.CorruptFileError):
+        fio.read(path)
+
+
+def test_many_random_inputs_raise_corrupt_file_error() -> None:
+    rng = random.Random(11)
+    for _ in range(100):
+        data = rng.randbytes(rng.randrange(1, 3000))
+        with pytest.raises(fio.CorruptFileError):
+            fio.decode(data)
+
+
+def test_parquet_written_by_pyarrow_is_rejected(tmp_path: Path) -> None:
+    path = tmp_path / "table.parquet"
+    pq.write_table(_small_table(), path)
+    with pytest.raises(fio.CorruptFileError):
+        fio.read(path)
+
+
+def test_error_hierarchy() -> None:
+    assert issubclass(fio.CorruptFileError, ValueError)
+    assert issubclass(fio.CorruptFileError, fio.FastIOError)
+    assert issubclass(fio.StoreError, fio.FastIOError)
+    assert issubclass(fio.FastIOError, Exception)
+    with pytest.raises(ValueError) as caught:
+        fio.decode(b"not arrow at all")
+    assert isinstance(caught.value, fio.CorruptFileError)
+    assert isinstance(caught.value, fio.FastIOError)
+
+
+def test_missing_file_raises_file_not_found(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere" / "missing.arrow"
+    with pytest.raises(FileNotFoundError) as caught:
+        fio.read(missing)
+    assert "missing.arrow" in str(caught.value)
+    with pytest.raises(FileNotFoundError):
+        fio.read_batches(missing)
+    with pytest.raises(FileNotFoundError):
+        fio.read(f"file://{missing}")
+
+
+@pytest.mark.parametrize("name", ["gzip", "snappy", "", "zstd:3"])
+def test_bad_compression_name_lists_the_choices(tmp_path: Path, name: str) -> None:
+    table = pa.table({"a": [1]})
+    for call in (
+        lambda: fio.encode(table, compression=name),  # type: ignore[arg-type]
+        lambda: fio.write(table, tmp_path / "t.arrow", compression=name),  # type: ignore[arg-type]
+        lambda: fio.open_writer(tmp_path / "w.arrow", table.schema, compression=name),  # type: ignore[arg-type]
+    ):
+        with pytest.raises(ValueError) as caught:
+            call()
+        message = str(caught.value)
+        assert "'zstd'" in message and "'lz4'" in message and "'none'" in message
+        assert not isinstance(caught.value, fio.CorruptFileError)
+    assert not (tmp_path / "t.arrow").exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("compression", ["lz4", "none"])
+def test_level_with_a_codec_without_levels_raises(tmp_path: Path, compression: str) -> None:
+    table = pa.table({"a": [1]})
+    with pytest.raises(ValueError, match="zstd"):
+        fio.encode(table, compression=compression, level=3)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="zstd"):
+        fio.write(table, tmp_path / "t.arrow", compression=compression, level=1)  # type: ignore[arg-type]
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("level", [23, 100, -8])
+def test_zstd_level_out_of_range_raises(level: int) -> None:
+    with pytest.raises(ValueError, match=str(level)):
+        fio.encode(pa.table({"a": [1]}), compression="zstd", level=level)
+
+
+def test_zstd_levels_in_range_work() -> None:
+    table = pa.table({"a": list(range(1000))})
+    for level in (-7, 1, 3, 22):
+        assert fio.decode(fio.encode(table, level=level)).equals(table)
+
+
+def test_zero_chunk_rows_raises() -> None:
+    with pytest.raises(ValueError, match="chunk_rows"):
+        fio.encode(pa.table({"a": [1]}), chunk_rows=0)
+
+
+@pytest.mark.parametrize(
+    "data", [{1, 2, 3}, {"a": [1, 2]}, [1, 2, 3], "text", 42, None, object()], ids=repr
+)
+def test_unsupported_object_raises_type_error(tmp_path: Path, data: object) -> None:
+    with pytest.raises(TypeError, match=type(data).__qualname__):
+        fio.encode(data)
+    with pytest.raises(TypeError):
+        fio.write(data, tmp_path / "t.arrow")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "uri", ["s3://bucket/key.arrow", "S3://bucket/key.arrow", "gs://b/k.arrow", "memory://k"]
+)
+def test_object_store_uri_raises_value_error_for_now(uri: str) -> None:
+    table = pa.table({"a": [1]})
+    with pytest.raises(ValueError, match="not supported"):
+        fio.read(uri)
+    with pytest.raises(ValueError, match="not supported"):
+        fio.write(table, uri)
+    with pytest.raises(ValueError, match="not supported"):
+        fio.read_batches(uri)
+    with pytest.raises(ValueError, match="not supported"):
+        fio.open_writer(uri, table.schema)
+
+
+def test_decode_rejects_objects_without_bytes() -> None:
+    with pytest.raises(TypeError):
+        fio.decode(12345)

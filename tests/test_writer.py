@@ -1,0 +1,435 @@
+"""Writing: the streaming writer, atomic replacement, WriteInfo, sources, GIL release, buffers."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import dagster_fastio as fio
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.ipc as ipc
+import pytest
+
+SCHEMA = pa.schema(
+    [pa.field("id", pa.int64()), pa.field("name", pa.large_string()), pa.field("x", pa.float64())],
+    metadata={"written_by": "test_writer"},
+)
+
+
+def _batch(start: int, rows: int) -> pa.RecordBatch:
+    ids = np.arange(start, start + rows)
+    return pa.record_batch(
+        [pa.array(ids), pa.array([f"n{i}" for i in ids], pa.large_string()), pa.array(ids / 4)],
+        schema=SCHEMA,
+    )
+
+
+def _leftovers(folder: Path, keep: set[str]) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name not in keep)
+
+
+# --- open_writer -----------------------------------------------------------------------------
+
+
+def test_open_writer_writes_batches_tables_and_frames(tmp_path: Path, compression: str) -> None:
+    path = tmp_path / "streamed.arrow"
+    frame = pd.DataFrame({"id": [900, 901], "name": ["p", "q"], "x": [0.5, 1.5]})
+    frame_table = pa.Table.from_pandas(frame, preserve_index=False)
+    assert [f.type for f in frame_table.schema] == [f.type for f in SCHEMA]
+
+    with fio.open_writer(path, SCHEMA, compression=compression) as writer:
+        assert isinstance(writer, fio.Writer)
+        writer.write(_batch(0, 100))
+        writer.write(_batch(100, 1))
+        writer.write(pa.Table.from_batches([_batch(101, 50), _batch(151, 49)]))
+        writer.write(pa.RecordBatchReader.from_batches(SCHEMA, [_batch(200, 300)]))
+        writer.write(frame)
+        assert not path.exists(), "the file must appear only once the writer closes"
+        assert not writer.closed
+
+    assert writer.closed
+    expected = pa.concat_tables([pa.Table.from_batches([_batch(0, 500)]), frame_table.cast(SCHEMA)])
+    result = fio.read(path)
+    assert result.equals(expected)
+    assert result.schema.equals(SCHEMA, check_metadata=True)
+    assert pa.ipc.open_file(path).read_all().equals(expected)
+
+    info = writer.info
+    assert isinstance(info, fio.WriteInfo)
+    assert info.rows == 502
+    assert info.batches == ipc.open_file(path).num_record_batches
+    assert info.stored_bytes == os.path.getsize(path)
+    assert info.raw_bytes > 0
+    assert info.parts == 1
+    assert info.compression == compression
+    assert info.uri == str(path)
+    assert _leftovers(tmp_path, {"streamed.arrow"}) == []
+
+
+def test_open_writer_close_returns_info_once(tmp_path: Path) -> None:
+    writer = fio.open_writer(tmp_path / "w.arrow", SCHEMA)
+    writer.write(_batch(0, 10))
+    first = writer.close()
+    assert writer.close() is first
+    assert writer.info is first
+    assert first.rows == 10
+    with pytest.raises(ValueError, match="finished"):
+        writer.write(_batch(10, 1))
+
+
+def test_open_writer_with_no_batches_writes_an_empty_file(tmp_path: Path) -> None:
+    path = tmp_path / "empty.arrow"
+    with fio.open_writer(path, SCHEMA) as writer:
+        pass
+    assert writer.info is not None and writer.info.rows == 0
+    result = fio.read(path)
+    assert result.num_rows == 0
+    assert result.schema.equals(SCHEMA, check_metadata=True)
+
+
+def test_open_writer_accepts_chunk_rows(tmp_path: Path) -> None:
+    path = tmp_path / "chunked.arrow"
+    with fio.open_writer(path, SCHEMA, chunk_rows=100) as writer:
+        writer.write(_batch(0, 1000))
+    assert ipc.open_file(path).num_record_batches == 10
+    assert fio.read(path).equals(pa.Table.from_batches([_batch(0, 1000)]))
+
+
+class _Boom(Exception):
+    pass
+
+
+def test_exception_in_with_block_leaves_no_file(tmp_path: Path) -> None:
+    path = tmp_path / "never.arrow"
+    with pytest.raises(_Boom), fio.open_writer(path, SCHEMA) as writer:
+        writer.write(_batch(0, 1000))
+        raise _Boom
+    assert writer.closed
+    assert writer.info is None
+    assert not path.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_exception_in_with_block_keeps_previous_version(tmp_path: Path) -> None:
+    path = tmp_path / "kept.arrow"
+    fio.write(_batch(0, 10), path)
+    before = path.read_bytes()
+    with pytest.raises(_Boom), fio.open_writer(path, SCHEMA) as writer:
+        writer.write(_batch(500, 2000))
+        raise _Boom
+    assert path.read_bytes() == before
+    assert fio.read(path).equals(pa.Table.from_batches([_batch(0, 10)]))
+    assert _leftovers(tmp_path, {"kept.arrow"}) == []
+
+
+def test_abort_discards_everything(tmp_path: Path) -> None:
+    path = tmp_path / "aborted.arrow"
+    writer = fio.open_writer(path, SCHEMA)
+    writer.write(_batch(0, 10))
+    writer.abort()
+    assert writer.closed
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(ValueError):
+        writer.close()
+
+
+def test_mismatching_schema_raises_value_error(tmp_path: Path) -> None:
+    path = tmp_path / "mismatch.arrow"
+    wrong_type = pa.record_batch({"id": pa.array([1], pa.int32()), "name": ["a"], "x": [1.0]})
+    missing_column = pa.record_batch({"id": [1], "name": pa.array(["a"], pa.large_string())})
+    renamed = pa.record_batch(
+        [pa.array([1]), pa.array(["a"], pa.large_string()), pa.array([1.0])],
+        names=["id", "label", "x"],
+    )
+    for bad in (wrong_type, missing_column, renamed):
+        with pytest.raises(ValueError, match="schema"), fio.open_writer(path, SCHEMA) as writer:
+            writer.write(_batch(0, 5))
+            writer.write(bad)
+        assert not path.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_writer_schema_from_arrow_c_schema_exporter(tmp_path: Path) -> None:
+    # Any object with __arrow_c_schema__ works, e.g. a pyarrow field's type holder or polars.
+    class SchemaHolder:
+        def __arrow_c_schema__(self) -> object:
+            return SCHEMA.__arrow_c_schema__()
+
+    path = tmp_path / "c_schema.arrow"
+    with fio.open_writer(path, SchemaHolder()) as writer:
+        writer.write(_batch(0, 3))
+    assert fio.read(path).equals(pa.Table.from_batches([_batch(0, 3)]))
+
+
+# --- write ---------------------------------------------------------------------------------
+
+
+def test_write_returns_write_info(tmp_path: Path, compression: str) -> None:
+    table = pa.table({"a": np.arange(50_000), "b": np.linspace(0, 1, 50_000)})
+    path = tmp_path / "info.arrow"
+    info = fio.write(table, path, compression=compression)
+    assert isinstance(info, fio.WriteInfo)
+    assert info.uri == str(path)
+    assert info.rows == 50_000
+    assert info.batches == ipc.open_file(path).num_record_batches >= 1
+    assert info.raw_bytes == table.nbytes
+    assert info.stored_bytes == os.path.getsize(path)
+    assert info.parts == 1
+    assert info.seconds > 0
+    assert info.compression == compression
+    assert info.compression_ratio == pytest.approx(info.raw_bytes / info.stored_bytes)
+    assert info.throughput_mb_s > 0
+
+
+def test_write_accepts_pathlike_and_string(tmp_path: Path) -> None:
+    table = pa.table({"a": [1, 2]})
+    fio.write(table, tmp_path / "p.arrow")
+    fio.write(table, str(tmp_path / "s.arrow"))
+    assert fio.read(tmp_path / "p.arrow").equals(table)
+    assert fio.read(str(tmp_path / "s.arrow")).equals(table)
+
+
+def test_write_replaces_existing_file_atomically(tmp_path: Path) -> None:
+    path = tmp_path / "t.arrow"
+    old = pa.table({"v": np.arange(10_000)})
+    new = pa.table({"v": np.arange(10_000, 30_000), "w": np.zeros(20_000)})
+    fio.write(old, path)
+    old_bytes = path.read_bytes()
+    old_inode = path.stat().st_ino
+
+    with open(path, "rb") as reader_of_old:
+        info = fio.write(new, path)
+        # A reader that opened the file before the replacement still sees the whole old file.
+        assert reader_of_old.read() == old_bytes
+
+    assert path.stat().st_ino != old_inode, "the file was rewritten in place, not replaced"
+    assert info.stored_bytes == os.path.getsize(path)
+    assert fio.read(path).equals(new)
+    assert _leftovers(tmp_path, {"t.arrow"}) == []
+
+
+def test_failed_write_keeps_previous_version(tmp_path: Path) -> None:
+    path = tmp_path / "t.arrow"
+    fio.write(pa.table({"v": [1, 2, 3]}), path)
+    before = path.read_bytes()
+    with pytest.raises(ValueError):
+        fio.write(pa.table({"v": [1]}), path, compression="brotli")  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        fio.write({"not", "a", "table"}, path)
+    assert path.read_bytes() == before
+    assert _leftovers(tmp_path, {"t.arrow"}) == []
+
+
+def test_write_creates_missing_folders(tmp_path: Path) -> None:
+    path = tmp_path / "a" / "b" / "c" / "deep.arrow"
+    table = pa.table({"a": ["x", "y"]})
+    info = fio.write(table, path)
+    assert path.is_file()
+    assert info.stored_bytes == os.path.getsize(path)
+    assert fio.read(path).equals(table)
+    assert [p.name for p in path.parent.iterdir()] == ["deep.arrow"]
+
+
+def test_file_uris(tmp_path: Path) -> None:
+    table = pa.table({"a": [1, 2, 3]})
+    uri = f"file://{tmp_path}/sub/u.arrow"
+    info = fio.write(table, uri)
+    assert info.uri == uri
+    assert (tmp_path / "sub" / "u.arrow").is_file()
+    assert fio.read(uri).equals(table)
+    assert fio.read(tmp_path / "sub" / "u.arrow").equals(table)
+    assert fio.read_batches(uri).read_all().equals(table)
+    with fio.open_writer(f"file://{tmp_path}/w.arrow", table.schema) as writer:
+        writer.write(table)
+    assert fio.read(tmp_path / "w.arrow").equals(table)
+
+
+def test_write_accepts_record_batch_and_c_stream_exporters(tmp_path: Path) -> None:
+    batch = _batch(0, 20)
+    fio.write(batch, tmp_path / "batch.arrow")
+    assert fio.read(tmp_path / "batch.arrow").equals(pa.Table.from_batches([batch]))
+
+    class StreamOnly:
+        def __arrow_c_stream__(self, requested_schema: object = None) -> object:
+            return pa.Table.from_batches([batch]).__arrow_c_stream__(requested_schema)
+
+    fio.write(StreamOnly(), tmp_path / "stream.arrow")
+    assert fio.read(tmp_path / "stream.arrow").equals(pa.Table.from_batches([batch]))
+
+
+def test_record_batch_reader_from_generator_streams_in(tmp_path: Path) -> None:
+    produced: list[int] = []
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        for i in range(40):
+            produced.append(i)
+            yield _batch(i * 250, 250)
+
+    reader = pa.RecordBatchReader.from_batches(SCHEMA, batches())
+    assert produced == [], "the generator must be consumed by write, not before"
+    info = fio.write(reader, tmp_path / "gen.arrow", chunk_rows=1000)
+    assert produced == list(range(40))
+    assert info.rows == 10_000
+    assert info.batches == 10
+    result = fio.read(tmp_path / "gen.arrow")
+    assert result.equals(pa.Table.from_batches([_batch(0, 10_000)]))
+    assert result.schema.equals(SCHEMA, check_metadata=True)
+
+
+def test_generator_raising_mid_stream_leaves_no_file(tmp_path: Path) -> None:
+    def batches() -> Iterator[pa.RecordBatch]:
+        yield _batch(0, 1000)
+        yield _batch(1000, 1000)
+        raise RuntimeError("source went away")
+
+    path = tmp_path / "partial.arrow"
+    reader = pa.RecordBatchReader.from_batches(SCHEMA, batches())
+    with pytest.raises(Exception, match="source went away") as caught:
+        fio.write(reader, path, chunk_rows=500)
+    assert isinstance(caught.value, (fio.FastIOError, RuntimeError))
+    assert not path.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_generator_raising_keeps_previous_version(tmp_path: Path) -> None:
+    path = tmp_path / "kept.arrow"
+    fio.write(_batch(0, 3), path)
+    before = path.read_bytes()
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        yield _batch(0, 1000)
+        raise RuntimeError("source went away")
+
+    with pytest.raises(Exception, match="source went away"):
+        fio.write(pa.RecordBatchReader.from_batches(SCHEMA, batches()), path)
+    assert path.read_bytes() == before
+    assert _leftovers(tmp_path, {"kept.arrow"}) == []
+
+
+def test_fsync_option_writes_the_same_file(tmp_path: Path) -> None:
+    table = pa.table({"a": np.arange(1000)})
+    fio.write(table, tmp_path / "plain.arrow", fsync=False)
+    fio.write(table, tmp_path / "synced.arrow", fsync=True)
+    assert (tmp_path / "plain.arrow").read_bytes() == (tmp_path / "synced.arrow").read_bytes()
+
+
+# --- GIL -------------------------------------------------------------------------------------
+
+
+def test_encode_releases_the_gil() -> None:
+    rows = 6_250_000  # two 8-byte columns: 100 MB
+    rng = np.random.default_rng(1)
+    table = pa.table({"k": rng.integers(0, 1000, rows), "x": rng.random(rows)})
+    assert table.nbytes >= 100_000_000
+
+    counter = 0
+    started = threading.Event()
+    stop = threading.Event()
+
+    def spin() -> None:
+        nonlocal counter
+        started.set()
+        while not stop.is_set():
+            counter += 1
+
+    thread = threading.Thread(target=spin, daemon=True)
+    thread.start()
+    started.wait()
+    try:
+        before = counter
+        encoded = fio.encode(table, compression="zstd")
+        after = counter
+    finally:
+        stop.set()
+        thread.join()
+
+    # Holding the GIL for the whole call would let the thread run for at most a switch
+    # interval or two (a few thousand increments); released, it runs throughout the encoding.
+    assert after - before > 100_000, f"the counter only moved by {after - before}"
+    assert fio.decode(encoded).equals(table)
+
+
+def test_read_releases_the_gil(tmp_path: Path) -> None:
+    rows = 6_250_000
+    rng = np.random.default_rng(2)
+    table = pa.table({"k": rng.integers(0, 1000, rows), "x": rng.random(rows)})
+    path = tmp_path / "big.arrow"
+    fio.write(table, path, compression="zstd")
+
+    counter = 0
+    stop = threading.Event()
+
+    def spin() -> None:
+        nonlocal counter
+        while not stop.is_set():
+            counter += 1
+
+    thread = threading.Thread(target=spin, daemon=True)
+    thread.start()
+    try:
+        before = counter
+        result = fio.read(path)
+        after = counter
+    finally:
+        stop.set()
+        thread.join()
+    assert after - before > 100_000, f"the counter only moved by {after - before}"
+    assert result.equals(table)
+
+
+# --- buffers ----------------------------------------------------------------------------------
+
+
+def test_encode_returns_a_buffer_usable_as_bytes() -> None:
+    table = pa.table({"a": np.arange(1000), "s": [str(i) for i in range(1000)]})
+    buffer = fio.encode(table)
+    assert isinstance(buffer, pa.Buffer)
+    as_bytes = bytes(buffer)
+    view = memoryview(buffer)
+    assert len(as_bytes) == buffer.size == view.nbytes > 0
+    assert view.tobytes() == as_bytes
+    assert as_bytes[:6] == b"ARROW1"
+    assert as_bytes[-6:] == b"ARROW1"
+    assert buffer.to_pybytes() == as_bytes
+
+
+@pytest.mark.parametrize("kind", ["bytes", "bytearray", "memoryview", "pa.Buffer", "numpy"])
+def test_decode_accepts_bytes_like_objects(kind: str, compression: str) -> None:
+    table = pa.table({"a": np.arange(1000), "s": [str(i) for i in range(1000)]})
+    encoded = fio.encode(table, compression=compression)
+    raw = bytes(encoded)
+    source = {
+        "bytes": lambda: raw,
+        "bytearray": lambda: bytearray(raw),
+        "memoryview": lambda: memoryview(raw),
+        "pa.Buffer": lambda: encoded,
+        "numpy": lambda: np.frombuffer(raw, dtype=np.uint8),
+    }[kind]()
+    assert fio.decode(source).equals(table)
+
+
+def test_decode_of_a_memoryview_slice(compression: str) -> None:
+    table = pa.table({"a": np.arange(100)})
+    raw = bytes(fio.encode(table, compression=compression))
+    padded = b"junk" + raw + b"more junk"
+    assert fio.decode(memoryview(padded)[4 : 4 + len(raw)]).equals(table)
+
+
+def test_decoded_table_outlives_its_source() -> None:
+    table = pa.table({"a": np.arange(10_000)})
+    source = bytearray(bytes(fio.encode(table, compression="none")))
+    result = fio.decode(source)
+    del source
+    assert result.equals(table)
+
+
+def test_written_file_equals_encoded_bytes(tmp_path: Path, compression: str) -> None:
+    # encode and write share one encoder: same bytes for the same input and options.
+    table = pa.table({"a": np.arange(5000), "s": [str(i % 13) for i in range(5000)]})
+    fio.write(table, tmp_path / "t.arrow", compression=compression, chunk_rows=1000)
+    encoded = fio.encode(table, compression=compression, chunk_rows=1000)
+    assert (tmp_path / "t.arrow").read_bytes() == bytes(encoded)
