@@ -3,6 +3,19 @@
 from pathlib import Path
 from typing import Any, final
 
+__all__ = [
+    "IpcFileWriter",
+    "WriteStats",
+    "__version__",
+    "decode",
+    "encode",
+    "read_file",
+    "read_file_batches",
+    "read_zstd_file",
+    "write_file",
+    "write_zstd_file",
+]
+
 __version__: str
 
 @final
