@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
+
 from dagster_fastio.examples.flights import flights_archive, load_flights
 
 COMPRESSIONS = ("zstd", "lz4", "none")

@@ -11,11 +11,12 @@ import sys
 import textwrap
 from pathlib import Path
 
-import dagster_fastio as fio
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+
+import dagster_fastio as fio
 
 CODECS = ["zstd", "lz4", "none"]
 

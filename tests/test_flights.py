@@ -6,7 +6,6 @@ import os
 import zipfile
 from pathlib import Path
 
-import dagster_fastio as fio
 import pandas as pd
 import pandas.testing as pdt
 import polars as pl
@@ -14,6 +13,8 @@ import polars.testing as plt
 import pyarrow as pa
 import pyarrow.ipc as ipc
 import pytest
+
+import dagster_fastio as fio
 
 CODECS = ["zstd", "lz4"]
 

@@ -7,7 +7,6 @@ import os
 import sys
 from pathlib import Path
 
-import dagster_fastio as fio
 import numpy as np
 import polars as pl
 import polars.testing as plt
@@ -15,6 +14,8 @@ import pyarrow as pa
 import pyarrow.feather as feather
 import pyarrow.ipc as ipc
 import pytest
+
+import dagster_fastio as fio
 
 PYARROW_CODECS = {"zstd": "zstd", "lz4": "lz4", "none": "uncompressed"}
 

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-import dagster_fastio as fio
 import pandas as pd
 import polars as pl
 import polars.testing as plt
@@ -21,6 +20,8 @@ import pyarrow as pa
 import pyarrow.feather as feather
 import pyarrow.ipc as ipc
 import pytest
+
+import dagster_fastio as fio
 from dagster_fastio import FastIOManager
 from dagster_fastio import _core as fio_core
 from dagster_fastio.examples.definitions import DAYS, MONTH_AND_ORIGIN, materialize_all
@@ -42,7 +43,7 @@ def _run(
     partition_key: str | None = None,
     instance: dg.DagsterInstance | None = None,
     raise_on_error: bool = True,
-    io_manager: FastIOManager | None = None,
+    io_manager: Any = None,
 ) -> dg.ExecuteInProcessResult:
     result = dg.materialize(
         assets,
@@ -516,6 +517,52 @@ def test_type_change_between_runs_removes_the_old_format(tmp_path: Path) -> None
     assert _files(tmp_path) == ["a.arrow", "seen.arrow"]
 
 
+def test_failed_rematerialization_keeps_the_previous_version(tmp_path: Path) -> None:
+    class BreaksHalfway:
+        """An Arrow stream whose source fails after its first batch."""
+
+        def __arrow_c_stream__(self, requested_schema: Any = None) -> Any:
+            def batches() -> Any:
+                yield pa.record_batch({"x": [100], "y": ["new"]})
+                raise RuntimeError("the source broke")
+
+            schema = pa.schema([("x", pa.int64()), ("y", pa.string())])
+            reader = pa.RecordBatchReader.from_batches(schema, batches())
+            return reader.__arrow_c_stream__(requested_schema)
+
+    @dg.asset(name="a")
+    def good() -> pa.Table:
+        return _table(3)
+
+    @dg.asset(name="a")
+    def broken():
+        return BreaksHalfway()
+
+    _run([good], tmp_path)
+    result = _run([broken], tmp_path, raise_on_error=False)
+    assert not result.success
+    assert _files(tmp_path) == ["a.arrow"]
+    assert feather.read_table(tmp_path / "a.arrow").equals(_table(3))
+
+
+def test_compression_level_setting(tmp_path: Path) -> None:
+    text = pa.table({"s": [f"row {i} says {i * 7919 % 1000}" for i in range(50_000)]})
+
+    @dg.asset
+    def a() -> pa.Table:
+        return text
+
+    sizes = {}
+    for level in (1, 19):
+        base = tmp_path / f"level{level}"
+        manager = FastIOManager(base_path=str(base), compression_level=level)
+        meta = _metadata(_run([a], base, io_manager=manager), "a")
+        assert meta["compression"] == "zstd"
+        assert feather.read_table(base / "a.arrow").equals(text)
+        sizes[level] = meta["stored_bytes"]
+    assert sizes[19] < sizes[1]
+
+
 # ---------------------------------------------------------------------------------------------
 # Interoperability of the stored files.
 
@@ -585,13 +632,19 @@ def test_default_base_path_is_the_test_instance_storage(tmp_path: Path) -> None:
     def a() -> pl.DataFrame:
         return pl.DataFrame({"z": [1, 2]})
 
+    @dg.asset
+    def pickled_by_dagster() -> dict:
+        return {"by": "FilesystemIOManager"}
+
     with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
         storage = Path(instance.storage_directory())
         assert storage.is_relative_to(tmp_path)
         _run([a], tmp_path, instance=instance, io_manager=FastIOManager())
-        # Dagster's own FilesystemIOManager writes into the same folder by default.
         assert (storage / "a.arrow").is_file()
         plt.assert_frame_equal(pl.read_ipc(storage / "a.arrow"), pl.DataFrame({"z": [1, 2]}))
+        # The same folder Dagster's own FilesystemIOManager writes to by default.
+        _run([pickled_by_dagster], tmp_path, instance=instance, io_manager=dg.FilesystemIOManager())
+        assert (storage / "pickled_by_dagster").is_file()
 
 
 def test_file_uri_base_path(tmp_path: Path) -> None:
@@ -607,6 +660,54 @@ def test_file_uri_base_path(tmp_path: Path) -> None:
     result = _run([a, b], tmp_path, io_manager=manager)
     assert result.output_for_node("b") == 5
     assert _files(tmp_path) == ["a.arrow", "b.pickle.zst"]
+
+
+def test_load_asset_value_reads_through_the_manager(tmp_path: Path) -> None:
+    letters = dg.StaticPartitionsDefinition(["a", "b"])
+
+    @dg.asset
+    def frame() -> pd.DataFrame:
+        return pd.DataFrame({"v": [1, 2]}, index=pd.Index(["x", "y"], name="k"))
+
+    @dg.asset(partitions_def=letters)
+    def part(context: dg.AssetExecutionContext) -> pa.Table:
+        return pa.table({"letter": [context.partition_key]})
+
+    manager = FastIOManager(base_path=str(tmp_path))
+    _run([frame], tmp_path, io_manager=manager)
+    for key in ("a", "b"):
+        _run([part], tmp_path, partition_key=key, io_manager=manager)
+    defs = dg.Definitions(assets=[frame, part], resources={"io_manager": manager})
+    pd.testing.assert_frame_equal(
+        defs.load_asset_value("frame"),
+        pd.DataFrame({"v": [1, 2]}, index=pd.Index(["x", "y"], name="k")),
+    )
+    polars_frame = defs.load_asset_value("frame", python_type=pl.DataFrame)
+    assert isinstance(polars_frame, pl.DataFrame)
+    assert polars_frame.columns == ["v", "k"]
+    assert defs.load_asset_value("part", partition_key="b").to_pylist() == [{"letter": "b"}]
+
+
+def test_object_store_base_path_is_never_a_local_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # "memory://prefix" names an object store; whether or not this version reaches it, the
+    # manager must not create a folder called "memory:" in the working directory.
+    monkeypatch.chdir(tmp_path)
+
+    @dg.asset
+    def a() -> pa.Table:
+        return _table()
+
+    manager = FastIOManager(base_path="memory://prefix")
+    result = _run([a], tmp_path, io_manager=manager, raise_on_error=False)
+    assert list(tmp_path.iterdir()) == []
+    if result.success:
+        assert _metadata(result, "a")["uri"] == "memory://prefix/a.arrow"
+    else:
+        error = result.get_step_failure_events()[0].step_failure_data.error
+        assert error is not None
+        assert "memory://prefix" in error.to_string()
 
 
 # ---------------------------------------------------------------------------------------------

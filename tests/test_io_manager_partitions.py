@@ -15,6 +15,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.feather as feather
 import pytest
+
 from dagster_fastio import FastIOManager
 from dagster_fastio import _core as fio_core
 
@@ -193,6 +194,15 @@ def test_daily_reads_hourly_partitions_as_one_lazy_scan(hourly_base: Path) -> No
     assert result.output_for_node("daily_lazy") == 2 * sum(range(24))
 
 
+def test_daily_reads_hourly_partitions_as_one_reader(hourly_base: Path) -> None:
+    @dg.asset(partitions_def=DAY)
+    def daily_reader(hourly: pa.RecordBatchReader) -> int:
+        assert isinstance(hourly, pa.RecordBatchReader)
+        return hourly.read_all().num_rows
+
+    assert _daily_run(hourly_base, daily_reader).output_for_node("daily_reader") == 48
+
+
 def test_dict_of_pandas_and_projected_columns(hourly_base: Path) -> None:
     @dg.asset(partitions_def=DAY, ins={"hourly": dg.AssetIn(metadata={"columns": ["label"]})})
     def daily_projected(hourly: dict[str, pd.DataFrame]) -> list:
@@ -347,6 +357,88 @@ def test_unpartitioned_downstream_of_a_multi_partitioned_asset(tmp_path: Path) -
     ]
 
 
+def test_multi_partitions_with_a_time_dimension_feed_a_daily_asset(tmp_path: Path) -> None:
+    days = dg.DailyPartitionsDefinition(start_date="2024-01-01", end_date="2024-01-03")
+    day_and_region = dg.MultiPartitionsDefinition(
+        {"date": days, "region": dg.StaticPartitionsDefinition(["eu", "us"])}
+    )
+
+    @dg.asset(partitions_def=day_and_region)
+    def sales(context: dg.AssetExecutionContext) -> pd.DataFrame:
+        keys = context.partition_key.keys_by_dimension  # type: ignore[attr-defined]
+        return pd.DataFrame({"region": [keys["region"]], "day": [keys["date"]]})
+
+    @dg.asset(partitions_def=days)
+    def daily_sales(sales: pd.DataFrame) -> list:
+        return sorted(zip(sales["day"], sales["region"], strict=True))
+
+    @dg.asset(partitions_def=days)
+    def daily_sales_dict(sales: dict[str, pd.DataFrame]) -> list:
+        return sorted(str(key) for key in sales)
+
+    for key in day_and_region.get_partition_keys():
+        _run([sales], tmp_path, partition_key=key)
+    assert [name for name in _files(tmp_path) if name.startswith("sales/")] == [
+        "sales/2024-01-01/eu.arrow",
+        "sales/2024-01-01/us.arrow",
+        "sales/2024-01-02/eu.arrow",
+        "sales/2024-01-02/us.arrow",
+    ]
+    result = _run(
+        [sales, daily_sales, daily_sales_dict],
+        tmp_path,
+        selection=[daily_sales, daily_sales_dict],
+        partition_key="2024-01-02",
+    )
+    assert result.output_for_node("daily_sales") == [("2024-01-02", "eu"), ("2024-01-02", "us")]
+    assert result.output_for_node("daily_sales_dict") == ["2024-01-02|eu", "2024-01-02|us"]
+
+
+def test_pickled_partitions_load_as_a_dict(tmp_path: Path) -> None:
+    @dg.asset(partitions_def=LETTERS)
+    def counts(context: dg.AssetExecutionContext) -> dict:
+        return {"letter": context.partition_key, "n": ord(context.partition_key)}
+
+    @dg.asset
+    def all_counts(counts: dict[str, dict]) -> int:
+        assert counts == {key: {"letter": key, "n": ord(key)} for key in "abc"}
+        return sum(value["n"] for value in counts.values())
+
+    for key in "abc":
+        _run([counts], tmp_path, partition_key=key)
+    result = _run([counts, all_counts], tmp_path, selection=[all_counts])
+    assert result.output_for_node("all_counts") == ord("a") + ord("b") + ord("c")
+    assert [name for name in _files(tmp_path) if name.startswith("counts/")] == [
+        "counts/a.pickle.zst",
+        "counts/b.pickle.zst",
+        "counts/c.pickle.zst",
+    ]
+
+
+@pytest.mark.filterwarnings("ignore:Parameter `backfill_policy` of function `asset`:Warning")
+def test_several_partitions_in_one_output_fail_naming_the_backfill_policy(
+    tmp_path: Path,
+) -> None:
+    @dg.asset(partitions_def=LETTERS, backfill_policy=dg.BackfillPolicy.single_run())
+    def ranged() -> pa.Table:
+        return pa.table({"x": [1]})
+
+    result = dg.materialize(
+        [ranged],
+        resources={"io_manager": FastIOManager(base_path=str(tmp_path))},
+        raise_on_error=False,
+        tags={
+            "dagster/asset_partition_range_start": "a",
+            "dagster/asset_partition_range_end": "c",
+        },
+    )
+    assert not result.success
+    message = _failure_text(result)
+    assert "one partition per output" in message
+    assert "multi-run backfill" in message
+    assert _files(tmp_path) == []
+
+
 # ---------------------------------------------------------------------------------------------
 # Missing partitions.
 
@@ -381,6 +473,18 @@ def test_allow_missing_partitions_skips_them(tmp_path: Path) -> None:
     assert result.output_for_node("as_table") == ["a", "c"]
     assert result.output_for_node("as_pandas") == 6
     assert result.output_for_node("as_lazy") == 6
+
+
+def test_optional_input_of_a_missing_matching_partition_is_none(tmp_path: Path) -> None:
+    _materialize_letters(tmp_path, ["a"])
+
+    @dg.asset(partitions_def=LETTERS)
+    def maybe(letters: pa.Table | None) -> str:
+        return "missing" if letters is None else "present"
+
+    for key, expected in (("a", "present"), ("b", "missing")):
+        result = _run([letters, maybe], tmp_path, selection=[maybe], partition_key=key)
+        assert result.output_for_node("maybe") == expected
 
 
 def test_allow_missing_partitions_with_nothing_stored_gives_an_empty_dict(

@@ -6,10 +6,11 @@ import itertools
 from collections.abc import Callable
 from typing import Any
 
-import dagster_fastio as fio
 import pyarrow as pa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+import dagster_fastio as fio
 
 COMPRESSIONS = ("zstd", "lz4", "none")
 MAX_ROWS = 120

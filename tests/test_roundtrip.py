@@ -7,7 +7,6 @@ from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
-import dagster_fastio as fio
 import numpy as np
 import pandas as pd
 import pandas.testing as pdt
@@ -16,6 +15,8 @@ import polars.testing as plt
 import pyarrow as pa
 import pyarrow.ipc as ipc
 import pytest
+
+import dagster_fastio as fio
 
 RoundTrip = Callable[..., pa.Table]
 

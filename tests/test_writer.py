@@ -7,12 +7,13 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-import dagster_fastio as fio
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.ipc as ipc
 import pytest
+
+import dagster_fastio as fio
 
 SCHEMA = pa.schema(
     [pa.field("id", pa.int64()), pa.field("name", pa.large_string()), pa.field("x", pa.float64())],

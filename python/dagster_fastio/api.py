@@ -69,7 +69,8 @@ class WriteInfo:
         return self.raw_bytes / 1e6 / self.seconds if self.seconds > 0 else 0.0
 
 
-def _local_path(uri: PathOrUri) -> str:
+def local_path(uri: PathOrUri) -> str:
+    """The local path a URI names; object-store URIs raise ValueError in this version."""
     text = os.fspath(uri)
     if text.startswith("file://"):
         return text[len("file://") :]
@@ -187,7 +188,7 @@ def write(
     ``storage_options``, ``part_size`` and ``max_concurrency`` configure object-store uploads
     and have no effect on local files.
     """
-    path = _local_path(uri)
+    path = local_path(uri)
     source = to_arrow_source(data)
     start = time.perf_counter()
     stats = _core.write_file(source, path, compression, level, chunk_rows, fsync)
@@ -200,7 +201,7 @@ def read(
     storage_options: dict[str, str] | None = None,
 ) -> pa.Table:
     """Reads a whole Arrow IPC file or stream; uncompressed local files are memory-mapped."""
-    return _read_all(_core.read_file(_local_path(uri), _column_list(columns)))
+    return _read_all(_core.read_file(local_path(uri), _column_list(columns)))
 
 
 def read_batches(
@@ -209,7 +210,7 @@ def read_batches(
     storage_options: dict[str, str] | None = None,
 ) -> pa.RecordBatchReader:
     """Opens an Arrow IPC file or stream and decodes one batch at a time as it is read."""
-    return _lazy_reader(_core.read_file_batches(_local_path(uri), _column_list(columns)))
+    return _lazy_reader(_core.read_file_batches(local_path(uri), _column_list(columns)))
 
 
 class Writer:
@@ -232,7 +233,7 @@ class Writer:
         self._compression = compression
         self._start = time.perf_counter()
         self._native = _core.IpcFileWriter(
-            _local_path(uri), schema, compression, level, chunk_rows, fsync
+            local_path(uri), schema, compression, level, chunk_rows, fsync
         )
         self.info: WriteInfo | None = None
         """Set once the writer has closed cleanly."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
 import time
 import types
 import typing
@@ -21,7 +22,7 @@ import pyarrow as pa
 from pydantic import Field, PrivateAttr
 
 from dagster_fastio import _core
-from dagster_fastio.api import WriteInfo, open_writer, read, read_batches, write
+from dagster_fastio.api import WriteInfo, local_path, open_writer, read, read_batches, write
 
 __all__ = ["PICKLE_SUFFIX", "TABLE_SUFFIX", "TYPE_METADATA_KEY", "FastIOManager"]
 
@@ -33,6 +34,8 @@ COMPRESSION_METADATA_KEY = "fastio/compression"
 COMPRESSIONS = ("zstd", "lz4", "none")
 # zstd level for pickled objects: as fast as the table default.
 PICKLE_ZSTD_LEVEL = 1
+
+_PANDAS_INDEX = re.compile(r"__index_level_\d+__")
 
 PYARROW_TABLE = "pyarrow.Table"
 PYARROW_READER = "pyarrow.RecordBatchReader"
@@ -96,9 +99,26 @@ def _stored_type_of(obj: Any) -> str | None:
         return name
     if isinstance(obj, pa.RecordBatch):
         return PYARROW_TABLE
-    if hasattr(obj, "__arrow_c_stream__") and not isinstance(obj, pa.ChunkedArray):
+    if hasattr(obj, "__arrow_c_stream__") and _exports_a_table(obj):
         return PYARROW_READER
     return None
+
+
+def _exports_a_table(obj: Any) -> bool:
+    """Whether an Arrow stream exporter streams tables (struct rows) rather than one column,
+    as pandas and polars Series, pyarrow arrays and chunked arrays do."""
+    if type(obj).__name__ == "Series" and type(obj).__module__.split(".")[0] in (
+        "pandas",
+        "polars",
+    ):
+        return False
+    if not hasattr(obj, "__arrow_c_schema__"):
+        return True
+    try:
+        pa.schema(obj)
+    except (TypeError, ValueError, pa.ArrowException):
+        return False
+    return True
 
 
 def _mark(schema: pa.Schema, stored_type: str) -> pa.Schema:
@@ -165,7 +185,9 @@ def _table_as(table: pa.Table, wanted: str | None) -> Any:
     if target in (POLARS_FRAME, POLARS_LAZY):
         import polars as pl
 
-        frame = pl.from_arrow(table)
+        # A pandas index stored as a column is dropped, as `pl.from_pandas` drops it.
+        index_columns = [name for name in table.column_names if _PANDAS_INDEX.fullmatch(name)]
+        frame = pl.from_arrow(table.drop_columns(index_columns))
         return frame.lazy() if target == POLARS_LAZY else frame
     if target == PYARROW_READER:
         return table.to_reader()
@@ -226,9 +248,8 @@ class FastIOManager(dg.ConfigurableIOManager):
             raise dg.DagsterInvariantViolationError(
                 "FastIOManager needs base_path when no Dagster instance is available"
             )
-        if base.startswith("file://"):
-            base = base[len("file://") :]
-        return Path(base)
+        # Refuses object-store URIs by name rather than writing to a look-alike local folder.
+        return Path(local_path(base))
 
     def _stem(self, context: dg.InputContext | dg.OutputContext) -> Path:
         """The output's path without suffix or partition."""
@@ -319,11 +340,18 @@ class FastIOManager(dg.ConfigurableIOManager):
     def _write_lazy_frame(
         self, frame: Any, path: Path, compression: str, level: int | None
     ) -> tuple[WriteInfo, pa.Schema]:
-        # Collected batch by batch by polars' streaming engine, straight into the writer.
-        schema = _mark(frame.collect_schema().to_arrow(), POLARS_LAZY)
+        # Collected batch by batch by polars' streaming engine, straight into the writer. The
+        # schema comes from the first batch: polars' declared schema can name other Arrow types
+        # (string_view) than its batches export (large_string).
+        batches = (batch.to_arrow() for batch in frame.collect_batches())
+        first = next(batches, None)
+        if first is None:
+            first = frame.collect().to_arrow()
+        schema = _mark(first.schema, POLARS_LAZY)
         with open_writer(path, schema, compression, level=level) as writer:  # type: ignore[arg-type]
-            for batch in frame.collect_batches():
-                writer.write(batch.to_arrow())
+            writer.write(first)
+            for batch in batches:
+                writer.write(batch)
         assert writer.info is not None
         return writer.info, schema
 
@@ -365,6 +393,11 @@ class FastIOManager(dg.ConfigurableIOManager):
         )
         if wanted is None:
             return loaded
+        if not loaded:
+            raise FileNotFoundError(
+                f"none of the {len(stems)} partitions of {context.asset_key.to_user_string()} "
+                f"is stored under {self._stem(context)}"
+            )
         return _table_as(pa.concat_tables(loaded.values(), promote_options="default"), wanted)
 
     def _load_partitions(
@@ -434,7 +467,9 @@ class FastIOManager(dg.ConfigurableIOManager):
                 frame = pl.scan_ipc(table_path)
                 return frame.select(columns) if columns else frame
             if wanted == PYARROW_READER:
-                return read_batches(table_path, columns=columns)
+                reader = read_batches(table_path, columns=columns)
+                schema = _unmark(reader.schema.empty_table()).schema
+                return pa.RecordBatchReader.from_batches(schema, reader)
             if wanted is None:
                 stored = (read_batches(table_path).schema.metadata or {}).get(TYPE_METADATA_KEY)
                 if stored == POLARS_LAZY.encode():
