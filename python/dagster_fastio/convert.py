@@ -12,7 +12,7 @@ from typing import Any
 
 import pyarrow as pa
 
-__all__ = ["is_table_like", "to_arrow_source"]
+__all__ = ["to_arrow_source"]
 
 
 def _is_instance_of(obj: Any, module: str, name: str) -> bool:
@@ -20,16 +20,6 @@ def _is_instance_of(obj: Any, module: str, name: str) -> bool:
     mod = sys.modules.get(module)
     cls = getattr(mod, name, None) if mod is not None else None
     return cls is not None and isinstance(obj, cls)
-
-
-def is_table_like(obj: Any) -> bool:
-    """Whether ``obj`` can be stored as an Arrow table (rather than pickled)."""
-    return (
-        hasattr(obj, "__arrow_c_stream__")
-        or hasattr(obj, "__arrow_c_array__")
-        or _is_instance_of(obj, "pandas", "DataFrame")
-        or _is_instance_of(obj, "polars", "LazyFrame")
-    )
 
 
 def _has_dictionaries(schema: pa.Schema) -> bool:
@@ -40,15 +30,16 @@ def to_arrow_source(data: Any) -> Any:
     """Returns an Arrow PyCapsule exporter for ``data``.
 
     pandas goes through ``pyarrow.Table.from_pandas``, which records the index and dtypes in
-    the schema's pandas metadata so ``to_pandas()`` restores them. A polars LazyFrame is
-    collected first. pyarrow tables get one dictionary per column, because an Arrow IPC file
-    cannot replace a dictionary between batches.
+    the schema's pandas metadata so ``to_pandas()`` restores them; polars frames through
+    ``to_arrow()`` (a LazyFrame is collected first). Tables get one dictionary per column,
+    because an Arrow IPC file cannot replace a dictionary between batches.
     """
     if _is_instance_of(data, "pandas", "DataFrame"):
-        table = pa.Table.from_pandas(data)
-        return table.unify_dictionaries() if _has_dictionaries(table.schema) else table
-    if _is_instance_of(data, "polars", "LazyFrame"):
-        return data.collect()
+        data = pa.Table.from_pandas(data)
+    elif _is_instance_of(data, "polars", "LazyFrame"):
+        data = data.collect().to_arrow()
+    elif _is_instance_of(data, "polars", "DataFrame"):
+        data = data.to_arrow()
     if isinstance(data, pa.Table):
         return data.unify_dictionaries() if _has_dictionaries(data.schema) else data
     if hasattr(data, "__arrow_c_stream__") or hasattr(data, "__arrow_c_array__"):

@@ -23,6 +23,7 @@ from pydantic import Field, PrivateAttr
 
 from dagster_fastio import _core
 from dagster_fastio.api import WriteInfo, local_path, open_writer, read, read_batches, write
+from dagster_fastio.convert import to_arrow_source
 
 __all__ = ["PICKLE_SUFFIX", "TABLE_SUFFIX", "TYPE_METADATA_KEY", "FastIOManager"]
 
@@ -134,21 +135,13 @@ def _unmark(table: pa.Table) -> pa.Table:
 
 def _to_marked_arrow(obj: Any, stored_type: str) -> pa.Table | pa.RecordBatchReader:
     """Converts a table-like output to Arrow with its Python type recorded in the schema."""
-    if stored_type == PANDAS_FRAME:
-        table = pa.Table.from_pandas(obj)
-    elif stored_type == POLARS_FRAME:
-        table = obj.to_arrow()
-    elif isinstance(obj, pa.RecordBatch):
-        table = pa.Table.from_batches([obj])
-    elif isinstance(obj, pa.Table):
-        table = obj
-    else:
-        reader = pa.RecordBatchReader.from_stream(obj)
-        return pa.RecordBatchReader.from_batches(_mark(reader.schema, stored_type), reader)
-    if any(pa.types.is_dictionary(field.type) for field in table.schema):
-        # An Arrow IPC file holds one dictionary per column.
-        table = table.unify_dictionaries()
-    return table.replace_schema_metadata(_mark(table.schema, stored_type).metadata)
+    source = to_arrow_source(obj)
+    if isinstance(source, pa.RecordBatch):
+        source = pa.Table.from_batches([source])
+    if isinstance(source, pa.Table):
+        return source.replace_schema_metadata(_mark(source.schema, stored_type).metadata)
+    reader = pa.RecordBatchReader.from_stream(source)
+    return pa.RecordBatchReader.from_batches(_mark(reader.schema, stored_type), reader)
 
 
 # ---------------------------------------------------------------------------------------------
