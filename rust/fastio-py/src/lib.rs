@@ -9,9 +9,10 @@ mod writer;
 
 use pyo3::prelude::*;
 
-// glibc's malloc hands each multi-megabyte batch buffer back to the kernel when it is freed,
-// so the next batch page-faults all of it in again; mimalloc keeps and reuses those pages.
-// Only allocations made by this library use it.
+// The encoder allocates and frees a few multi-megabyte buffers per batch from several threads;
+// mimalloc makes 500 MB zstd and lz4 writes about 10% faster than glibc's malloc here
+// (benches/bench_core.py, both builds measured on the same machine). Only this library's own
+// allocations use it.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
