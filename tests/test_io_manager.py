@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.feather as feather
 import pyarrow.ipc as ipc
 import pytest
+from dagster_helpers import run_assets, stored_files
 
 import dagster_fastio as fio
 from dagster_fastio import FastIOManager
@@ -32,35 +33,7 @@ ARROW_FILE_MAGIC = b"ARROW1"
 
 
 # ---------------------------------------------------------------------------------------------
-# Helpers (kept in this file: tests/conftest.py belongs to someone else).
-
-
-def _run(
-    assets: Sequence[Any],
-    base: Path,
-    *,
-    selection: Sequence[Any] | None = None,
-    partition_key: str | None = None,
-    instance: dg.DagsterInstance | None = None,
-    raise_on_error: bool = True,
-    io_manager: Any = None,
-) -> dg.ExecuteInProcessResult:
-    result = dg.materialize(
-        assets,
-        selection=selection,
-        partition_key=partition_key,
-        instance=instance,
-        raise_on_error=raise_on_error,
-        resources={"io_manager": io_manager or FastIOManager(base_path=str(base))},
-    )
-    if raise_on_error:
-        assert result.success
-    return result
-
-
-def _files(base: Path) -> list[str]:
-    """Every file under ``base``, as sorted POSIX paths relative to it."""
-    return sorted(p.relative_to(base).as_posix() for p in base.rglob("*") if p.is_file())
+# Helpers.
 
 
 def _metadata(result: dg.ExecuteInProcessResult, key: Sequence[str] | str) -> dict[str, Any]:
@@ -87,8 +60,8 @@ def test_unpartitioned_table_is_stored_at_key_dot_arrow(tmp_path: Path) -> None:
     def a() -> pa.Table:
         return _table()
 
-    result = _run([a], tmp_path)
-    assert _files(tmp_path) == ["a.arrow"]
+    result = run_assets([a], tmp_path)
+    assert stored_files(tmp_path) == ["a.arrow"]
     assert _metadata(result, "a")["uri"] == str(tmp_path / "a.arrow")
     assert feather.read_table(tmp_path / "a.arrow").equals(_table())
 
@@ -98,8 +71,8 @@ def test_unpartitioned_dict_is_stored_as_zstd_pickle(tmp_path: Path) -> None:
     def a() -> dict:
         return {"answer": 42, "items": [1, 2, 3]}
 
-    result = _run([a], tmp_path)
-    assert _files(tmp_path) == ["a.pickle.zst"]
+    result = run_assets([a], tmp_path)
+    assert stored_files(tmp_path) == ["a.pickle.zst"]
     path = tmp_path / "a.pickle.zst"
     assert _metadata(result, "a")["uri"] == str(path)
     raw = path.read_bytes()
@@ -112,9 +85,9 @@ def test_key_prefix_becomes_folders(tmp_path: Path) -> None:
     def a() -> pa.Table:
         return _table()
 
-    result = _run([a], tmp_path)
+    result = run_assets([a], tmp_path)
     assert a.key == dg.AssetKey(["p", "q", "a"])
-    assert _files(tmp_path) == ["p/q/a.arrow"]
+    assert stored_files(tmp_path) == ["p/q/a.arrow"]
     assert _metadata(result, ["p", "q", "a"])["uri"] == str(tmp_path / "p" / "q" / "a.arrow")
 
 
@@ -123,10 +96,10 @@ def test_static_partition_is_a_file_in_the_asset_folder(tmp_path: Path) -> None:
     def a(context: dg.AssetExecutionContext) -> pa.Table:
         return pa.table({"colour": [context.partition_key]})
 
-    _run([a], tmp_path, partition_key="blue")
-    assert _files(tmp_path) == ["a/blue.arrow"]
-    _run([a], tmp_path, partition_key="red")
-    assert _files(tmp_path) == ["a/blue.arrow", "a/red.arrow"]
+    run_assets([a], tmp_path, partition_key="blue")
+    assert stored_files(tmp_path) == ["a/blue.arrow"]
+    run_assets([a], tmp_path, partition_key="red")
+    assert stored_files(tmp_path) == ["a/blue.arrow", "a/red.arrow"]
     assert feather.read_table(tmp_path / "a" / "red.arrow").column("colour").to_pylist() == ["red"]
 
 
@@ -135,9 +108,9 @@ def test_partition_key_with_dots_keeps_them(tmp_path: Path) -> None:
     def a(context: dg.AssetExecutionContext) -> pa.Table:
         return pa.table({"key": [context.partition_key]})
 
-    _run([a], tmp_path, partition_key="0.0-to-1.0")
-    _run([a], tmp_path, partition_key="v1.2.3")
-    assert _files(tmp_path) == ["a/0.0-to-1.0.arrow", "a/v1.2.3.arrow"]
+    run_assets([a], tmp_path, partition_key="0.0-to-1.0")
+    run_assets([a], tmp_path, partition_key="v1.2.3")
+    assert stored_files(tmp_path) == ["a/0.0-to-1.0.arrow", "a/v1.2.3.arrow"]
 
 
 def test_multi_partition_key_is_one_folder_per_dimension_sorted_by_name(tmp_path: Path) -> None:
@@ -154,10 +127,10 @@ def test_multi_partition_key_is_one_folder_per_dimension_sorted_by_name(tmp_path
         keys = context.partition_key.keys_by_dimension  # type: ignore[attr-defined]
         return pa.table({"zone": [keys["zone"]], "colour": [keys["colour"]]})
 
-    result = _run(
+    result = run_assets(
         [a], tmp_path, partition_key=dg.MultiPartitionKey({"zone": "south", "colour": "red"})
     )
-    assert _files(tmp_path) == ["a/red/south.arrow"]
+    assert stored_files(tmp_path) == ["a/red/south.arrow"]
     assert _metadata(result, "a")["uri"] == str(tmp_path / "a" / "red" / "south.arrow")
     assert feather.read_table(tmp_path / "a" / "red" / "south.arrow").to_pylist() == [
         {"zone": "south", "colour": "red"}
@@ -190,7 +163,7 @@ def test_op_outputs_go_to_run_id_step_key_output_name(tmp_path: Path) -> None:
     assert result.success
     assert result.output_for_node("combine") == 3
     run = result.run_id
-    assert _files(tmp_path) == [
+    assert stored_files(tmp_path) == [
         f"{run}/combine/result.pickle.zst",
         f"{run}/make_table/result.arrow",
         f"{run}/split/left.arrow",
@@ -223,7 +196,7 @@ def test_dynamic_op_outputs_keep_their_mapping_key(tmp_path: Path) -> None:
     assert result.success
     assert result.output_for_node("total") == 2
     run = result.run_id
-    assert _files(tmp_path) == [
+    assert stored_files(tmp_path) == [
         f"{run}/count[one]/result.pickle.zst",
         f"{run}/count[two]/result.pickle.zst",
         f"{run}/fan_out/result/one.arrow",
@@ -267,9 +240,9 @@ def test_asset_keys_with_dot_dot_or_leading_slash_stay_inside_base(tmp_path: Pat
         assert d == {"ok": True}
         return 1
 
-    _run([climber, rooted, dotted, reader], base)
+    run_assets([climber, rooted, dotted, reader], base)
     _assert_all_inside(tmp_path, base)
-    assert _files(base) == [
+    assert stored_files(base) == [
         "%2E%2E/%2E%2E/evil.arrow",
         "%2Fetc/evil.arrow",
         "a/%2E/b.pickle.zst",
@@ -291,10 +264,10 @@ def test_partition_keys_with_dot_dot_or_leading_slash_stay_inside_base(tmp_path:
         return sorted(table.column("key")[0].as_py() for table in a.values())
 
     for key in keys:
-        _run([a], base, partition_key=key)
-    _run([a, everything], base, selection=[everything])
+        run_assets([a], base, partition_key=key)
+    run_assets([a, everything], base, selection=[everything])
     _assert_all_inside(tmp_path, base)
-    assert _files(base) == sorted(
+    assert stored_files(base) == sorted(
         [
             "a/%2E%2E.arrow",
             "a/%2E%2E/%2E%2E/up.arrow",
@@ -325,7 +298,7 @@ def test_table_output_metadata(tmp_path: Path) -> None:
     def a() -> pa.Table:
         return table
 
-    meta = _metadata(_run([a], tmp_path), "a")
+    meta = _metadata(run_assets([a], tmp_path), "a")
     path = tmp_path / "a.arrow"
     assert meta["dagster/row_count"] == 10_000
     assert "dagster/partition_row_count" not in meta
@@ -355,7 +328,7 @@ def test_pandas_output_metadata_names_columns_but_not_the_unnamed_index(tmp_path
     def named() -> pd.DataFrame:
         return pd.DataFrame({"x": [1, 2, 3]}, index=pd.Index([10, 20, 30], name="id"))
 
-    result = _run([unnamed, named], tmp_path)
+    result = run_assets([unnamed, named], tmp_path)
     unnamed_meta = _metadata(result, "unnamed")
     assert [c.name for c in unnamed_meta["dagster/column_schema"].columns] == ["x"]
     assert unnamed_meta["dagster/row_count"] == 3
@@ -368,7 +341,7 @@ def test_partitioned_output_reports_partition_row_count(tmp_path: Path) -> None:
     def a() -> pa.Table:
         return _table(7)
 
-    meta = _metadata(_run([a], tmp_path, partition_key="k"), "a")
+    meta = _metadata(run_assets([a], tmp_path, partition_key="k"), "a")
     assert meta["dagster/partition_row_count"] == 7
     assert "dagster/row_count" not in meta
     assert meta["stored_bytes"] == (tmp_path / "a" / "k.arrow").stat().st_size
@@ -379,7 +352,7 @@ def test_pickle_output_metadata(tmp_path: Path) -> None:
     def a() -> dict:
         return {"numbers": list(range(1000))}
 
-    meta = _metadata(_run([a], tmp_path), "a")
+    meta = _metadata(run_assets([a], tmp_path), "a")
     path = tmp_path / "a.pickle.zst"
     assert meta["python_type"] == "dict"
     assert meta["uri"] == str(path)
@@ -414,7 +387,7 @@ def test_per_asset_compression_override(tmp_path: Path) -> None:
     def plain() -> pa.Table:
         return _compressible()
 
-    result = _run([fast, small, plain], tmp_path)
+    result = run_assets([fast, small, plain], tmp_path)
     assert _metadata(result, "fast")["compression"] == "lz4"
     assert _metadata(result, "small")["compression"] == "zstd"
     assert _metadata(result, "plain")["compression"] == "none"
@@ -435,7 +408,7 @@ def test_manager_wide_compression_setting(tmp_path: Path) -> None:
         return _compressible()
 
     manager = FastIOManager(base_path=str(tmp_path), compression="lz4")
-    meta = _metadata(_run([a], tmp_path, io_manager=manager), "a")
+    meta = _metadata(run_assets([a], tmp_path, io_manager=manager), "a")
     assert meta["compression"] == "lz4"
     assert _codec_magics(tmp_path / "a.arrow") == (False, True)
 
@@ -447,13 +420,13 @@ def test_unknown_compression_fails_naming_the_choices(tmp_path: Path) -> None:
 
     manager = FastIOManager(base_path=str(tmp_path), compression="brotli")
     with pytest.raises(dg.DagsterResourceFunctionError) as caught:
-        _run([a], tmp_path, io_manager=manager)
+        run_assets([a], tmp_path, io_manager=manager)
     cause = caught.value.__cause__
     assert isinstance(cause, ValueError)
     assert "brotli" in str(cause)
     for choice in ("zstd", "lz4", "none"):
         assert choice in str(cause)
-    assert _files(tmp_path) == []
+    assert stored_files(tmp_path) == []
 
 
 def test_unknown_per_asset_compression_fails_the_step(tmp_path: Path) -> None:
@@ -461,7 +434,7 @@ def test_unknown_per_asset_compression_fails_the_step(tmp_path: Path) -> None:
     def a() -> pa.Table:
         return _table()
 
-    result = _run([a], tmp_path, raise_on_error=False)
+    result = run_assets([a], tmp_path, raise_on_error=False)
     assert not result.success
     error = result.get_step_failure_events()[0].step_failure_data.error
     assert error is not None
@@ -487,11 +460,11 @@ def test_rematerialization_overwrites_without_leftovers(tmp_path: Path) -> None:
 
         return [a, seen]
 
-    _run(version(5), tmp_path)
-    result = _run(version(9), tmp_path)
+    run_assets(version(5), tmp_path)
+    result = run_assets(version(9), tmp_path)
     assert result.output_for_node("seen") == 9
     assert feather.read_table(tmp_path / "a.arrow").equals(_table(9))
-    assert _files(tmp_path) == ["a.arrow", "seen.pickle.zst"]
+    assert stored_files(tmp_path) == ["a.arrow", "seen.pickle.zst"]
     assert pickle.loads(fio_core.read_zstd_file(tmp_path / "seen.pickle.zst")) == 9
 
 
@@ -507,14 +480,14 @@ def test_type_change_between_runs_removes_the_old_format(tmp_path: Path) -> None
 
         return [a, seen]
 
-    _run(version(_table(2)), tmp_path)
-    assert "a.arrow" in _files(tmp_path)
-    result = _run(version({"now": "a dict"}), tmp_path)
+    run_assets(version(_table(2)), tmp_path)
+    assert "a.arrow" in stored_files(tmp_path)
+    result = run_assets(version({"now": "a dict"}), tmp_path)
     assert result.output_for_node("seen") == {"now": "a dict"}
-    assert _files(tmp_path) == ["a.pickle.zst", "seen.pickle.zst"]
-    result = _run(version(_table(4)), tmp_path)
+    assert stored_files(tmp_path) == ["a.pickle.zst", "seen.pickle.zst"]
+    result = run_assets(version(_table(4)), tmp_path)
     assert result.output_for_node("seen").equals(_table(4))
-    assert _files(tmp_path) == ["a.arrow", "seen.arrow"]
+    assert stored_files(tmp_path) == ["a.arrow", "seen.arrow"]
 
 
 def test_failed_rematerialization_keeps_the_previous_version(tmp_path: Path) -> None:
@@ -538,10 +511,10 @@ def test_failed_rematerialization_keeps_the_previous_version(tmp_path: Path) -> 
     def broken():
         return BreaksHalfway()
 
-    _run([good], tmp_path)
-    result = _run([broken], tmp_path, raise_on_error=False)
+    run_assets([good], tmp_path)
+    result = run_assets([broken], tmp_path, raise_on_error=False)
     assert not result.success
-    assert _files(tmp_path) == ["a.arrow"]
+    assert stored_files(tmp_path) == ["a.arrow"]
     assert feather.read_table(tmp_path / "a.arrow").equals(_table(3))
 
 
@@ -556,7 +529,7 @@ def test_compression_level_setting(tmp_path: Path) -> None:
     for level in (1, 19):
         base = tmp_path / f"level{level}"
         manager = FastIOManager(base_path=str(base), compression_level=level)
-        meta = _metadata(_run([a], base, io_manager=manager), "a")
+        meta = _metadata(run_assets([a], base, io_manager=manager), "a")
         assert meta["compression"] == "zstd"
         assert feather.read_table(base / "a.arrow").equals(text)
         sizes[level] = meta["stored_bytes"]
@@ -586,7 +559,7 @@ def test_stored_files_open_in_pyarrow_feather_and_polars(tmp_path: Path) -> None
     def from_arrow() -> pa.Table:
         return arrow_table
 
-    _run([from_pandas, from_polars, from_arrow], tmp_path)
+    run_assets([from_pandas, from_polars, from_arrow], tmp_path)
     expected_arrow = {
         "from_pandas": pa.Table.from_pandas(frame, preserve_index=False),
         "from_polars": polars_frame.to_arrow(),
@@ -620,7 +593,7 @@ def test_default_base_path_is_the_ephemeral_instance_storage(tmp_path: Path) -> 
 
     with dg.DagsterInstance.ephemeral(tempdir=str(tmp_path)) as instance:
         storage = Path(instance.storage_directory())
-        result = _run([a, b], tmp_path, instance=instance, io_manager=FastIOManager())
+        result = run_assets([a, b], tmp_path, instance=instance, io_manager=FastIOManager())
     assert storage.is_relative_to(tmp_path)
     assert _metadata(result, "a")["uri"] == str(storage / "a.arrow")
     assert feather.read_table(storage / "a.arrow").equals(_table())
@@ -639,11 +612,13 @@ def test_default_base_path_is_the_test_instance_storage(tmp_path: Path) -> None:
     with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
         storage = Path(instance.storage_directory())
         assert storage.is_relative_to(tmp_path)
-        _run([a], tmp_path, instance=instance, io_manager=FastIOManager())
+        run_assets([a], tmp_path, instance=instance, io_manager=FastIOManager())
         assert (storage / "a.arrow").is_file()
         plt.assert_frame_equal(pl.read_ipc(storage / "a.arrow"), pl.DataFrame({"z": [1, 2]}))
         # The same folder Dagster's own FilesystemIOManager writes to by default.
-        _run([pickled_by_dagster], tmp_path, instance=instance, io_manager=dg.FilesystemIOManager())
+        run_assets(
+            [pickled_by_dagster], tmp_path, instance=instance, io_manager=dg.FilesystemIOManager()
+        )
         assert (storage / "pickled_by_dagster").is_file()
 
 
@@ -657,9 +632,9 @@ def test_file_uri_base_path(tmp_path: Path) -> None:
         return a.num_rows
 
     manager = FastIOManager(base_path=f"file://{tmp_path}")
-    result = _run([a, b], tmp_path, io_manager=manager)
+    result = run_assets([a, b], tmp_path, io_manager=manager)
     assert result.output_for_node("b") == 5
-    assert _files(tmp_path) == ["a.arrow", "b.pickle.zst"]
+    assert stored_files(tmp_path) == ["a.arrow", "b.pickle.zst"]
 
 
 def test_load_asset_value_reads_through_the_manager(tmp_path: Path) -> None:
@@ -674,9 +649,9 @@ def test_load_asset_value_reads_through_the_manager(tmp_path: Path) -> None:
         return pa.table({"letter": [context.partition_key]})
 
     manager = FastIOManager(base_path=str(tmp_path))
-    _run([frame], tmp_path, io_manager=manager)
+    run_assets([frame], tmp_path, io_manager=manager)
     for key in ("a", "b"):
-        _run([part], tmp_path, partition_key=key, io_manager=manager)
+        run_assets([part], tmp_path, partition_key=key, io_manager=manager)
     defs = dg.Definitions(assets=[frame, part], resources={"io_manager": manager})
     pd.testing.assert_frame_equal(
         defs.load_asset_value("frame"),
@@ -700,7 +675,7 @@ def test_object_store_base_path_is_never_a_local_folder(
         return _table()
 
     manager = FastIOManager(base_path="memory://prefix")
-    result = _run([a], tmp_path, io_manager=manager, raise_on_error=False)
+    result = run_assets([a], tmp_path, io_manager=manager, raise_on_error=False)
     assert list(tmp_path.iterdir()) == []
     if result.success:
         assert _metadata(result, "a")["uri"] == "memory://prefix/a.arrow"
@@ -732,7 +707,7 @@ def test_demo_definitions_materialize_everything(tmp_path: Path) -> None:
             for key in MONTH_AND_ORIGIN.get_partition_keys()
         ),
     }
-    assert set(_files(tmp_path)) == expected
+    assert set(stored_files(tmp_path)) == expected
     assert len(expected) == 6 + 3 + 6
 
     def unpickle(name: str) -> Any:
@@ -789,8 +764,8 @@ def test_storage_options_never_appear_in_metadata_or_logs(
     base = tmp_path / "base"
     manager = FastIOManager(base_path=str(base), storage_options={"aws_secret_access_key": SECRET})
     with dg.DagsterInstance.ephemeral(tempdir=str(tmp_path / "instance")) as instance:
-        ok = _run([a, b], base, instance=instance, io_manager=manager)
-        failed = _run(
+        ok = run_assets([a, b], base, instance=instance, io_manager=manager)
+        failed = run_assets(
             [never_materialized, needs_missing],
             base,
             selection=[needs_missing],
@@ -800,7 +775,7 @@ def test_storage_options_never_appear_in_metadata_or_logs(
         )
         logs = [entry for result in (ok, failed) for entry in instance.all_logs(result.run_id)]
     assert not failed.success
-    assert _files(base) == ["a.arrow", "b.pickle.zst"]
+    assert stored_files(base) == ["a.arrow", "b.pickle.zst"]
     assert logs
     for entry in logs:
         assert SECRET not in entry.user_message

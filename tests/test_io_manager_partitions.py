@@ -4,7 +4,6 @@ partitioned (also over a file left by Dagster's FilesystemIOManager)."""
 
 # No `from __future__ import annotations`: Dagster reads the annotations of the asset
 # functions below when they are defined.
-import pickle
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -15,43 +14,12 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.feather as feather
 import pytest
+from dagster_helpers import run_assets, stored_files, unpickle
 
 from dagster_fastio import FastIOManager
-from dagster_fastio import _core as fio_core
 
 # ---------------------------------------------------------------------------------------------
-# Helpers (kept in this file: tests/conftest.py belongs to someone else).
-
-
-def _run(
-    assets: Sequence[Any],
-    base: Path,
-    *,
-    selection: Sequence[Any] | None = None,
-    partition_key: str | None = None,
-    instance: dg.DagsterInstance | None = None,
-    raise_on_error: bool = True,
-    io_manager: Any = None,
-) -> dg.ExecuteInProcessResult:
-    result = dg.materialize(
-        assets,
-        selection=selection,
-        partition_key=partition_key,
-        instance=instance,
-        raise_on_error=raise_on_error,
-        resources={"io_manager": io_manager or FastIOManager(base_path=str(base))},
-    )
-    if raise_on_error:
-        assert result.success
-    return result
-
-
-def _files(base: Path) -> list[str]:
-    return sorted(p.relative_to(base).as_posix() for p in base.rglob("*") if p.is_file())
-
-
-def _unpickle(path: Path) -> Any:
-    return pickle.loads(fio_core.read_zstd_file(path))
+# Helpers.
 
 
 def _metadata(result: dg.ExecuteInProcessResult, key: str) -> dict[str, Any]:
@@ -98,17 +66,19 @@ def hourly_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
     base = tmp_path_factory.mktemp("hourly")
     assert HOURS.get_partition_keys() == HOUR_KEYS
     for key in HOUR_KEYS:
-        result = _run([hourly], base, partition_key=key)
+        result = run_assets([hourly], base, partition_key=key)
         assert _metadata(result, "hourly")["dagster/partition_row_count"] == 2
     return base
 
 
 def _daily_run(base: Path, downstream: dg.AssetsDefinition) -> dg.ExecuteInProcessResult:
-    return _run([hourly, downstream], base, selection=[downstream], partition_key="2024-01-01")
+    return run_assets(
+        [hourly, downstream], base, selection=[downstream], partition_key="2024-01-01"
+    )
 
 
 def test_hourly_partitions_are_one_file_each(hourly_base: Path) -> None:
-    files = [name for name in _files(hourly_base) if name.startswith("hourly/")]
+    files = [name for name in stored_files(hourly_base) if name.startswith("hourly/")]
     assert files == [f"hourly/{key}.arrow" for key in HOUR_KEYS]
     assert feather.read_table(hourly_base / "hourly" / "2024-01-01-13:00.arrow").column(
         "hour"
@@ -165,7 +135,7 @@ def test_daily_reads_hourly_partitions_concatenated_as_pandas(hourly_base: Path)
         return {"sum": int(hourly["hour"].sum()), "labels": sorted(hourly["label"])[:2]}
 
     _daily_run(hourly_base, daily_pandas)
-    assert _unpickle(hourly_base / "daily_pandas" / "2024-01-01.pickle.zst") == {
+    assert unpickle(hourly_base / "daily_pandas" / "2024-01-01.pickle.zst") == {
         "sum": 2 * sum(range(24)),
         "labels": ["h0a", "h0b"],
     }
@@ -241,7 +211,7 @@ def test_unpartitioned_downstream_loads_every_hourly_partition(hourly_base: Path
         assert all(isinstance(table, pa.Table) for table in hourly.values())
         return len(hourly)
 
-    result = _run(
+    result = run_assets(
         [hourly, all_hours_dict, all_hours_table, all_hours_unannotated_dict],
         hourly_base,
         selection=[all_hours_dict, all_hours_table, all_hours_unannotated_dict],
@@ -264,7 +234,7 @@ def letters(context: dg.AssetExecutionContext) -> pa.Table:
 
 def _materialize_letters(base: Path, keys: Sequence[str] = ("a", "b", "c")) -> None:
     for key in keys:
-        _run([letters], base, partition_key=key)
+        run_assets([letters], base, partition_key=key)
 
 
 def test_identity_mapping_loads_the_one_matching_partition(tmp_path: Path) -> None:
@@ -279,7 +249,7 @@ def test_identity_mapping_loads_the_one_matching_partition(tmp_path: Path) -> No
     def same_letter_dict(letters: dict[str, pa.Table]) -> list:
         return sorted(letters)
 
-    result = _run(
+    result = run_assets(
         [letters, same_letter, same_letter_dict],
         tmp_path,
         selection=[same_letter, same_letter_dict],
@@ -309,14 +279,14 @@ def test_all_partition_mapping_loads_every_upstream_partition(tmp_path: Path) ->
     def every_letter_table(letters: pa.Table) -> int:
         return letters.num_rows
 
-    result = _run(
+    result = run_assets(
         [letters, every_letter, every_letter_table],
         tmp_path,
         selection=[every_letter, every_letter_table],
         partition_key="right",
     )
     assert result.output_for_node("every_letter_table") == 9
-    assert _unpickle(tmp_path / "every_letter" / "right.pickle.zst") == {
+    assert unpickle(tmp_path / "every_letter" / "right.pickle.zst") == {
         "side": "right",
         "letters": ["a", "b", "c"],
     }
@@ -340,15 +310,15 @@ def test_unpartitioned_downstream_of_a_multi_partitioned_asset(tmp_path: Path) -
         return {str(key): frame.iloc[0].to_dict() for key, frame in cells.items()}
 
     for key in grid.get_partition_keys():
-        _run([cells], tmp_path, partition_key=key)
-    result = _run([cells, board], tmp_path, selection=[board])
+        run_assets([cells], tmp_path, partition_key=key)
+    result = run_assets([cells, board], tmp_path, selection=[board])
     assert result.output_for_node("board") == {
         "c1|r1": {"row": "r1", "col": "c1"},
         "c1|r2": {"row": "r2", "col": "c1"},
         "c2|r1": {"row": "r1", "col": "c2"},
         "c2|r2": {"row": "r2", "col": "c2"},
     }
-    assert _files(tmp_path) == [
+    assert stored_files(tmp_path) == [
         "board.pickle.zst",
         "cells/c1/r1.arrow",
         "cells/c1/r2.arrow",
@@ -377,14 +347,14 @@ def test_multi_partitions_with_a_time_dimension_feed_a_daily_asset(tmp_path: Pat
         return sorted(str(key) for key in sales)
 
     for key in day_and_region.get_partition_keys():
-        _run([sales], tmp_path, partition_key=key)
-    assert [name for name in _files(tmp_path) if name.startswith("sales/")] == [
+        run_assets([sales], tmp_path, partition_key=key)
+    assert [name for name in stored_files(tmp_path) if name.startswith("sales/")] == [
         "sales/2024-01-01/eu.arrow",
         "sales/2024-01-01/us.arrow",
         "sales/2024-01-02/eu.arrow",
         "sales/2024-01-02/us.arrow",
     ]
-    result = _run(
+    result = run_assets(
         [sales, daily_sales, daily_sales_dict],
         tmp_path,
         selection=[daily_sales, daily_sales_dict],
@@ -405,10 +375,10 @@ def test_pickled_partitions_load_as_a_dict(tmp_path: Path) -> None:
         return sum(value["n"] for value in counts.values())
 
     for key in "abc":
-        _run([counts], tmp_path, partition_key=key)
-    result = _run([counts, all_counts], tmp_path, selection=[all_counts])
+        run_assets([counts], tmp_path, partition_key=key)
+    result = run_assets([counts, all_counts], tmp_path, selection=[all_counts])
     assert result.output_for_node("all_counts") == ord("a") + ord("b") + ord("c")
-    assert [name for name in _files(tmp_path) if name.startswith("counts/")] == [
+    assert [name for name in stored_files(tmp_path) if name.startswith("counts/")] == [
         "counts/a.pickle.zst",
         "counts/b.pickle.zst",
         "counts/c.pickle.zst",
@@ -436,7 +406,7 @@ def test_several_partitions_in_one_output_fail_naming_the_backfill_policy(
     message = _failure_text(result)
     assert "one partition per output" in message
     assert "multi-run backfill" in message
-    assert _files(tmp_path) == []
+    assert stored_files(tmp_path) == []
 
 
 # ---------------------------------------------------------------------------------------------
@@ -468,7 +438,7 @@ def test_allow_missing_partitions_skips_them(tmp_path: Path) -> None:
         return letters.collect().height
 
     downstream = [as_dict, as_table, as_pandas, as_lazy]
-    result = _run([letters, *downstream], tmp_path, selection=downstream)
+    result = run_assets([letters, *downstream], tmp_path, selection=downstream)
     assert result.output_for_node("as_dict") == ["a", "c"]
     assert result.output_for_node("as_table") == ["a", "c"]
     assert result.output_for_node("as_pandas") == 6
@@ -483,7 +453,7 @@ def test_optional_input_of_a_missing_matching_partition_is_none(tmp_path: Path) 
         return "missing" if letters is None else "present"
 
     for key, expected in (("a", "present"), ("b", "missing")):
-        result = _run([letters, maybe], tmp_path, selection=[maybe], partition_key=key)
+        result = run_assets([letters, maybe], tmp_path, selection=[maybe], partition_key=key)
         assert result.output_for_node("maybe") == expected
 
 
@@ -495,7 +465,10 @@ def test_allow_missing_partitions_with_nothing_stored_gives_an_empty_dict(
         assert letters == {}
         return len(letters)
 
-    assert _run([letters, as_dict], tmp_path, selection=[as_dict]).output_for_node("as_dict") == 0
+    assert (
+        run_assets([letters, as_dict], tmp_path, selection=[as_dict]).output_for_node("as_dict")
+        == 0
+    )
 
 
 @pytest.mark.parametrize(
@@ -512,7 +485,7 @@ def test_missing_partition_fails_the_run_naming_the_path(tmp_path: Path, annotat
     body.__annotations__ = {"letters": annotation, "return": int}
     strict = dg.asset(name="strict", ins=_allow_missing(False))(body)
 
-    result = _run([letters, strict], tmp_path, selection=[strict], raise_on_error=False)
+    result = run_assets([letters, strict], tmp_path, selection=[strict], raise_on_error=False)
     assert not result.success
     assert str(tmp_path / "letters" / "b.arrow") in _failure_text(result)
     assert not (tmp_path / "strict.arrow").exists()
@@ -528,7 +501,7 @@ def test_missing_partition_raises_from_materialize(tmp_path: Path) -> None:
 
     # materialize() re-raises the I/O manager's own error.
     with pytest.raises(FileNotFoundError) as caught:
-        _run([letters, strict], tmp_path, selection=[strict])
+        run_assets([letters, strict], tmp_path, selection=[strict])
     message = str(caught.value)
     assert (
         str(tmp_path / "letters" / "a.arrow") in message
@@ -560,9 +533,9 @@ def test_dynamic_partitions(tmp_path: Path) -> None:
     with dg.DagsterInstance.ephemeral(tempdir=str(tmp_path / "instance")) as instance:
         instance.add_dynamic_partitions("items", keys)
         for key in keys:
-            result = _run([item], base, partition_key=key, instance=instance)
+            result = run_assets([item], base, partition_key=key, instance=instance)
             assert _metadata(result, "item")["uri"] == str(base / "item" / f"{key}.arrow")
-        result = _run(
+        result = run_assets(
             [item, inventory, inventory_table],
             base,
             selection=[inventory, inventory_table],
@@ -570,7 +543,7 @@ def test_dynamic_partitions(tmp_path: Path) -> None:
         )
     assert result.output_for_node("inventory") == {"apple": 5, "berry.v2": 8, "cherry": 6}
     assert result.output_for_node("inventory_table") == keys
-    assert _files(base) == [
+    assert stored_files(base) == [
         "inventory.pickle.zst",
         "inventory_table.pickle.zst",
         "item/apple.arrow",
@@ -602,13 +575,13 @@ def test_unpartitioned_then_partitioned(tmp_path: Path) -> None:
     def a_unpartitioned() -> pa.Table:
         return pa.table({"period": ["all time"]})
 
-    _run([a_unpartitioned], tmp_path)
-    assert _files(tmp_path) == ["a.arrow"]
+    run_assets([a_unpartitioned], tmp_path)
+    assert stored_files(tmp_path) == ["a.arrow"]
 
     a, reader = _partitioned_version()
-    _run([a], tmp_path, partition_key="p1")
-    assert "a/p1.arrow" in _files(tmp_path)
-    result = _run([a, reader], tmp_path, selection=[reader], partition_key="p1")
+    run_assets([a], tmp_path, partition_key="p1")
+    assert "a/p1.arrow" in stored_files(tmp_path)
+    result = run_assets([a, reader], tmp_path, selection=[reader], partition_key="p1")
     assert result.output_for_node("reader") == ["p1"]
 
 
@@ -619,22 +592,24 @@ def test_partitioned_over_a_filesystem_io_manager_file(tmp_path: Path) -> None:
 
     base = tmp_path / "base"
     with dg.DagsterInstance.ephemeral(tempdir=str(tmp_path / "instance")) as instance:
-        _run(
+        run_assets(
             [a_unpartitioned],
             base,
             instance=instance,
             io_manager=dg.FilesystemIOManager(base_dir=str(base)),
         )
         # Dagster's own manager: a suffix-less file exactly where the partitions' folder goes.
-        assert _files(base) == ["a"]
+        assert stored_files(base) == ["a"]
         assert (base / "a").is_file()
 
         a, reader = _partitioned_version()
-        written = _run([a], base, partition_key="p2", instance=instance)
-        assert _files(base) == ["a/p2.arrow"]
+        written = run_assets([a], base, partition_key="p2", instance=instance)
+        assert stored_files(base) == ["a/p2.arrow"]
         messages = [entry.user_message for entry in instance.all_logs(written.run_id)]
         assert any("Removing" in message and str(base / "a") in message for message in messages)
 
-        result = _run([a, reader], base, selection=[reader], partition_key="p2", instance=instance)
+        result = run_assets(
+            [a, reader], base, selection=[reader], partition_key="p2", instance=instance
+        )
     assert result.output_for_node("reader") == ["p2"]
     assert feather.read_table(base / "a" / "p2.arrow").column("period").to_pylist() == ["p2"]

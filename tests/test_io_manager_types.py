@@ -6,9 +6,7 @@ The downstream assets assert inside the run; `_run` fails the test when a step f
 
 # No `from __future__ import annotations`: Dagster reads the annotations of the asset
 # functions below when they are defined.
-import pickle
 import typing
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,39 +18,12 @@ import polars.testing as plt
 import pyarrow as pa
 import pyarrow.feather as feather
 import pytest
+from dagster_helpers import run_assets, stored_files, unpickle
 
 import dagster_fastio as fio
-from dagster_fastio import FastIOManager
-from dagster_fastio import _core as fio_core
 
 # ---------------------------------------------------------------------------------------------
-# Helpers (kept in this file: tests/conftest.py belongs to someone else).
-
-
-def _run(
-    assets: Sequence[Any],
-    base: Path,
-    *,
-    selection: Sequence[Any] | None = None,
-    raise_on_error: bool = True,
-) -> dg.ExecuteInProcessResult:
-    result = dg.materialize(
-        assets,
-        selection=selection,
-        raise_on_error=raise_on_error,
-        resources={"io_manager": FastIOManager(base_path=str(base))},
-    )
-    if raise_on_error:
-        assert result.success
-    return result
-
-
-def _files(base: Path) -> list[str]:
-    return sorted(p.relative_to(base).as_posix() for p in base.rglob("*") if p.is_file())
-
-
-def _unpickle(path: Path) -> Any:
-    return pickle.loads(fio_core.read_zstd_file(path))
+# Helpers.
 
 
 def _arrow_table() -> pa.Table:
@@ -110,7 +81,7 @@ def test_pyarrow_table_round_trip(tmp_path: Path) -> None:
         assert up.schema.metadata is None
         return up.num_rows
 
-    assert _run([up, down], tmp_path).output_for_node("down") == 3
+    assert run_assets([up, down], tmp_path).output_for_node("down") == 3
 
 
 def test_record_batch_output_comes_back_as_a_table(tmp_path: Path) -> None:
@@ -124,8 +95,8 @@ def test_record_batch_output_comes_back_as_a_table(tmp_path: Path) -> None:
         assert up.equals(pa.table({"x": [1, 2], "y": ["p", "q"]}))
         return True
 
-    _run([up, down], tmp_path)
-    assert _files(tmp_path) == ["down.pickle.zst", "up.arrow"]
+    run_assets([up, down], tmp_path)
+    assert stored_files(tmp_path) == ["down.pickle.zst", "up.arrow"]
 
 
 def test_record_batch_reader_output_is_streamed_and_read_back_as_a_reader(
@@ -152,7 +123,7 @@ def test_record_batch_reader_output_is_streamed_and_read_back_as_a_reader(
         assert up.equals(pa.Table.from_batches(batches))
         return up.num_rows
 
-    result = _run([up, down, as_table], tmp_path)
+    result = run_assets([up, down, as_table], tmp_path)
     assert result.output_for_node("as_table") == 500
     up_meta = next(
         event.materialization.metadata
@@ -182,7 +153,7 @@ def test_arrow_stream_exporter_output_is_stored_as_a_table(tmp_path: Path) -> No
         assert up.equals(_arrow_table())
         return up.num_rows
 
-    assert _run([up, down], tmp_path).output_for_node("down") == 3
+    assert run_assets([up, down], tmp_path).output_for_node("down") == 3
     assert feather.read_table(tmp_path / "up.arrow").equals(_arrow_table())
 
 
@@ -209,7 +180,7 @@ def test_pandas_round_trip_keeps_index_categorical_timezone_and_nullable_dtypes(
         assert up["count"].dtype == "Int64"
         return True
 
-    _run([up, down, annotated], tmp_path)
+    run_assets([up, down, annotated], tmp_path)
     # The file carries one dictionary for the categorical column and opens anywhere.
     stored = feather.read_table(tmp_path / "up.arrow")
     assert pa.types.is_dictionary(stored.schema.field("category").type)
@@ -237,7 +208,7 @@ def test_pandas_frame_with_multiindex_and_unnamed_index(tmp_path: Path) -> None:
         pdt.assert_frame_equal(up_unnamed, unnamed)
         return True
 
-    _run([up_multi, up_unnamed, down], tmp_path)
+    run_assets([up_multi, up_unnamed, down], tmp_path)
 
 
 def test_categorical_with_several_chunks_is_stored_with_one_dictionary(tmp_path: Path) -> None:
@@ -257,7 +228,7 @@ def test_categorical_with_several_chunks_is_stored_with_one_dictionary(tmp_path:
     def down(up: pa.Table) -> list:
         return up.column("c").to_pylist()
 
-    assert _run([up, down], tmp_path).output_for_node("down") == ["a", "b", "c", "a"]
+    assert run_assets([up, down], tmp_path).output_for_node("down") == ["a", "b", "c", "a"]
 
 
 def test_polars_frame_round_trip(tmp_path: Path) -> None:
@@ -271,7 +242,7 @@ def test_polars_frame_round_trip(tmp_path: Path) -> None:
         plt.assert_frame_equal(up, _polars_frame())
         return True
 
-    _run([up, down], tmp_path)
+    run_assets([up, down], tmp_path)
     plt.assert_frame_equal(pl.read_ipc(tmp_path / "up.arrow"), _polars_frame())
 
 
@@ -295,7 +266,7 @@ def test_polars_lazy_frame_output_is_collected_into_the_file(tmp_path: Path) -> 
         assert isinstance(up, pl.LazyFrame)
         return up.select(pl.col("half").sum()).collect().item()
 
-    result = _run([up, as_frame, unannotated], tmp_path)
+    result = run_assets([up, as_frame, unannotated], tmp_path)
     assert result.output_for_node("unannotated") == sum(range(500))
     stored = feather.read_table(tmp_path / "up.arrow")
     assert stored.num_rows == 500
@@ -338,7 +309,7 @@ def test_polars_lazy_frame_output_with_string_columns(tmp_path: Path) -> None:
         assert up["kind"].cast(pl.String).to_list()[:3] == ["k1", "k0", "k2"]
         return True
 
-    result = _run([up, down], tmp_path, raise_on_error=False)
+    result = run_assets([up, down], tmp_path, raise_on_error=False)
     failures = [
         event.step_failure_data.error.to_string()  # type: ignore[union-attr]
         for event in result.get_step_failure_events()
@@ -369,7 +340,7 @@ def test_series_outputs_round_trip(tmp_path: Path, value: Any, check: Any) -> No
         check(up, value)
         return True
 
-    result = _run([up, down], tmp_path, raise_on_error=False)
+    result = run_assets([up, down], tmp_path, raise_on_error=False)
     failures = [
         event.step_failure_data.error.to_string()  # type: ignore[union-attr]
         for event in result.get_step_failure_events()
@@ -394,8 +365,8 @@ def test_dict_round_trip(tmp_path: Path) -> None:
         assert up == value
         return True
 
-    _run([up, down, annotated], tmp_path)
-    assert _unpickle(tmp_path / "up.pickle.zst") == value
+    run_assets([up, down, annotated], tmp_path)
+    assert unpickle(tmp_path / "up.pickle.zst") == value
 
 
 def test_int_round_trip(tmp_path: Path) -> None:
@@ -407,8 +378,8 @@ def test_int_round_trip(tmp_path: Path) -> None:
     def down(up: int) -> int:
         return up + 1
 
-    assert _run([up, down], tmp_path).output_for_node("down") == 2**70 + 1
-    assert _unpickle(tmp_path / "up.pickle.zst") == 2**70
+    assert run_assets([up, down], tmp_path).output_for_node("down") == 2**70 + 1
+    assert unpickle(tmp_path / "up.pickle.zst") == 2**70
 
 
 def test_none_output_writes_nothing(tmp_path: Path) -> None:
@@ -420,8 +391,8 @@ def test_none_output_writes_nothing(tmp_path: Path) -> None:
     def something() -> pa.Table:
         return _arrow_table()
 
-    result = _run([nothing_returned, something], tmp_path)
-    assert _files(tmp_path) == ["something.arrow"]
+    result = run_assets([nothing_returned, something], tmp_path)
+    assert stored_files(tmp_path) == ["something.arrow"]
     materialized = {
         event.asset_key.to_user_string() for event in result.get_asset_materialization_events()
     }
@@ -438,7 +409,7 @@ def test_none_output_then_optional_input_gets_none(tmp_path: Path) -> None:
         assert nothing_returned is None
         return "none seen"
 
-    assert _run([nothing_returned, down], tmp_path).output_for_node("down") == "none seen"
+    assert run_assets([nothing_returned, down], tmp_path).output_for_node("down") == "none seen"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -468,7 +439,7 @@ def test_pandas_annotation(tmp_path: Path, stored: str) -> None:
         pdt.assert_frame_equal(up, _arrow_table().to_pandas())
         return True
 
-    _run([_table_producer(stored), down], tmp_path)
+    run_assets([_table_producer(stored), down], tmp_path)
 
 
 @pytest.mark.parametrize("stored", list(TABLE_TYPES))
@@ -479,7 +450,7 @@ def test_polars_annotation(tmp_path: Path, stored: str) -> None:
         plt.assert_frame_equal(up, pl.from_arrow(_arrow_table()))
         return True
 
-    _run([_table_producer(stored), down], tmp_path)
+    run_assets([_table_producer(stored), down], tmp_path)
 
 
 @pytest.mark.parametrize("stored", list(TABLE_TYPES))
@@ -492,7 +463,7 @@ def test_pyarrow_table_annotation(tmp_path: Path, stored: str) -> None:
         assert b"dagster_fastio.python_type" not in (up.schema.metadata or {})
         return True
 
-    _run([_table_producer(stored), down], tmp_path)
+    run_assets([_table_producer(stored), down], tmp_path)
 
 
 @pytest.mark.parametrize("stored", list(TABLE_TYPES))
@@ -503,7 +474,7 @@ def test_record_batch_reader_annotation(tmp_path: Path, stored: str) -> None:
         assert up.read_all().to_pylist() == _arrow_table().to_pylist()
         return True
 
-    _run([_table_producer(stored), down], tmp_path)
+    run_assets([_table_producer(stored), down], tmp_path)
 
 
 def test_record_batch_reader_input_does_not_show_the_internal_type_marker(
@@ -523,7 +494,7 @@ def test_record_batch_reader_input_does_not_show_the_internal_type_marker(
     def as_table(up: pa.Table) -> dict:
         return dict(up.schema.metadata or {})
 
-    result = _run([up, as_reader, as_table], tmp_path)
+    result = run_assets([up, as_reader, as_table], tmp_path)
     assert result.output_for_node("as_table") == {b"owner": b"me"}
     assert result.output_for_node("as_reader") == {b"owner": b"me"}
 
@@ -544,7 +515,7 @@ def test_polars_lazy_annotation_reads_nothing_until_collected(tmp_path: Path) ->
         fio.write(replacement, path)
         return up.collect()["v"].to_list()
 
-    result = _run([up, down], tmp_path)
+    result = run_assets([up, down], tmp_path)
     assert result.output_for_node("down") == [10, 20, 30, 40]
 
 
@@ -562,7 +533,7 @@ def test_polars_lazy_annotation_fails_at_collect_when_the_file_is_gone(tmp_path:
             return "collect read the file"
         return "the data had been read already"
 
-    assert _run([up, down], tmp_path).output_for_node("down") == "collect read the file"
+    assert run_assets([up, down], tmp_path).output_for_node("down") == "collect read the file"
 
 
 @pytest.mark.parametrize("stored", list(TABLE_TYPES))
@@ -576,7 +547,7 @@ def test_polars_lazy_annotation_of_any_stored_table(tmp_path: Path, stored: str)
         )
         return True
 
-    _run([_table_producer(stored), down], tmp_path)
+    run_assets([_table_producer(stored), down], tmp_path)
 
 
 @pytest.mark.parametrize("stored", list(TABLE_TYPES))
@@ -587,7 +558,7 @@ def test_unannotated_input_gets_the_stored_type(tmp_path: Path, stored: str) -> 
     def down(up):
         return type(up).__module__.split(".")[0] + "." + type(up).__name__
 
-    result = _run([_table_producer(stored), down], tmp_path)
+    result = run_assets([_table_producer(stored), down], tmp_path)
     name = result.output_for_node("down")
     assert name == expected_type.__module__.split(".")[0] + "." + expected_type.__name__
 
@@ -616,9 +587,9 @@ def test_optional_input_of_a_never_materialized_upstream_is_none(
         def down(up: pd.DataFrame | None) -> str:
             return "missing" if up is None else "present"
 
-    result = _run([up, down], tmp_path, selection=[down])
+    result = run_assets([up, down], tmp_path, selection=[down])
     assert result.output_for_node("down") == "missing"
-    assert _files(tmp_path) == ["down.pickle.zst"]
+    assert stored_files(tmp_path) == ["down.pickle.zst"]
 
 
 def test_optional_input_of_an_external_asset_with_nothing_stored_is_none(tmp_path: Path) -> None:
@@ -628,7 +599,7 @@ def test_optional_input_of_an_external_asset_with_nothing_stored_is_none(tmp_pat
     def down(data: typing.Optional[pa.Table]) -> bool:  # noqa: UP045
         return data is None
 
-    assert _run([source, down], tmp_path).output_for_node("down") is True
+    assert run_assets([source, down], tmp_path).output_for_node("down") is True
 
 
 def test_optional_input_of_a_present_upstream_is_loaded(tmp_path: Path) -> None:
@@ -641,7 +612,7 @@ def test_optional_input_of_a_present_upstream_is_loaded(tmp_path: Path) -> None:
         assert up is not None
         return int(up["x"].sum())
 
-    assert _run([up, down], tmp_path).output_for_node("down") == 3
+    assert run_assets([up, down], tmp_path).output_for_node("down") == 3
 
 
 def test_required_input_of_a_never_materialized_upstream_fails_naming_the_path(
@@ -655,12 +626,12 @@ def test_required_input_of_a_never_materialized_upstream_fails_naming_the_path(
     def down(up: pd.DataFrame) -> int:
         return len(up)
 
-    result = _run([up, down], tmp_path, selection=[down], raise_on_error=False)
+    result = run_assets([up, down], tmp_path, selection=[down], raise_on_error=False)
     assert not result.success
     error = result.get_step_failure_events()[0].step_failure_data.error
     assert error is not None
     assert str(tmp_path / "up.arrow") in error.to_string()
-    assert _files(tmp_path) == []
+    assert stored_files(tmp_path) == []
 
 
 # ---------------------------------------------------------------------------------------------
@@ -697,7 +668,7 @@ def test_columns_metadata_reads_only_those_columns(
     body.__annotations__ = {"up": annotation, "return": list}
     down = dg.asset(name="down", ins={"up": dg.AssetIn(metadata={"columns": ["z", "x"]})})(body)
 
-    result = _run([up, down], tmp_path)
+    result = run_assets([up, down], tmp_path)
     names, z, x = result.output_for_node("down")
     assert sorted(names) == ["x", "z"]
     assert z == [0.1, 0.2, 0.3]
@@ -715,4 +686,4 @@ def test_columns_metadata_on_an_unannotated_pandas_input(tmp_path: Path) -> None
         pdt.assert_frame_equal(up, pd.DataFrame({"b": ["x", "y"]}))
         return True
 
-    _run([up, down], tmp_path)
+    run_assets([up, down], tmp_path)
