@@ -12,7 +12,7 @@ from typing import Any
 
 import pyarrow as pa
 
-__all__ = ["to_arrow_source"]
+__all__ = ["polars_to_arrow", "to_arrow_source"]
 
 
 def _is_instance_of(obj: Any, module: str, name: str) -> bool:
@@ -20,6 +20,16 @@ def _is_instance_of(obj: Any, module: str, name: str) -> bool:
     mod = sys.modules.get(module)
     cls = getattr(mod, name, None) if mod is not None else None
     return cls is not None and isinstance(obj, cls)
+
+
+def polars_to_arrow(frame: Any) -> pa.Table:
+    """A polars DataFrame as Arrow, without converting its string columns.
+
+    polars holds strings as views; asking for its newest Arrow types keeps them as
+    ``string_view`` (no copy, as polars' own ``write_ipc`` does) instead of rewriting every
+    string into ``large_string``, which costs more than encoding the table.
+    """
+    return frame.to_arrow(compat_level=sys.modules["polars"].CompatLevel.newest())
 
 
 def _has_dictionaries(schema: pa.Schema) -> bool:
@@ -37,9 +47,9 @@ def to_arrow_source(data: Any) -> Any:
     if _is_instance_of(data, "pandas", "DataFrame"):
         data = pa.Table.from_pandas(data)
     elif _is_instance_of(data, "polars", "LazyFrame"):
-        data = data.collect().to_arrow()
+        data = polars_to_arrow(data.collect())
     elif _is_instance_of(data, "polars", "DataFrame"):
-        data = data.to_arrow()
+        data = polars_to_arrow(data)
     if isinstance(data, pa.Table):
         return data.unify_dictionaries() if _has_dictionaries(data.schema) else data
     if hasattr(data, "__arrow_c_stream__") or hasattr(data, "__arrow_c_array__"):

@@ -23,7 +23,7 @@ from pydantic import Field, PrivateAttr
 
 from dagster_fastio import _core
 from dagster_fastio.api import WriteInfo, local_path, open_writer, read, read_batches, write
-from dagster_fastio.convert import to_arrow_source
+from dagster_fastio.convert import polars_to_arrow, to_arrow_source
 
 __all__ = ["PICKLE_SUFFIX", "TABLE_SUFFIX", "TYPE_METADATA_KEY", "FastIOManager"]
 
@@ -334,12 +334,11 @@ class FastIOManager(dg.ConfigurableIOManager):
         self, frame: Any, path: Path, compression: str, level: int | None
     ) -> tuple[WriteInfo, pa.Schema]:
         # Collected batch by batch by polars' streaming engine, straight into the writer. The
-        # schema comes from the first batch: polars' declared schema can name other Arrow types
-        # (string_view) than its batches export (large_string).
-        batches = (batch.to_arrow() for batch in frame.collect_batches())
+        # schema comes from the first batch, so it is the one the batches really have.
+        batches = (polars_to_arrow(batch) for batch in frame.collect_batches())
         first = next(batches, None)
         if first is None:
-            first = frame.collect().to_arrow()
+            first = polars_to_arrow(frame.collect())
         schema = _mark(first.schema, POLARS_LAZY)
         with open_writer(path, schema, compression, level=level) as writer:  # type: ignore[arg-type]
             writer.write(first)
