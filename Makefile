@@ -39,6 +39,7 @@ lint:  ## rustfmt, clippy -D warnings, ruff, stub check
 bench: install-dev  ## Measure against pyarrow, polars and Dagster's managers; writes benches/RESULTS.md
 	$(PYTHON) benches/bench_core.py
 	$(PYTHON) benches/bench_dagster.py
+	$(PYTHON) benches/bench_memory.py
 
 .PHONY: fmt
 fmt:  ## Format Rust and Python
