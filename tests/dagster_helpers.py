@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pickle
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -10,7 +9,6 @@ from typing import Any
 import dagster as dg
 
 from dagster_fastio import FastIOManager
-from dagster_fastio import _core as fio_core
 
 
 def run_assets(
@@ -40,8 +38,3 @@ def run_assets(
 def stored_files(base: Path) -> list[str]:
     """Every file under ``base``, as sorted POSIX paths relative to it."""
     return sorted(p.relative_to(base).as_posix() for p in base.rglob("*") if p.is_file())
-
-
-def unpickle(path: Path) -> Any:
-    """The object in a ``.pickle.zst`` file."""
-    return pickle.loads(fio_core.read_zstd_file(path))

@@ -24,8 +24,8 @@ from dagster_helpers import run_assets, stored_files
 
 import dagster_fastio as fio
 from dagster_fastio import FastIOManager
-from dagster_fastio import _core as fio_core
 from dagster_fastio.examples.definitions import DAYS, MONTH_AND_ORIGIN, materialize_all
+from dagster_fastio.io_manager import read_pickle
 
 ZSTD_FRAME_MAGIC = b"\x28\xb5\x2f\xfd"
 LZ4_FRAME_MAGIC = b"\x04\x22\x4d\x18"
@@ -77,7 +77,7 @@ def test_unpartitioned_dict_is_stored_as_zstd_pickle(tmp_path: Path) -> None:
     assert _metadata(result, "a")["uri"] == str(path)
     raw = path.read_bytes()
     assert raw[:4] == ZSTD_FRAME_MAGIC
-    assert pickle.loads(fio_core.read_zstd_file(path)) == {"answer": 42, "items": [1, 2, 3]}
+    assert read_pickle(path) == {"answer": 42, "items": [1, 2, 3]}
 
 
 def test_key_prefix_becomes_folders(tmp_path: Path) -> None:
@@ -277,7 +277,7 @@ def test_partition_keys_with_dot_dot_or_leading_slash_stay_inside_base(tmp_path:
             "everything.pickle.zst",
         ]
     )
-    loaded = pickle.loads(fio_core.read_zstd_file(base / "everything.pickle.zst"))
+    loaded = read_pickle(base / "everything.pickle.zst")
     assert loaded == sorted(keys)
 
 
@@ -465,7 +465,7 @@ def test_rematerialization_overwrites_without_leftovers(tmp_path: Path) -> None:
     assert result.output_for_node("seen") == 9
     assert feather.read_table(tmp_path / "a.arrow").equals(_table(9))
     assert stored_files(tmp_path) == ["a.arrow", "seen.pickle.zst"]
-    assert pickle.loads(fio_core.read_zstd_file(tmp_path / "seen.pickle.zst")) == 9
+    assert read_pickle(tmp_path / "seen.pickle.zst") == 9
 
 
 def test_type_change_between_runs_removes_the_old_format(tmp_path: Path) -> None:
@@ -598,7 +598,7 @@ def test_default_base_path_is_the_ephemeral_instance_storage(tmp_path: Path) -> 
     assert storage.is_relative_to(tmp_path)
     assert _metadata(result, "a")["uri"] == str(storage / "a.arrow")
     assert feather.read_table(storage / "a.arrow").equals(_table())
-    assert pickle.loads(fio_core.read_zstd_file(storage / "b.pickle.zst")) == {"rows": 5}
+    assert read_pickle(storage / "b.pickle.zst") == {"rows": 5}
 
 
 def test_default_base_path_is_the_test_instance_storage(tmp_path: Path) -> None:
@@ -711,20 +711,20 @@ def test_demo_definitions_materialize_everything(tmp_path: Path) -> None:
     assert set(stored_files(tmp_path)) == expected
     assert len(expected) == 6 + 3 + 6
 
-    def unpickle(name: str) -> Any:
-        return pickle.loads(fio_core.read_zstd_file(tmp_path / f"{name}.pickle.zst"))
+    def stored(name: str) -> Any:
+        return read_pickle(tmp_path / f"{name}.pickle.zst")
 
     flights = feather.read_table(tmp_path / "flights.arrow")
     assert flights.num_rows == 336_776
-    assert unpickle("busiest_day") in days
-    assert sum(unpickle("route_counts").values()) == 336_776
-    assert 0 < unpickle("late_share") < 1
+    assert stored("busiest_day") in days
+    assert sum(stored("route_counts").values()) == 336_776
+    assert 0 < stored("late_share") < 1
 
     daily_rows = {
         day: feather.read_table(tmp_path / "daily_flights" / f"{day}.arrow").num_rows
         for day in days
     }
-    assert unpickle("busiest_day") == max(daily_rows, key=daily_rows.__getitem__)
+    assert stored("busiest_day") == max(daily_rows, key=daily_rows.__getitem__)
     summary = fio.read(tmp_path / "first_days_summary.arrow")
     assert sorted(summary.column("origin").to_pylist()) == ["EWR", "JFK", "LGA"]
     assert sum(summary.column("flight_count").to_pylist()) == sum(daily_rows.values())

@@ -14,9 +14,10 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.feather as feather
 import pytest
-from dagster_helpers import run_assets, stored_files, unpickle
+from dagster_helpers import run_assets, stored_files
 
 from dagster_fastio import FastIOManager
+from dagster_fastio.io_manager import read_pickle
 
 # ---------------------------------------------------------------------------------------------
 # Helpers.
@@ -135,7 +136,7 @@ def test_daily_reads_hourly_partitions_concatenated_as_pandas(hourly_base: Path)
         return {"sum": int(hourly["hour"].sum()), "labels": sorted(hourly["label"])[:2]}
 
     _daily_run(hourly_base, daily_pandas)
-    assert unpickle(hourly_base / "daily_pandas" / "2024-01-01.pickle.zst") == {
+    assert read_pickle(hourly_base / "daily_pandas" / "2024-01-01.pickle.zst") == {
         "sum": 2 * sum(range(24)),
         "labels": ["h0a", "h0b"],
     }
@@ -286,7 +287,7 @@ def test_all_partition_mapping_loads_every_upstream_partition(tmp_path: Path) ->
         partition_key="right",
     )
     assert result.output_for_node("every_letter_table") == 9
-    assert unpickle(tmp_path / "every_letter" / "right.pickle.zst") == {
+    assert read_pickle(tmp_path / "every_letter" / "right.pickle.zst") == {
         "side": "right",
         "letters": ["a", "b", "c"],
     }

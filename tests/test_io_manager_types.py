@@ -18,9 +18,10 @@ import polars.testing as plt
 import pyarrow as pa
 import pyarrow.feather as feather
 import pytest
-from dagster_helpers import run_assets, stored_files, unpickle
+from dagster_helpers import run_assets, stored_files
 
 import dagster_fastio as fio
+from dagster_fastio.io_manager import read_pickle
 
 # ---------------------------------------------------------------------------------------------
 # Helpers.
@@ -366,7 +367,7 @@ def test_dict_round_trip(tmp_path: Path) -> None:
         return True
 
     run_assets([up, down, annotated], tmp_path)
-    assert unpickle(tmp_path / "up.pickle.zst") == value
+    assert read_pickle(tmp_path / "up.pickle.zst") == value
 
 
 def test_int_round_trip(tmp_path: Path) -> None:
@@ -379,7 +380,7 @@ def test_int_round_trip(tmp_path: Path) -> None:
         return up + 1
 
     assert run_assets([up, down], tmp_path).output_for_node("down") == 2**70 + 1
-    assert unpickle(tmp_path / "up.pickle.zst") == 2**70
+    assert read_pickle(tmp_path / "up.pickle.zst") == 2**70
 
 
 def test_none_output_writes_nothing(tmp_path: Path) -> None:
@@ -687,3 +688,35 @@ def test_columns_metadata_on_an_unannotated_pandas_input(tmp_path: Path) -> None
         return True
 
     run_assets([up, down], tmp_path)
+
+
+def test_a_frame_arrow_cannot_hold_is_pickled_like_filesystem_io_manager(tmp_path: Path) -> None:
+    mixed = pd.DataFrame({"a": [1, "x", 2.5]})
+
+    @dg.asset
+    def up() -> pd.DataFrame:
+        return mixed
+
+    @dg.asset
+    def down(up: pd.DataFrame) -> bool:
+        pdt.assert_frame_equal(up, mixed)
+        return True
+
+    run_assets([up, down], tmp_path)
+    assert stored_files(tmp_path) == ["down.pickle.zst", "up.pickle.zst"]
+
+
+def test_arrays_are_pickled_not_streamed(tmp_path: Path) -> None:
+    chunked = pa.chunked_array([[1, 2], [3]])
+
+    @dg.asset
+    def up() -> pa.ChunkedArray:
+        return chunked
+
+    @dg.asset
+    def down(up: pa.ChunkedArray) -> int:
+        assert up.equals(chunked)
+        return len(up)
+
+    assert run_assets([up, down], tmp_path).output_for_node("down") == 3
+    assert "up.pickle.zst" in stored_files(tmp_path)

@@ -8,7 +8,6 @@ the job from this module.
 # No `from __future__ import annotations`: Dagster reads the annotations of the asset
 # functions below when they are defined.
 import os
-import pickle
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ import pyarrow.feather as feather
 import pytest
 
 from dagster_fastio import FastIOManager
-from dagster_fastio import _core as fio_core
+from dagster_fastio.io_manager import read_pickle
 
 TESTS_FOLDER = str(Path(__file__).resolve().parent)
 ROWS = 1_000
@@ -84,7 +83,7 @@ def _run_config(start_method: str, extra: dict[str, Any] | None = None) -> dict[
 
 
 def _unpickle(path: Path) -> Any:
-    return pickle.loads(fio_core.read_zstd_file(path))
+    return read_pickle(path)
 
 
 def _check(result: dg.JobExecutionResult, base: Path) -> None:

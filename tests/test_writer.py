@@ -434,3 +434,59 @@ def test_written_file_equals_encoded_bytes(tmp_path: Path, compression: str) -> 
     fio.write(table, tmp_path / "t.arrow", compression=compression, chunk_rows=1000)
     encoded = fio.encode(table, compression=compression, chunk_rows=1000)
     assert (tmp_path / "t.arrow").read_bytes() == bytes(encoded)
+
+
+def test_a_source_failing_mid_write_fails_the_writer_and_keeps_the_old_file(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "t.arrow"
+    table = pa.table({"x": list(range(50_000))})
+    fio.write(table, path)
+    schema = table.schema
+
+    def batches():
+        yield from table.to_batches(max_chunksize=5_000)[:3]
+        raise RuntimeError("source broke")
+
+    writer = fio.open_writer(path, schema, chunk_rows=1_000)
+    with pytest.raises(Exception, match="source broke"):
+        writer.write(pa.RecordBatchReader.from_batches(schema, batches()))
+    # Batches may sit half-written in the pipeline: finishing must be refused, not committed.
+    with pytest.raises(ValueError, match="failed earlier"):
+        writer.close()
+    assert fio.read(path).equals(table)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.arrow"]
+
+
+def test_closed_does_not_wait_for_a_write_in_progress(tmp_path: Path) -> None:
+    schema = pa.schema([("x", pa.int64())])
+    release = threading.Event()
+    started = threading.Event()
+
+    def batches():
+        started.set()
+        release.wait(30)
+        yield pa.record_batch({"x": [1, 2, 3]}, schema=schema)
+
+    writer = fio.open_writer(tmp_path / "t.arrow", schema)
+    worker = threading.Thread(
+        target=writer.write, args=(pa.RecordBatchReader.from_batches(schema, batches()),)
+    )
+    worker.start()
+    assert started.wait(30)
+    # The write holds the native lock and waits for the GIL to pull the next batch; asking
+    # for `closed` meanwhile used to deadlock.
+    assert writer.closed is False
+    release.set()
+    worker.join(30)
+    assert not worker.is_alive()
+    assert writer.close().rows == 3
+    assert writer.closed is True
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [("chunk_rows", -1), ("chunk_rows", 0), ("level", 2**40)]
+)
+def test_out_of_range_numbers_are_value_errors(name: str, value: int) -> None:
+    with pytest.raises(ValueError, match=name.split("_")[0]):
+        fio.encode(pa.table({"x": [1]}), **{name: value})

@@ -9,6 +9,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Literal
+from urllib.parse import urlparse
+from urllib.request import url2pathname
 
 import pyarrow as pa
 
@@ -73,7 +75,10 @@ def local_path(uri: PathOrUri) -> str:
     """The local path a URI names; object-store URIs raise ValueError in this version."""
     text = os.fspath(uri)
     if text.startswith("file://"):
-        return text[len("file://") :]
+        parsed = urlparse(text)
+        if parsed.netloc not in ("", "localhost"):
+            raise ValueError(f"{text!r} names another host; file:// URIs must be local")
+        return url2pathname(parsed.path)
     if text.lower().startswith(_OBJECT_STORE_SCHEMES):
         raise ValueError(
             f"object store URIs are not supported by this version: {text!r}; "
@@ -200,7 +205,13 @@ def read(
     columns: Sequence[str] | None = None,
     storage_options: dict[str, str] | None = None,
 ) -> pa.Table:
-    """Reads a whole Arrow IPC file or stream; uncompressed local files are memory-mapped."""
+    """Reads a whole Arrow IPC file or stream.
+
+    Local files are memory-mapped, and the columns of an uncompressed file point into the
+    mapping. As with pyarrow's ``memory_map=True``, such a table must not outlive an in-place
+    rewrite of its file by another program (dagster-fastio itself always replaces files by
+    rename, which is safe).
+    """
     return _read_all(_core.read_file(local_path(uri), _column_list(columns)))
 
 
@@ -209,7 +220,11 @@ def read_batches(
     columns: Sequence[str] | None = None,
     storage_options: dict[str, str] | None = None,
 ) -> pa.RecordBatchReader:
-    """Opens an Arrow IPC file or stream and decodes one batch at a time as it is read."""
+    """Opens an Arrow IPC file or stream for reading batch by batch.
+
+    A file's batches are decoded one at a time as they are read; a stream has no index, so
+    it is decoded when opened.
+    """
     return _lazy_reader(_core.read_file_batches(local_path(uri), _column_list(columns)))
 
 

@@ -25,7 +25,7 @@ from dagster_fastio import _core
 from dagster_fastio.api import WriteInfo, local_path, open_writer, read, read_batches, write
 from dagster_fastio.convert import polars_to_arrow, to_arrow_source
 
-__all__ = ["PICKLE_SUFFIX", "TABLE_SUFFIX", "TYPE_METADATA_KEY", "FastIOManager"]
+__all__ = ["PICKLE_SUFFIX", "TABLE_SUFFIX", "TYPE_METADATA_KEY", "FastIOManager", "read_pickle"]
 
 TABLE_SUFFIX = ".arrow"
 PICKLE_SUFFIX = ".pickle.zst"
@@ -108,6 +108,8 @@ def _stored_type_of(obj: Any) -> str | None:
 def _exports_a_table(obj: Any) -> bool:
     """Whether an Arrow stream exporter streams tables (struct rows) rather than one column,
     as pandas and polars Series, pyarrow arrays and chunked arrays do."""
+    if isinstance(obj, (pa.Array, pa.ChunkedArray)):
+        return False
     if type(obj).__name__ == "Series" and type(obj).__module__.split(".")[0] in (
         "pandas",
         "polars",
@@ -120,6 +122,17 @@ def _exports_a_table(obj: Any) -> bool:
     except (TypeError, ValueError, pa.ArrowException):
         return False
     return True
+
+
+def _converts_to_arrow(frame: Any) -> bool:
+    """Whether a pandas or polars frame has an Arrow schema (checked without converting data:
+    pandas object columns are sampled by pyarrow's schema inference)."""
+    try:
+        if _type_name(type(frame)) == PANDAS_FRAME:
+            pa.Schema.from_pandas(frame)
+        return True
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        return False
 
 
 def _mark(schema: pa.Schema, stored_type: str) -> pa.Schema:
@@ -276,6 +289,13 @@ class FastIOManager(dg.ConfigurableIOManager):
         else:
             stem = self._stem(context)
         stored_type = _stored_type_of(obj)
+        if stored_type in (PANDAS_FRAME, POLARS_FRAME) and not _converts_to_arrow(obj):
+            # FilesystemIOManager would pickle it; so does a drop-in replacement.
+            context.log.warning(
+                f"{type(obj).__qualname__} output has columns Arrow cannot hold "
+                "(mixed Python objects?): stored as a zstd pickle instead of an Arrow table."
+            )
+            stored_type = None
         if stored_type is not None:
             metadata = self._write_table(context, obj, stored_type, stem, partitioned)
             stale = _with_suffix(stem, PICKLE_SUFFIX)
@@ -338,7 +358,11 @@ class FastIOManager(dg.ConfigurableIOManager):
         batches = (polars_to_arrow(batch) for batch in frame.collect_batches())
         first = next(batches, None)
         if first is None:
-            first = polars_to_arrow(frame.collect())
+            import polars as pl
+
+            # Nothing came out: an empty frame of the declared schema, without running the
+            # query a second time.
+            first = polars_to_arrow(pl.DataFrame(schema=frame.collect_schema()))
         schema = _mark(first.schema, POLARS_LAZY)
         with open_writer(path, schema, compression, level=level) as writer:  # type: ignore[arg-type]
             writer.write(first)
@@ -462,13 +486,9 @@ class FastIOManager(dg.ConfigurableIOManager):
                 reader = read_batches(table_path, columns=columns)
                 schema = _unmark(reader.schema.empty_table()).schema
                 return pa.RecordBatchReader.from_batches(schema, reader)
-            if wanted is None:
-                stored = (read_batches(table_path).schema.metadata or {}).get(TYPE_METADATA_KEY)
-                if stored == POLARS_LAZY.encode():
-                    return self._load_one(stem, _lazy_frame_type(), columns, optional)
             return _table_as(read(table_path, columns=columns), wanted)
         if pickle_path.exists():
-            return pickle.loads(_core.read_zstd_file(pickle_path))
+            return read_pickle(pickle_path)
         if optional:
             return None
         raise FileNotFoundError(
@@ -477,10 +497,11 @@ class FastIOManager(dg.ConfigurableIOManager):
         )
 
 
-def _lazy_frame_type() -> type:
-    import polars as pl
-
-    return pl.LazyFrame
+def read_pickle(path: Path) -> Any:
+    """The object stored in a ``.pickle.zst`` file."""
+    # The decompressed bytes arrive as a uint8 Arrow array over Rust's buffer; pickle reads
+    # them through the buffer protocol without another copy.
+    return pickle.loads(pa.array(_core.read_zstd_file(path)).buffers()[1])
 
 
 def _storage_metadata(info: WriteInfo, path: Path) -> dict[str, Any]:

@@ -15,7 +15,7 @@ pub fn write_zstd_file(path: &Path, data: &[u8], level: i32, fsync: bool) -> Res
     let context = || format!("writing {}", path.display());
     let mut encoder =
         zstd::stream::Encoder::new(file, level).map_err(|e| FastIoError::io(context(), e))?;
-    let workers = crate::pool::pool().current_num_threads() as u32;
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
     if workers > 1 && data.len() > 1 << 20 {
         // zstd's own worker threads split large payloads into independently compressed jobs.
         encoder
@@ -52,11 +52,14 @@ pub fn read_zstd_file(path: &Path) -> Result<Vec<u8>> {
     if compressed.is_empty() {
         return Err(FastIoError::Corrupt(format!("{} is empty", path.display())));
     }
-    let capacity = zstd::zstd_safe::get_frame_content_size(&compressed)
+    // The frame's recorded size is a hint, not a promise: damaged bytes could claim any size,
+    // so the buffer starts at what the compressed size makes plausible and grows if needed.
+    let recorded = zstd::zstd_safe::get_frame_content_size(&compressed)
         .ok()
         .flatten()
         .unwrap_or(0);
-    let mut data = Vec::with_capacity(capacity.min(1 << 34) as usize);
+    let plausible = (compressed.len() as u64).saturating_mul(64) + (1 << 20);
+    let mut data = Vec::with_capacity(recorded.min(plausible) as usize);
     zstd::stream::copy_decode(compressed.as_slice(), &mut data).map_err(|e| {
         FastIoError::Corrupt(format!(
             "{} is not a readable zstd frame: {e}",

@@ -206,17 +206,18 @@ impl IpcContents {
             } => {
                 let block = &blocks[index];
                 let message = block_buffer(&self.buffer, block, *data_end)?;
-                check_block(&message, block)?;
                 catch_unwind(AssertUnwindSafe(|| {
-                    decoder.read_record_batch(block, &message)
+                    check_block(&message, block)?;
+                    decoder
+                        .read_record_batch(block, &message)
+                        .map_err(|e| corrupt(format!("batch {index}: {e}")))
                 }))
                 .map_err(|payload| {
                     corrupt(format!(
                         "batch {index} failed to decode: {}",
                         panic_message(&payload)
                     ))
-                })?
-                .map_err(|e| corrupt(format!("batch {index}: {e}")))?
+                })??
                 .ok_or_else(|| corrupt(format!("batch {index} is not a record batch")))
             }
         }

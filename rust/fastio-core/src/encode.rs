@@ -12,20 +12,20 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::Arc;
 
-use arrow_array::{RecordBatch, RecordBatchOptions, RecordBatchReader};
+use arrow_array::{ArrayRef, RecordBatch, RecordBatchOptions, RecordBatchReader};
 use arrow_ipc::convert::{metadata_to_fb, IpcSchemaEncoder};
 use arrow_ipc::writer::{
-    write_message, DictionaryTracker, EncodedData, FileWriter, IpcDataGenerator, IpcWriteContext,
-    IpcWriteOptions,
+    write_message, DictionaryHandling, DictionaryTracker, EncodedData, FileWriter,
+    IpcDataGenerator, IpcWriteContext, IpcWriteOptions,
 };
 use arrow_ipc::{Block, FooterBuilder, MetadataVersion};
-use arrow_schema::{ArrowError, Schema, SchemaRef};
+use arrow_schema::{ArrowError, DataType, Schema, SchemaRef};
 use flatbuffers::FlatBufferBuilder;
 use rayon::ThreadPool;
 
 use crate::error::{FastIoError, Result};
 use crate::options::EncodeOptions;
-use crate::rechunk::{batch_slice_bytes, Rechunker};
+use crate::rechunk::{batch_slice_bytes, dictionary_values_bytes, Rechunker};
 
 /// Closes every Arrow IPC file, after the footer and its length (Arrow columnar format spec).
 const ARROW_FILE_MAGIC: &[u8; 6] = b"ARROW1";
@@ -97,6 +97,11 @@ pub struct IpcFileEncoder<W: Write> {
     dictionary_blocks: Vec<Block>,
     record_blocks: Vec<Block>,
     stats: WriteStats,
+    /// Set by the first failure after which the bytes already written cannot be trusted (a
+    /// batch lost mid-write, a short write); `finish` then refuses to produce a file.
+    failure: Option<String>,
+    /// The process that owns `pool`: a forked child must not queue work on the parent's.
+    pool_owner: u32,
 }
 
 impl<W: Write> IpcFileEncoder<W> {
@@ -142,6 +147,8 @@ impl<W: Write> IpcFileEncoder<W> {
             dictionary_blocks: Vec::new(),
             record_blocks: Vec::new(),
             stats: WriteStats::default(),
+            failure: None,
+            pool_owner: std::process::id(),
         })
     }
 
@@ -150,27 +157,34 @@ impl<W: Write> IpcFileEncoder<W> {
     }
 
     /// Adds one batch; it is re-chunked, so it may be written now, later, or in pieces.
+    ///
+    /// A batch whose schema does not match is refused and the file stays usable; any other
+    /// error leaves the encoder failed, and `finish` then refuses to complete the file.
     pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        self.check_usable()?;
         let batch = self.conform(batch)?;
         let mut rechunker = self.rechunker.take().expect("encoder used after finish");
         let result = rechunker.push(batch, &mut |chunk| self.submit(chunk));
         self.rechunker = Some(rechunker);
-        result
+        self.record_failure(result)
     }
 
-    /// Writes every batch of `reader`.
+    /// Writes every batch of `reader`; an error from the source fails the encoder too, since
+    /// the batches before it may sit half-written in the pipeline.
     pub fn write_all(
         &mut self,
         reader: impl Iterator<Item = Result<RecordBatch, ArrowError>>,
     ) -> Result<()> {
         for batch in reader {
-            self.write(&batch?)?;
+            let batch = self.record_failure(batch.map_err(FastIoError::from))?;
+            self.write(&batch)?;
         }
         Ok(())
     }
 
     /// Flushes the last batches and writes the footer; returns the sink and what was written.
     pub fn finish(mut self) -> Result<(W, WriteStats)> {
+        self.check_usable()?;
         let mut rechunker = self.rechunker.take().expect("encoder finished twice");
         rechunker.finish(&mut |chunk| self.submit(chunk))?;
         while !self.in_flight.is_empty() {
@@ -182,6 +196,27 @@ impl<W: Write> IpcFileEncoder<W> {
             .map_err(|e| FastIoError::io("flushing the IPC file", e))?;
         self.stats.stored_bytes = self.out.written;
         Ok((self.out.inner, self.stats))
+    }
+
+    /// Whether an earlier error has made the output unusable.
+    pub fn failed(&self) -> bool {
+        self.failure.is_some()
+    }
+
+    fn check_usable(&self) -> Result<()> {
+        match &self.failure {
+            Some(cause) => Err(FastIoError::InvalidArgument(format!(
+                "the writer failed earlier ({cause}); nothing more can be written to it"
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    fn record_failure<T>(&mut self, result: Result<T>) -> Result<T> {
+        if let Err(error) = &result {
+            self.failure.get_or_insert_with(|| error.to_string());
+        }
+        result
     }
 
     fn conform(&self, batch: &RecordBatch) -> Result<RecordBatch> {
@@ -206,6 +241,11 @@ impl<W: Write> IpcFileEncoder<W> {
         self.stats.rows += batch.num_rows() as u64;
         self.stats.batches += 1;
         self.stats.raw_bytes += batch_slice_bytes(&batch) as u64;
+        if std::process::id() != self.pool_owner {
+            // Forked since the encoder was made: the pool's threads stayed in the parent.
+            self.pool = crate::pool::pool();
+            self.pool_owner = std::process::id();
+        }
         let dictionaries = if self.has_dictionaries {
             // A zero-row slice keeps the full dictionaries, so the tracker sees them (and emits
             // each new one once) without encoding the batch body a second time.
@@ -218,6 +258,9 @@ impl<W: Write> IpcFileEncoder<W> {
                     &mut self.context,
                 )
                 .map_err(dictionary_error)?;
+            if !dictionaries.is_empty() {
+                self.stats.raw_bytes += dictionary_values_bytes(&batch) as u64;
+            }
             dictionaries
         } else {
             Vec::new()
@@ -334,8 +377,10 @@ fn encode_body(
     let data_gen = IpcDataGenerator::default();
     let mut tracker = DictionaryTracker::new(false);
     if has_dictionaries {
-        // Dictionary columns need their ids; the dictionaries themselves were written already.
+        // Dictionary columns need their ids; the dictionaries themselves were written by the
+        // sequential stage, so the tracker is told it has seen them and encodes none again.
         data_gen.schema_to_bytes_with_dictionary_tracker(schema, &mut tracker, options);
+        seed_top_level_dictionaries(batch, &mut tracker)?;
     }
     WRITE_CONTEXT.with_borrow_mut(|(context_level, context)| {
         if *context_level != level {
@@ -345,6 +390,27 @@ fn encode_body(
         let (_, body) = data_gen.encode(batch, &mut tracker, options, context)?;
         Ok(body)
     })
+}
+
+/// Records each top-level dictionary column of `batch` as already written.
+///
+/// The tracker numbers dictionaries depth-first through the schema; when every dictionary is a
+/// top-level column, the ids follow the columns in order. With nested dictionaries the seeding
+/// is skipped and they are encoded again, which costs time but not correctness.
+fn seed_top_level_dictionaries(batch: &RecordBatch, tracker: &mut DictionaryTracker) -> Result<()> {
+    let columns: Vec<&ArrayRef> = batch
+        .columns()
+        .iter()
+        .filter(|column| matches!(column.data_type(), DataType::Dictionary(_, _)))
+        .collect();
+    let ids = tracker.dict_id().to_vec();
+    if ids.len() != columns.len() {
+        return Ok(());
+    }
+    for (id, column) in ids.into_iter().zip(columns) {
+        tracker.insert_column(id, column, DictionaryHandling::Resend)?;
+    }
+    Ok(())
 }
 
 /// Encodes a whole stream into an in-memory IPC file.
@@ -375,7 +441,8 @@ fn describe_fields(schema: &Schema) -> String {
 
 fn write_error(error: ArrowError) -> FastIoError {
     match error {
-        ArrowError::IoError(context, source) => FastIoError::io(context, source),
+        // arrow's context string repeats the OS error; the source already carries it.
+        ArrowError::IoError(_, source) => FastIoError::io("writing the IPC file", source),
         other => other.into(),
     }
 }

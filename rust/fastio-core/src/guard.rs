@@ -24,6 +24,9 @@ fn max_uncompressed_len(compressed: usize, codec: CompressionType) -> usize {
         .min(1 << 34)
 }
 
+/// Buffers claiming more than this are checked against what the allocator can give.
+const PROBE_ABOVE: usize = 64 << 20;
+
 /// Parses the flatbuffer of an encapsulated message (with or without the continuation marker).
 fn parse(message: &[u8]) -> Result<Message<'_>> {
     let flatbuffer = match message {
@@ -67,23 +70,41 @@ pub fn check_message(message: &[u8], body: &[u8]) -> Result<()> {
         if length == 0 {
             continue;
         }
-        let prefix = offset
-            .checked_add(8)
+        let buffer = offset
+            .checked_add(length)
             .filter(|end| length >= 8 && *end <= body.len())
             .map(|end| &body[offset..end])
             .ok_or_else(|| {
                 FastIoError::Corrupt("a compressed buffer lies outside its message".into())
             })?;
+        let (prefix, frame) = buffer.split_at(8);
         let declared = i64::from_le_bytes(prefix.try_into().expect("eight bytes"));
         // -1 marks a buffer stored uncompressed.
         if declared == -1 {
             continue;
         }
-        let limit = max_uncompressed_len(length - 8, compression.codec());
-        if usize::try_from(declared).map_or(true, |declared| declared > limit) {
-            return Err(FastIoError::Corrupt(format!(
+        let implausible = || {
+            FastIoError::Corrupt(format!(
                 "a buffer of {length} compressed bytes claims {declared} uncompressed bytes"
-            )));
+            ))
+        };
+        let limit = max_uncompressed_len(length - 8, compression.codec());
+        let declared = usize::try_from(declared)
+            .ok()
+            .filter(|declared| *declared <= limit)
+            .ok_or_else(implausible)?;
+        if compression.codec() == CompressionType::ZSTD {
+            // zstd frames record their own size (pyarrow's and arrow-rs's writers keep it):
+            // the two must agree.
+            if let Ok(Some(recorded)) = zstd::zstd_safe::get_frame_content_size(frame) {
+                if recorded != declared as u64 {
+                    return Err(implausible());
+                }
+            }
+        }
+        if declared > PROBE_ABOVE && Vec::<u8>::new().try_reserve_exact(declared).is_err() {
+            // arrow-ipc allocates infallibly; a size this process cannot have is refused here.
+            return Err(implausible());
         }
     }
     Ok(())

@@ -17,6 +17,11 @@ pub fn pool() -> Arc<ThreadPool> {
     match slot.as_ref() {
         Some((owner, pool)) if *owner == pid => pool.clone(),
         _ => {
+            if let Some((_, inherited)) = slot.take() {
+                // Dropping the parent's pool would signal threads that do not exist here, through
+                // locks copied in whatever state the fork found them; it is leaked instead.
+                std::mem::forget(inherited);
+            }
             let pool = Arc::new(
                 ThreadPoolBuilder::new()
                     .thread_name(|i| format!("fastio-worker-{i}"))

@@ -1,17 +1,43 @@
 //! Re-chunking: turns whatever batch sizes arrive into batches of a target row count.
 
 use arrow_array::RecordBatch;
-use arrow_schema::SchemaRef;
+use arrow_data::ArrayData;
+use arrow_schema::{DataType, SchemaRef};
 use arrow_select::concat::concat_batches;
 
 use crate::error::Result;
 
-/// Bytes a batch actually references, counting only the sliced part of shared buffers.
+/// Bytes a batch actually references, counting only the sliced part of shared buffers and
+/// leaving out the values of top-level dictionaries, which every batch shares.
 pub fn batch_slice_bytes(batch: &RecordBatch) -> usize {
     batch
         .columns()
         .iter()
-        .map(|column| column.to_data().get_slice_memory_size().unwrap_or(0))
+        .map(|column| {
+            let data = column.to_data();
+            let all = data.get_slice_memory_size().unwrap_or(0);
+            match column.data_type() {
+                DataType::Dictionary(_, _) => all.saturating_sub(child_bytes(&data)),
+                _ => all,
+            }
+        })
+        .sum()
+}
+
+/// Bytes of the values of the top-level dictionaries of a batch.
+pub fn dictionary_values_bytes(batch: &RecordBatch) -> usize {
+    batch
+        .columns()
+        .iter()
+        .filter(|column| matches!(column.data_type(), DataType::Dictionary(_, _)))
+        .map(|column| child_bytes(&column.to_data()))
+        .sum()
+}
+
+fn child_bytes(data: &ArrayData) -> usize {
+    data.child_data()
+        .iter()
+        .map(|child| child.get_slice_memory_size().unwrap_or(0))
         .sum()
 }
 

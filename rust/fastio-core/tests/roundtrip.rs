@@ -298,3 +298,52 @@ fn every_flipped_byte_is_an_error_or_data_never_an_abort() {
         }
     }
 }
+
+#[test]
+fn a_damaged_length_prefix_is_corrupt_not_a_huge_allocation() {
+    let (schema, input) = batches(&[1000]);
+    for compression in [Compression::Zstd, Compression::Lz4Frame] {
+        let bytes = encode(&input, schema.clone(), &EncodeOptions::new(compression));
+        // Locate the first compressed buffer of the first batch through the footer.
+        let len = bytes.len();
+        let footer_len = i32::from_le_bytes(bytes[len - 10..len - 6].try_into().unwrap()) as usize;
+        let footer = arrow_ipc::root_as_footer(&bytes[len - 10 - footer_len..len - 10]).unwrap();
+        let block = footer.recordBatches().unwrap().get(0);
+        let metadata_start = block.offset() as usize;
+        let body_start = metadata_start + block.metaDataLength() as usize;
+        let message = arrow_ipc::root_as_message(&bytes[metadata_start + 8..body_start]).unwrap();
+        let buffers = message.header_as_record_batch().unwrap().buffers().unwrap();
+        let buffer = buffers.iter().find(|b| b.length() > 8).unwrap();
+        let prefix = body_start + buffer.offset() as usize;
+        for claim in [12_i64 << 30, 1 << 40, i64::MAX, -2] {
+            let mut damaged = bytes.clone();
+            damaged[prefix..prefix + 8].copy_from_slice(&claim.to_le_bytes());
+            let result = IpcContents::open(IpcSource::Memory(Buffer::from_vec(damaged)), None)
+                .and_then(|contents| contents.read_all());
+            assert!(
+                matches!(result, Err(FastIoError::Corrupt(_))),
+                "{compression:?} claiming {claim}: {:?}",
+                result.map(|b| b.len())
+            );
+        }
+    }
+}
+
+#[test]
+fn a_failed_write_refuses_to_finish() {
+    let (schema, input) = batches(&[5000]);
+    let mut options = EncodeOptions::new(Compression::Zstd);
+    options.chunk_rows = Some(1000);
+    let mut encoder = IpcFileEncoder::try_new(Vec::new(), schema, &options).unwrap();
+    let failing = vec![
+        Ok(input[0].clone()),
+        Err(arrow_schema::ArrowError::ComputeError(
+            "source broke".into(),
+        )),
+    ];
+    assert!(encoder.write_all(failing.into_iter()).is_err());
+    assert!(encoder.failed());
+    assert!(encoder.write(&input[0]).is_err());
+    let error = encoder.finish().expect_err("finish must refuse");
+    assert!(error.to_string().contains("source broke"), "{error}");
+}

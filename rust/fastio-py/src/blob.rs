@@ -1,8 +1,9 @@
 use std::path::PathBuf;
 
 use pyo3::prelude::*;
-use pyo3::types::PyBytes;
+use pyo3_arrow::PyArray;
 
+use crate::encode::bytes_array;
 use crate::errors::detached;
 
 /// Compresses a bytes payload (a pickle) with zstd into `path`; returns the stored size.
@@ -20,9 +21,10 @@ pub fn write_zstd_file(
     })
 }
 
-/// Reads back a payload written by `write_zstd_file`.
+/// Reads back a payload written by `write_zstd_file`, as a uint8 Arrow array over the
+/// decompressed bytes (no copy into a Python `bytes`).
 #[pyfunction]
-pub fn read_zstd_file(py: Python<'_>, path: PathBuf) -> PyResult<Bound<'_, PyBytes>> {
+pub fn read_zstd_file(py: Python<'_>, path: PathBuf) -> PyResult<PyArray> {
     let data = detached(py, || fastio_core::blob::read_zstd_file(&path))?;
-    Ok(PyBytes::new(py, &data))
+    Ok(bytes_array(data))
 }

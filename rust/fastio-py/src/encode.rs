@@ -52,16 +52,20 @@ pub fn encode(
     py: Python<'_>,
     data: AnyRecordBatch,
     compression: &str,
-    level: Option<i32>,
-    chunk_rows: Option<usize>,
+    level: Option<i64>,
+    chunk_rows: Option<i64>,
 ) -> PyResult<(PyArray, WriteStats)> {
     let options = encode_options(py, compression, level, chunk_rows)?;
     let reader = data.into_reader()?;
     let (bytes, stats) = detached(py, move || encode_to_vec(reader, &options))?;
+    Ok((bytes_array(bytes), stats.into()))
+}
+
+/// Hands a byte vector to Python as a uint8 Arrow array over the same allocation.
+pub fn bytes_array(bytes: Vec<u8>) -> PyArray {
     let len = bytes.len();
     let values = ScalarBuffer::new(Buffer::from_vec(bytes), 0, len);
-    let array = PyArray::from_array_ref(Arc::new(UInt8Array::new(values, None)));
-    Ok((array, stats.into()))
+    PyArray::from_array_ref(Arc::new(UInt8Array::new(values, None)))
 }
 
 /// Encodes an Arrow stream into a local file, replaced atomically.
@@ -72,8 +76,8 @@ pub fn write_file(
     data: AnyRecordBatch,
     path: PathBuf,
     compression: &str,
-    level: Option<i32>,
-    chunk_rows: Option<usize>,
+    level: Option<i64>,
+    chunk_rows: Option<i64>,
     fsync: bool,
 ) -> PyResult<WriteStats> {
     let options = encode_options(py, compression, level, chunk_rows)?;

@@ -29,8 +29,8 @@ impl IpcFileWriter {
         path: PathBuf,
         schema: PySchema,
         compression: &str,
-        level: Option<i32>,
-        chunk_rows: Option<usize>,
+        level: Option<i64>,
+        chunk_rows: Option<i64>,
         fsync: bool,
     ) -> PyResult<Self> {
         let options = encode_options(py, compression, level, chunk_rows)?;
@@ -72,22 +72,26 @@ impl IpcFileWriter {
 
     /// Drops everything written so far; the previous file at the path, if any, stays.
     fn abort(&self, py: Python<'_>) -> PyResult<()> {
-        let mut slot = match self.encoder.lock() {
-            Ok(slot) => slot,
-            // A panic mid-write poisons the lock; aborting is exactly what is wanted then.
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        let encoder = slot.take();
-        drop(slot);
-        py.detach(move || drop(encoder));
+        // The lock is taken without the GIL: a `write` on another thread holds it while its
+        // source may need the GIL.
+        py.detach(|| {
+            let mut slot = match self.encoder.lock() {
+                Ok(slot) => slot,
+                // A panic mid-write poisons the lock; aborting is exactly what is wanted then.
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            drop(slot.take());
+        });
         Ok(())
     }
 
+    /// True once finished or aborted. A write in progress on another thread counts as open.
     #[getter]
     fn closed(&self) -> bool {
-        self.encoder
-            .lock()
-            .map(|slot| slot.is_none())
-            .unwrap_or(true)
+        match self.encoder.try_lock() {
+            Ok(slot) => slot.is_none(),
+            Err(std::sync::TryLockError::WouldBlock) => false,
+            Err(std::sync::TryLockError::Poisoned(_)) => true,
+        }
     }
 }
