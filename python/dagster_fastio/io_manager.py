@@ -36,6 +36,7 @@ COMPRESSIONS = ("zstd", "lz4", "none")
 # zstd level for pickled objects: as fast as the table default.
 PICKLE_ZSTD_LEVEL = 1
 
+_ARROW_CONVERSION_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError)
 _PANDAS_INDEX = re.compile(r"__index_level_\d+__")
 
 PYARROW_TABLE = "pyarrow.Table"
@@ -122,17 +123,6 @@ def _exports_a_table(obj: Any) -> bool:
     except (TypeError, ValueError, pa.ArrowException):
         return False
     return True
-
-
-def _converts_to_arrow(frame: Any) -> bool:
-    """Whether a pandas or polars frame has an Arrow schema (checked without converting data:
-    pandas object columns are sampled by pyarrow's schema inference)."""
-    try:
-        if _type_name(type(frame)) == PANDAS_FRAME:
-            pa.Schema.from_pandas(frame)
-        return True
-    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
-        return False
 
 
 def _mark(schema: pa.Schema, stored_type: str) -> pa.Schema:
@@ -289,15 +279,22 @@ class FastIOManager(dg.ConfigurableIOManager):
         else:
             stem = self._stem(context)
         stored_type = _stored_type_of(obj)
-        if stored_type in (PANDAS_FRAME, POLARS_FRAME) and not _converts_to_arrow(obj):
-            # FilesystemIOManager would pickle it; so does a drop-in replacement.
-            context.log.warning(
-                f"{type(obj).__qualname__} output has columns Arrow cannot hold "
-                "(mixed Python objects?): stored as a zstd pickle instead of an Arrow table."
-            )
-            stored_type = None
+        data = obj
+        if stored_type is not None and stored_type != POLARS_LAZY:
+            try:
+                data = _to_marked_arrow(obj, stored_type)
+            except _ARROW_CONVERSION_ERRORS:
+                if stored_type not in (PANDAS_FRAME, POLARS_FRAME):
+                    raise
+                # FilesystemIOManager would pickle it; so does a drop-in replacement. A frame is
+                # converted whole before anything is written, so falling back is safe.
+                context.log.warning(
+                    f"{type(obj).__qualname__} output has columns Arrow cannot hold "
+                    "(mixed Python objects?): stored as a zstd pickle instead of an Arrow table."
+                )
+                stored_type = None
         if stored_type is not None:
-            metadata = self._write_table(context, obj, stored_type, stem, partitioned)
+            metadata = self._write_table(context, data, stored_type, stem, partitioned)
             stale = _with_suffix(stem, PICKLE_SUFFIX)
         else:
             metadata = self._write_pickle(obj, stem)
@@ -323,7 +320,7 @@ class FastIOManager(dg.ConfigurableIOManager):
     def _write_table(
         self,
         context: dg.OutputContext,
-        obj: Any,
+        data: Any,
         stored_type: str,
         stem: Path,
         partitioned: bool,
@@ -332,9 +329,8 @@ class FastIOManager(dg.ConfigurableIOManager):
         compression = self._compression_for(context)
         level = self.compression_level if compression == "zstd" else None
         if stored_type == POLARS_LAZY:
-            info, schema = self._write_lazy_frame(obj, path, compression, level)
+            info, schema = self._write_lazy_frame(data, path, compression, level)
         else:
-            data = _to_marked_arrow(obj, stored_type)
             schema = data.schema
             info = write(data, path, compression=compression, level=level)  # type: ignore[arg-type]
         row_count_key = "dagster/partition_row_count" if partitioned else "dagster/row_count"
