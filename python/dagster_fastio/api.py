@@ -222,8 +222,8 @@ def read_batches(
 ) -> pa.RecordBatchReader:
     """Opens an Arrow IPC file or stream for reading batch by batch.
 
-    A file's batches are decoded one at a time as they are read; a stream has no index, so
-    it is decoded when opened.
+    Batches are decoded one at a time as they are read. A stream that replaces a dictionary
+    part-way is the exception: it is decoded when opened.
     """
     return _lazy_reader(_core.read_file_batches(local_path(uri), _column_list(columns)))
 

@@ -11,7 +11,7 @@ use arrow_array::{RecordBatch, RecordBatchReader};
 use arrow_buffer::Buffer;
 use arrow_ipc::convert::fb_to_schema;
 use arrow_ipc::reader::{read_footer_length, FileDecoder, StreamDecoder};
-use arrow_ipc::Block;
+use arrow_ipc::{Block, MessageHeader};
 use arrow_schema::{ArrowError, Schema, SchemaRef};
 use memmap2::Mmap;
 use rayon::prelude::*;
@@ -42,7 +42,8 @@ enum Layout {
         /// End of the batch area; no block may reach past it.
         data_end: usize,
     },
-    /// The stream format has no index; it is decoded front to back when opened.
+    /// A stream that replaces a dictionary mid-way cannot be indexed like a file; it is
+    /// decoded front to back when opened.
     Stream { batches: Vec<RecordBatch> },
 }
 
@@ -141,7 +142,10 @@ impl IpcContents {
     }
 
     fn open_stream(buffer: Buffer, columns: Option<&[String]>) -> Result<Self> {
-        guard::check_stream(buffer.as_slice())?;
+        let index = guard::index_stream(buffer.as_slice())?;
+        if let Some(contents) = Self::open_indexed_stream(&buffer, &index, columns)? {
+            return Ok(contents);
+        }
         let mut decoder = StreamDecoder::new();
         let mut rest = buffer.clone();
         let mut batches = Vec::new();
@@ -176,6 +180,67 @@ impl IpcContents {
             schema,
             layout: Layout::Stream { batches },
         })
+    }
+
+    /// A whole stream whose dictionaries all precede its first batch is laid out like a file:
+    /// its batches then decode lazily and in parallel. Anything else (a dictionary replaced
+    /// mid-stream, a truncated stream) goes through the sequential stream decoder.
+    fn open_indexed_stream(
+        buffer: &Buffer,
+        index: &guard::StreamIndex,
+        columns: Option<&[String]>,
+    ) -> Result<Option<Self>> {
+        let Some((first, rest)) = index.messages.split_first() else {
+            return Ok(None);
+        };
+        if !index.complete || first.header != MessageHeader::Schema {
+            return Ok(None);
+        }
+        let message =
+            guard::parse(&buffer.as_slice()[first.offset..first.offset + first.metadata_len])?;
+        let ipc_schema = message
+            .header_as_schema()
+            .ok_or_else(|| corrupt("the stream's schema message has no schema"))?;
+        if !ipc_schema.endianness().equals_to_target_endianness() {
+            return Ok(None);
+        }
+        let schema = Arc::new(fb_to_schema(ipc_schema));
+        let projection = projection(&schema, columns)?;
+        let mut decoder = FileDecoder::new(schema.clone(), message.version());
+        let schema = match &projection {
+            Some(indices) => {
+                decoder = decoder.with_projection(indices.clone());
+                Arc::new(schema.project(indices)?)
+            }
+            None => schema,
+        };
+        let mut blocks = Vec::new();
+        for message in rest {
+            let block = Block::new(
+                message.offset as i64,
+                message.metadata_len as i32,
+                message.body_len as i64,
+            );
+            match message.header {
+                MessageHeader::RecordBatch => blocks.push(block),
+                MessageHeader::DictionaryBatch if blocks.is_empty() => {
+                    let bytes = block_buffer(buffer, &block, buffer.len())?;
+                    decoder
+                        .read_dictionary(&block, &bytes)
+                        .map_err(|e| corrupt(format!("bad dictionary: {e}")))?;
+                }
+                _ => return Ok(None),
+            }
+        }
+        Ok(Some(IpcContents {
+            buffer: buffer.clone(),
+            schema,
+            layout: Layout::File {
+                decoder,
+                blocks,
+                data_end: buffer.len(),
+            },
+        }))
     }
 
     /// The schema of the decoded batches (after projection).

@@ -28,7 +28,7 @@ fn max_uncompressed_len(compressed: usize, codec: CompressionType) -> usize {
 const PROBE_ABOVE: usize = 64 << 20;
 
 /// Parses the flatbuffer of an encapsulated message (with or without the continuation marker).
-fn parse(message: &[u8]) -> Result<Message<'_>> {
+pub(crate) fn parse(message: &[u8]) -> Result<Message<'_>> {
     let flatbuffer = match message {
         [0xff, 0xff, 0xff, 0xff, _, _, _, _, rest @ ..] => rest,
         [_, _, _, _, rest @ ..] => rest,
@@ -110,36 +110,69 @@ pub fn check_message(message: &[u8], body: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// Walks the messages of an IPC stream and checks each one.
-pub fn check_stream(mut stream: &[u8]) -> Result<()> {
-    while stream.len() >= 4 {
+/// One message of an IPC stream, located by [`index_stream`].
+pub(crate) struct StreamMessage {
+    pub offset: usize,
+    /// Prefix, flatbuffer and padding, as a file footer's block counts them.
+    pub metadata_len: usize,
+    pub body_len: usize,
+    pub header: MessageHeader,
+}
+
+/// The messages of a stream, each checked; `complete` when the walk reached the end-of-stream
+/// marker or the exact end of the bytes (a truncated stream is left to the stream decoder).
+pub(crate) struct StreamIndex {
+    pub messages: Vec<StreamMessage>,
+    pub complete: bool,
+}
+
+/// Walks the messages of an IPC stream, checking each one.
+pub(crate) fn index_stream(bytes: &[u8]) -> Result<StreamIndex> {
+    let mut messages = Vec::new();
+    let mut offset = 0;
+    let complete = loop {
+        let stream = &bytes[offset..];
+        if stream.is_empty() {
+            break true;
+        }
+        if stream.len() < 4 {
+            break false;
+        }
         let (length_at, header_len) = if stream[..4] == [0xff; 4] {
             (4, 8)
         } else {
             (0, 4)
         };
         let Some(length) = stream.get(length_at..length_at + 4) else {
-            break;
+            break false;
         };
         let metadata_len = i32::from_le_bytes(length.try_into().expect("four bytes"));
-        if metadata_len <= 0 {
-            break;
+        if metadata_len == 0 {
+            break true;
+        }
+        if metadata_len < 0 {
+            break false;
         }
         let metadata_end = header_len + metadata_len as usize;
         let Some(metadata) = stream.get(..metadata_end) else {
-            break;
+            break false;
         };
-        let body_len = parse(metadata)?.bodyLength();
-        let body_end = usize::try_from(body_len)
+        let message = parse(metadata)?;
+        let body_end = usize::try_from(message.bodyLength())
             .ok()
             .and_then(|body_len| metadata_end.checked_add(body_len))
             .filter(|end| *end <= stream.len());
-        // A truncated stream is the stream decoder's to report; only whole messages are checked.
         let Some(body_end) = body_end else {
-            break;
+            break false;
         };
         check_message(metadata, &stream[metadata_end..body_end])?;
-        stream = &stream[body_end..];
-    }
-    Ok(())
+        messages.push(StreamMessage {
+            offset,
+            metadata_len: metadata_end,
+            body_len: body_end - metadata_end,
+            header: message.header_type(),
+        });
+        offset += body_end;
+    };
+    Ok(StreamIndex { messages, complete })
 }

@@ -347,3 +347,54 @@ fn a_failed_write_refuses_to_finish() {
     let error = encoder.finish().expect_err("finish must refuse");
     assert!(error.to_string().contains("source broke"), "{error}");
 }
+
+#[test]
+fn streams_with_dictionaries_decode_whether_or_not_they_replace_them() {
+    let schema = Arc::new(Schema::new(vec![Field::new(
+        "category",
+        DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
+        true,
+    )]));
+    let dictionary_batch = |values: &[&str]| {
+        let mut builder = StringDictionaryBuilder::<Int32Type>::new();
+        for value in values {
+            builder.append_value(value);
+        }
+        RecordBatch::try_new(schema.clone(), vec![Arc::new(builder.finish()) as ArrayRef]).unwrap()
+    };
+    let first = dictionary_batch(&["a", "b", "a"]);
+    let same = dictionary_batch(&["a", "b", "b"]);
+    let replaced = dictionary_batch(&["c", "d"]);
+    for input in [vec![first.clone(), same], vec![first, replaced]] {
+        let options = IpcWriteOptions::default()
+            .try_with_compression(Some(CompressionType::ZSTD))
+            .unwrap();
+        let mut stream = Vec::new();
+        let mut writer = StreamWriter::try_new_with_options(&mut stream, &schema, options).unwrap();
+        for batch in &input {
+            writer.write(batch).unwrap();
+        }
+        writer.finish().unwrap();
+        let contents =
+            IpcContents::open(IpcSource::Memory(Buffer::from_vec(stream)), None).unwrap();
+        let output = contents.read_all().unwrap();
+        let as_strings = |batches: &[RecordBatch]| -> Vec<String> {
+            batches
+                .iter()
+                .flat_map(|batch| dictionary_strings(batch.column(0)))
+                .collect()
+        };
+        assert_eq!(as_strings(&output), as_strings(&input));
+    }
+}
+
+fn dictionary_strings(column: &ArrayRef) -> Vec<String> {
+    use arrow_array::cast::AsArray;
+    let dictionary = column.as_dictionary::<Int32Type>();
+    let values = dictionary.values().as_string::<i32>();
+    dictionary
+        .keys()
+        .iter()
+        .map(|key| values.value(key.unwrap() as usize).to_string())
+        .collect()
+}
