@@ -13,10 +13,11 @@ use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::Arc;
 
 use arrow_array::{ArrayRef, RecordBatch, RecordBatchOptions, RecordBatchReader};
+use arrow_buffer::Buffer;
 use arrow_ipc::convert::{metadata_to_fb, IpcSchemaEncoder};
 use arrow_ipc::writer::{
     write_message, DictionaryHandling, DictionaryTracker, EncodedData, FileWriter,
-    IpcDataGenerator, IpcWriteContext, IpcWriteOptions,
+    IpcDataGenerator, IpcWriteContext, IpcWriteOptions, StreamEncoder,
 };
 use arrow_ipc::{Block, FooterBuilder, MetadataVersion};
 use arrow_schema::{ArrowError, DataType, Schema, SchemaRef};
@@ -67,9 +68,21 @@ impl<W: Write> Write for CountingWriter<W> {
     }
 }
 
+/// A record batch message, as arrow-ipc produced it.
+enum EncodedBatch {
+    /// Metadata and body copied into one vector (the path that can skip dictionaries).
+    Data(EncodedData),
+    /// The framed message as separate buffers: uncompressed column buffers stay the source's
+    /// own memory, compressed ones the compressor's output, with no gathering copy.
+    Buffers {
+        buffers: Vec<Buffer>,
+        metadata_len: usize,
+    },
+}
+
 enum EncodedBody {
-    InFlight(Receiver<Result<EncodedData>>),
-    Ready(Result<EncodedData>),
+    InFlight(Receiver<Result<EncodedBatch>>),
+    Ready(Result<EncodedBatch>),
 }
 
 /// One batch on its way to the sink: its dictionary messages, then its body.
@@ -311,7 +324,26 @@ impl<W: Write> IpcFileEncoder<W> {
                 FastIoError::Internal("an encoding task ended without a result".into())
             })??,
         };
-        let block = self.write_message(body)?;
+        let block = match body {
+            EncodedBatch::Data(message) => self.write_message(message)?,
+            EncodedBatch::Buffers {
+                buffers,
+                metadata_len,
+            } => {
+                let offset = self.out.written;
+                for buffer in &buffers {
+                    self.out
+                        .write_all(buffer.as_slice())
+                        .map_err(|e| FastIoError::io("writing a record batch", e))?;
+                }
+                let len = self.out.written - offset;
+                Block::new(
+                    offset as i64,
+                    metadata_len as i32,
+                    (len - metadata_len as u64) as i64,
+                )
+            }
+        };
         self.record_blocks.push(block);
         Ok(())
     }
@@ -373,7 +405,10 @@ fn encode_body(
     options: &IpcWriteOptions,
     level: Option<i32>,
     has_dictionaries: bool,
-) -> Result<EncodedData> {
+) -> Result<EncodedBatch> {
+    if !has_dictionaries {
+        return encode_to_buffers(batch, schema, options);
+    }
     let data_gen = IpcDataGenerator::default();
     let mut tracker = DictionaryTracker::new(false);
     if has_dictionaries {
@@ -388,7 +423,38 @@ fn encode_body(
             *context_level = level;
         }
         let (_, body) = data_gen.encode(batch, &mut tracker, options, context)?;
-        Ok(body)
+        Ok(EncodedBatch::Data(body))
+    })
+}
+
+/// Encodes one record batch message as buffers through arrow-ipc's stream encoder.
+fn encode_to_buffers(
+    batch: &RecordBatch,
+    schema: &Schema,
+    options: &IpcWriteOptions,
+) -> Result<EncodedBatch> {
+    let mut encoder = StreamEncoder::try_new_with_options(schema, options.clone())?;
+    // The encoder's first call also emits the schema; an empty batch takes that turn.
+    encoder.encode(&batch.slice(0, 0))?;
+    let buffers = encoder.encode(batch)?;
+    // An encapsulated message opens with the continuation marker and the length of its
+    // (padded) metadata; the footer's block needs that metadata length apart from the body.
+    let prefix: Vec<u8> = buffers
+        .iter()
+        .flat_map(|buffer| buffer.as_slice().iter().copied())
+        .take(8)
+        .collect();
+    let metadata_len = match prefix.as_slice() {
+        [0xff, 0xff, 0xff, 0xff, a, b, c, d] => 8 + i32::from_le_bytes([*a, *b, *c, *d]) as usize,
+        _ => {
+            return Err(FastIoError::Internal(
+                "arrow-ipc produced a message without its continuation marker".into(),
+            ))
+        }
+    };
+    Ok(EncodedBatch::Buffers {
+        buffers,
+        metadata_len,
     })
 }
 
