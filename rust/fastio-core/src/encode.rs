@@ -2,8 +2,9 @@
 //!
 //! Batches are re-chunked on the calling thread, encoded and compressed on the rayon pool,
 //! and written back in their original order. arrow-ipc does all the format work: the header
-//! and schema come from its `FileWriter`, each message from `IpcDataGenerator`, and the
-//! footer from its flatbuffer builders; this module only schedules and places the pieces.
+//! and schema come from its `FileWriter`, each message from `StreamEncoder` (or
+//! `IpcDataGenerator` when dictionaries are involved), and the footer from its flatbuffer
+//! builders; this module only schedules and places the pieces.
 
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
