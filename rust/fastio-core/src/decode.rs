@@ -11,7 +11,7 @@ use arrow_array::{RecordBatch, RecordBatchReader};
 use arrow_buffer::Buffer;
 use arrow_ipc::convert::fb_to_schema;
 use arrow_ipc::reader::{read_footer_length, FileDecoder, StreamDecoder};
-use arrow_ipc::{Block, MessageHeader};
+use arrow_ipc::{Block, MessageHeader, MetadataVersion};
 use arrow_schema::{ArrowError, Schema, SchemaRef};
 use memmap2::Mmap;
 use rayon::prelude::*;
@@ -107,16 +107,7 @@ impl IpcContents {
                 "the file was written on a machine of the other byte order".into(),
             ));
         }
-        let schema = Arc::new(fb_to_schema(ipc_schema));
-        let projection = projection(&schema, columns)?;
-        let mut decoder = FileDecoder::new(schema.clone(), footer.version());
-        let schema = match &projection {
-            Some(indices) => {
-                decoder = decoder.with_projection(indices.clone());
-                Arc::new(schema.project(indices)?)
-            }
-            None => schema,
-        };
+        let (mut decoder, schema) = projected_decoder(ipc_schema, footer.version(), columns)?;
         for block in footer.dictionaries().into_iter().flatten() {
             let message = block_buffer(&buffer, block, footer_start)?;
             check_block(&message, block)?;
@@ -204,16 +195,7 @@ impl IpcContents {
         if !ipc_schema.endianness().equals_to_target_endianness() {
             return Ok(None);
         }
-        let schema = Arc::new(fb_to_schema(ipc_schema));
-        let projection = projection(&schema, columns)?;
-        let mut decoder = FileDecoder::new(schema.clone(), message.version());
-        let schema = match &projection {
-            Some(indices) => {
-                decoder = decoder.with_projection(indices.clone());
-                Arc::new(schema.project(indices)?)
-            }
-            None => schema,
-        };
+        let (mut decoder, schema) = projected_decoder(ipc_schema, message.version(), columns)?;
         let mut blocks = Vec::new();
         for message in rest {
             let block = Block::new(
@@ -334,6 +316,23 @@ impl RecordBatchReader for IpcBatchReader {
     fn schema(&self) -> SchemaRef {
         self.contents.schema()
     }
+}
+
+/// A file decoder for `ipc_schema` that decodes only `columns`, with the projected schema.
+fn projected_decoder(
+    ipc_schema: arrow_ipc::Schema<'_>,
+    version: MetadataVersion,
+    columns: Option<&[String]>,
+) -> Result<(FileDecoder, SchemaRef)> {
+    let schema = Arc::new(fb_to_schema(ipc_schema));
+    let decoder = FileDecoder::new(schema.clone(), version);
+    Ok(match projection(&schema, columns)? {
+        Some(indices) => (
+            decoder.with_projection(indices.clone()),
+            Arc::new(schema.project(&indices)?),
+        ),
+        None => (decoder, schema),
+    })
 }
 
 /// Maps a local file into memory as an Arrow buffer; nothing is read until it is touched.

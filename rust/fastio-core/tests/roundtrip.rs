@@ -203,18 +203,7 @@ fn every_truncation_is_reported_as_corrupt() {
 
 #[test]
 fn unchanged_dictionaries_are_written_once_and_changed_ones_are_refused() {
-    let schema = Arc::new(Schema::new(vec![Field::new(
-        "category",
-        DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
-        true,
-    )]));
-    let dictionary_batch = |values: &[&str]| {
-        let mut builder = StringDictionaryBuilder::<Int32Type>::new();
-        for value in values {
-            builder.append_value(value);
-        }
-        RecordBatch::try_new(schema.clone(), vec![Arc::new(builder.finish()) as ArrayRef]).unwrap()
-    };
+    let schema = dictionary_batch(&[]).schema();
     let first = dictionary_batch(&["a", "b", "a"]);
     let same = dictionary_batch(&["a", "b", "b"]);
     let mut options = EncodeOptions::new(Compression::Zstd);
@@ -350,18 +339,7 @@ fn a_failed_write_refuses_to_finish() {
 
 #[test]
 fn streams_with_dictionaries_decode_whether_or_not_they_replace_them() {
-    let schema = Arc::new(Schema::new(vec![Field::new(
-        "category",
-        DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
-        true,
-    )]));
-    let dictionary_batch = |values: &[&str]| {
-        let mut builder = StringDictionaryBuilder::<Int32Type>::new();
-        for value in values {
-            builder.append_value(value);
-        }
-        RecordBatch::try_new(schema.clone(), vec![Arc::new(builder.finish()) as ArrayRef]).unwrap()
-    };
+    let schema = dictionary_batch(&[]).schema();
     let first = dictionary_batch(&["a", "b", "a"]);
     let same = dictionary_batch(&["a", "b", "b"]);
     let replaced = dictionary_batch(&["c", "d"]);
@@ -397,4 +375,18 @@ fn dictionary_strings(column: &ArrayRef) -> Vec<String> {
         .iter()
         .map(|key| values.value(key.unwrap() as usize).to_string())
         .collect()
+}
+
+/// One string dictionary column named "category", with the dictionary its values build.
+fn dictionary_batch(values: &[&str]) -> RecordBatch {
+    let schema = Arc::new(Schema::new(vec![Field::new(
+        "category",
+        DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
+        true,
+    )]));
+    let mut builder = StringDictionaryBuilder::<Int32Type>::new();
+    for value in values {
+        builder.append_value(value);
+    }
+    RecordBatch::try_new(schema, vec![Arc::new(builder.finish()) as ArrayRef]).unwrap()
 }
