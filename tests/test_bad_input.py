@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import dagster_fastio as fio
+from dagster_fastio import _core
 
 CODECS = ["zstd", "lz4", "none"]
 
@@ -325,19 +326,39 @@ def test_unsupported_object_raises_type_error(tmp_path: Path, data: object) -> N
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize(
-    "uri", ["s3://bucket/key.arrow", "S3://bucket/key.arrow", "gs://b/k.arrow", "memory://k"]
-)
-def test_object_store_uri_raises_value_error_for_now(uri: str) -> None:
+@pytest.mark.parametrize("uri", ["ftp://host/key.arrow", "hdfs://nn/key.arrow", "s3://bucket"])
+def test_unusable_uri_raises_value_error_naming_the_choices(uri: str) -> None:
     table = pa.table({"a": [1]})
-    with pytest.raises(ValueError, match="not supported"):
-        fio.read(uri)
-    with pytest.raises(ValueError, match="not supported"):
-        fio.write(table, uri)
-    with pytest.raises(ValueError, match="not supported"):
-        fio.read_batches(uri)
-    with pytest.raises(ValueError, match="not supported"):
-        fio.open_writer(uri, table.schema)
+    for call in (
+        lambda: fio.read(uri),
+        lambda: fio.write(table, uri),
+        lambda: fio.read_batches(uri),
+        lambda: fio.open_writer(uri, table.schema),
+    ):
+        with pytest.raises(ValueError, match="s3://|names a bucket"):
+            call()
+
+
+def test_unknown_storage_option_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match='unknown storage option "aws_endpiont"'):
+        fio.write(pa.table({"a": [1]}), "s3://bucket/t.arrow", storage_options={"aws_endpiont": "x"})
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"part_size": 1 << 20}, "part_size must be between"),
+        ({"part_size": -1}, "part_size must be a positive"),
+        ({"part_size": 6 << 30}, "part_size must be between"),
+        ({"max_concurrency": 0}, "max_concurrency must be between"),
+    ],
+)
+def test_upload_options_outside_s3_limits_are_refused(
+    options: dict[str, int], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        fio.write(pa.table({"a": [1]}), "memory://bucket/t.arrow", **options)  # type: ignore[arg-type]
+    assert not _core.object_exists("memory://bucket/t.arrow")
 
 
 def test_decode_rejects_objects_without_bytes() -> None:

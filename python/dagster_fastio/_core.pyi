@@ -1,6 +1,5 @@
 """Typed stubs of the native module; `make lint` checks them with mypy.stubtest."""
 
-from pathlib import Path
 from typing import Any, final
 
 __all__ = [
@@ -8,7 +7,9 @@ __all__ = [
     "WriteStats",
     "__version__",
     "decode",
+    "delete_object",
     "encode",
+    "object_exists",
     "read_file",
     "read_file_batches",
     "read_zstd_file",
@@ -28,17 +29,22 @@ class WriteStats:
     def raw_bytes(self) -> int: ...
     @property
     def stored_bytes(self) -> int: ...
+    @property
+    def parts(self) -> int: ...
 
 @final
 class IpcFileWriter:
     def __new__(
         cls,
-        path: str | Path,
+        uri: str,
         schema: Any,
         compression: str = "zstd",
         level: int | None = None,
         chunk_rows: int | None = None,
         fsync: bool = False,
+        storage_options: dict[str, str] | None = None,
+        part_size: int | None = None,
+        max_concurrency: int | None = None,
     ) -> IpcFileWriter: ...
     def write(self, data: Any) -> None: ...
     def finish(self) -> WriteStats: ...
@@ -51,14 +57,31 @@ def encode(
 ) -> tuple[Any, WriteStats]: ...
 def write_file(
     data: Any,
-    path: str | Path,
+    uri: str,
     compression: str = "zstd",
     level: int | None = None,
     chunk_rows: int | None = None,
     fsync: bool = False,
+    storage_options: dict[str, str] | None = None,
+    part_size: int | None = None,
+    max_concurrency: int | None = None,
 ) -> WriteStats: ...
 def decode(data: Any, columns: list[str] | None = None) -> Any: ...
-def read_file(path: str | Path, columns: list[str] | None = None) -> Any: ...
-def read_file_batches(path: str | Path, columns: list[str] | None = None) -> Any: ...
-def write_zstd_file(path: str | Path, data: bytes, level: int = 1, fsync: bool = False) -> int: ...
-def read_zstd_file(path: str | Path) -> Any: ...
+def read_file(
+    uri: str, columns: list[str] | None = None, storage_options: dict[str, str] | None = None
+) -> Any: ...
+def read_file_batches(
+    uri: str, columns: list[str] | None = None, storage_options: dict[str, str] | None = None
+) -> Any: ...
+def write_zstd_file(
+    uri: str,
+    data: bytes,
+    level: int = 1,
+    fsync: bool = False,
+    storage_options: dict[str, str] | None = None,
+    part_size: int | None = None,
+    max_concurrency: int | None = None,
+) -> tuple[int, int]: ...
+def read_zstd_file(uri: str, storage_options: dict[str, str] | None = None) -> Any: ...
+def object_exists(uri: str, storage_options: dict[str, str] | None = None) -> bool: ...
+def delete_object(uri: str, storage_options: dict[str, str] | None = None) -> None: ...

@@ -9,14 +9,12 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Literal
-from urllib.parse import urlparse
-from urllib.request import url2pathname
 
 import pyarrow as pa
 
 from dagster_fastio import _core
 from dagster_fastio.convert import to_arrow_source
-from dagster_fastio.errors import CorruptFileError, FastIOError
+from dagster_fastio.errors import CorruptFileError, FastIOError, StoreError
 
 __all__ = [
     "WriteInfo",
@@ -31,20 +29,6 @@ __all__ = [
 
 Compression = Literal["zstd", "lz4", "none"]
 PathOrUri = str | os.PathLike[str]
-
-_OBJECT_STORE_SCHEMES = (
-    "s3://",
-    "s3a://",
-    "gs://",
-    "gcs://",
-    "az://",
-    "abfs://",
-    "abfss://",
-    "memory://",
-    "http://",
-    "https://",
-)
-
 
 @dataclass(frozen=True, slots=True)
 class WriteInfo:
@@ -71,20 +55,11 @@ class WriteInfo:
         return self.raw_bytes / 1e6 / self.seconds if self.seconds > 0 else 0.0
 
 
-def local_path(uri: PathOrUri) -> str:
-    """The local path a URI names; object-store URIs raise ValueError in this version."""
+def is_remote(uri: PathOrUri) -> bool:
+    """Whether ``uri`` names an object in a store rather than a local file."""
     text = os.fspath(uri)
-    if text.startswith("file://"):
-        parsed = urlparse(text)
-        if parsed.netloc not in ("", "localhost"):
-            raise ValueError(f"{text!r} names another host; file:// URIs must be local")
-        return url2pathname(parsed.path)
-    if text.lower().startswith(_OBJECT_STORE_SCHEMES):
-        raise ValueError(
-            f"object store URIs are not supported by this version: {text!r}; "
-            "expected a local path or a file:// URI"
-        )
-    return text
+    scheme, sep, _ = text.partition("://")
+    return bool(sep) and scheme.lower() != "file"
 
 
 def _column_list(columns: Sequence[str] | None) -> list[str] | None:
@@ -95,14 +70,17 @@ def _column_list(columns: Sequence[str] | None) -> list[str] | None:
     return [str(name) for name in columns]
 
 
-# Start of every message of the core's CorruptFileError, also when it reaches Python as the
-# error of an Arrow stream that pyarrow is reading.
+# Start of every message of the core's CorruptFileError and StoreError, also when they reach
+# Python as the error of an Arrow stream that pyarrow is reading.
 _CORRUPT_MESSAGE = "corrupt or unsupported Arrow IPC data"
+_STORE_MESSAGE = "object store error at "
 
 
 def _stream_error(error: pa.ArrowException) -> FastIOError:
     if _CORRUPT_MESSAGE in str(error):
         return CorruptFileError(str(error).split(_CORRUPT_MESSAGE, 1)[-1].lstrip(": "))
+    if _STORE_MESSAGE in str(error):
+        return StoreError(_STORE_MESSAGE + str(error).split(_STORE_MESSAGE, 1)[-1])
     return FastIOError(str(error))
 
 
@@ -145,7 +123,7 @@ def _write_info(
         batches=stats.batches,
         raw_bytes=stats.raw_bytes,
         stored_bytes=stats.stored_bytes,
-        parts=1,
+        parts=stats.parts,
         seconds=seconds,
         compression=compression.lower(),
     )
@@ -190,13 +168,26 @@ def write(
 ) -> WriteInfo:
     """Writes ``data`` to ``uri`` as an Arrow IPC file, replacing any previous version atomically.
 
-    ``storage_options``, ``part_size`` and ``max_concurrency`` configure object-store uploads
-    and have no effect on local files.
+    ``uri`` is a local path, ``file://``, ``s3://``, ``gs://``, ``az://`` or ``memory://``. A
+    store object is uploaded while it is encoded, in parts of ``part_size`` bytes (default
+    16 MiB, growing past 500 parts) with ``max_concurrency`` (default 8) in flight, or in one
+    PUT when it fits in one part; a failure aborts the upload and keeps the previous version.
+    ``storage_options`` take object_store's keys (``aws_endpoint``, ``aws_region``, ...) on top
+    of the environment; ``max_retries`` and ``retry_timeout`` (seconds) tune retries.
     """
-    path = local_path(uri)
     source = to_arrow_source(data)
     start = time.perf_counter()
-    stats = _core.write_file(source, path, compression, level, chunk_rows, fsync)
+    stats = _core.write_file(
+        source,
+        os.fspath(uri),
+        compression,
+        level,
+        chunk_rows,
+        fsync,
+        storage_options,
+        part_size,
+        max_concurrency,
+    )
     return _write_info(uri, stats, time.perf_counter() - start, compression)
 
 
@@ -210,9 +201,10 @@ def read(
     Local files are memory-mapped, and the columns of an uncompressed file point into the
     mapping. As with pyarrow's ``memory_map=True``, such a table must not outlive an in-place
     rewrite of its file by another program (dagster-fastio itself always replaces files by
-    rename, which is safe).
+    rename, which is safe). A store object's footer is fetched first, then its batches in
+    concurrent ranged requests, decoded as they arrive.
     """
-    return _read_all(_core.read_file(local_path(uri), _column_list(columns)))
+    return _read_all(_core.read_file(os.fspath(uri), _column_list(columns), storage_options))
 
 
 def read_batches(
@@ -222,17 +214,20 @@ def read_batches(
 ) -> pa.RecordBatchReader:
     """Opens an Arrow IPC file or stream for reading batch by batch.
 
-    Batches are decoded one at a time as they are read. A stream that replaces a dictionary
-    part-way is the exception: it is decoded when opened.
+    Batches are decoded one at a time as they are read; from a store, the next ranges are
+    already downloading. A stream that replaces a dictionary part-way is the exception: it is
+    decoded when opened.
     """
-    return _lazy_reader(_core.read_file_batches(local_path(uri), _column_list(columns)))
+    native = _core.read_file_batches(os.fspath(uri), _column_list(columns), storage_options)
+    return _lazy_reader(native)
 
 
 class Writer:
     """Writes batches one at a time; the file appears only when the writer closes cleanly.
 
-    Used as a context manager, an exception inside the block aborts the write and leaves any
-    previous file at the path untouched.
+    Used as a context manager, an exception inside the block (KeyboardInterrupt included)
+    aborts the write and leaves any previous file or object untouched. Uploads stream their
+    parts as batches arrive, so the output may be larger than memory.
     """
 
     def __init__(
@@ -243,12 +238,23 @@ class Writer:
         level: int | None = None,
         chunk_rows: int | None = None,
         fsync: bool = False,
+        storage_options: dict[str, str] | None = None,
+        part_size: int | None = None,
+        max_concurrency: int | None = None,
     ) -> None:
         self._uri = uri
         self._compression = compression
         self._start = time.perf_counter()
         self._native = _core.IpcFileWriter(
-            local_path(uri), schema, compression, level, chunk_rows, fsync
+            os.fspath(uri),
+            schema,
+            compression,
+            level,
+            chunk_rows,
+            fsync,
+            storage_options,
+            part_size,
+            max_concurrency,
         )
         self.info: WriteInfo | None = None
         """Set once the writer has closed cleanly."""
@@ -258,7 +264,7 @@ class Writer:
         self._native.write(to_arrow_source(data))
 
     def close(self) -> WriteInfo:
-        """Finishes the file and moves it into place."""
+        """Finishes the file and publishes it (rename, or upload completion)."""
         if self.info is None:
             stats = self._native.finish()
             self.info = _write_info(
@@ -267,7 +273,7 @@ class Writer:
         return self.info
 
     def abort(self) -> None:
-        """Discards everything written; the previous file at the path, if any, stays."""
+        """Discards everything written (aborting an upload); any previous version stays."""
         self._native.abort()
 
     @property
@@ -299,9 +305,21 @@ def open_writer(
     level: int | None = None,
     chunk_rows: int | None = None,
     fsync: bool = False,
+    max_concurrency: int | None = None,
 ) -> Writer:
     """Opens a streaming writer for output larger than memory.
 
-    ``schema`` is a ``pyarrow.Schema`` or any object with ``__arrow_c_schema__``.
+    ``schema`` is a ``pyarrow.Schema`` or any object with ``__arrow_c_schema__``. The store
+    options are ``write``'s.
     """
-    return Writer(uri, schema, compression, level, chunk_rows, fsync)
+    return Writer(
+        uri,
+        schema,
+        compression,
+        level,
+        chunk_rows,
+        fsync,
+        storage_options,
+        part_size,
+        max_concurrency,
+    )

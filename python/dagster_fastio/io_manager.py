@@ -14,15 +14,17 @@ import types
 import typing
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlparse
+from urllib.request import url2pathname
 
 import dagster as dg
 import pyarrow as pa
 from pydantic import Field, PrivateAttr
 
 from dagster_fastio import _core
-from dagster_fastio.api import WriteInfo, local_path, open_writer, read, read_batches, write
+from dagster_fastio.api import WriteInfo, is_remote, open_writer, read, read_batches, write
 from dagster_fastio.convert import polars_to_arrow, to_arrow_source
 
 __all__ = ["PICKLE_SUFFIX", "TABLE_SUFFIX", "TYPE_METADATA_KEY", "FastIOManager", "read_pickle"]
@@ -85,9 +87,36 @@ def _partition_segments(partition_key: str) -> list[str]:
     return _safe_segments(partition_key)
 
 
-def _with_suffix(stem: Path, suffix: str) -> Path:
+@dataclass(frozen=True, slots=True)
+class _Location:
+    """A place under the base: a local path, or an object URI whose key joins with "/"."""
+
+    text: str
+    remote: bool
+
+    @staticmethod
+    def base(text: str) -> _Location:
+        if is_remote(text):
+            return _Location(text.rstrip("/"), remote=True)
+        if text.startswith("file://"):
+            parsed = urlparse(text)
+            if parsed.netloc not in ("", "localhost"):
+                raise ValueError(f"{text!r} names another host; file:// URIs must be local")
+            text = url2pathname(parsed.path)
+        return _Location(text, remote=False)
+
+    def joinpath(self, *segments: str) -> _Location:
+        if self.remote:
+            return _Location("/".join([self.text, *segments]), remote=True)
+        return _Location(os.path.join(self.text, *segments), remote=False)
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def _with_suffix(stem: _Location, suffix: str) -> _Location:
     # Appending keeps dots in partition keys: "0.0-to-1.0" becomes "0.0-to-1.0.arrow".
-    return stem.with_name(stem.name + suffix)
+    return _Location(stem.text + suffix, stem.remote)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -215,15 +244,22 @@ class FastIOManager(dg.ConfigurableIOManager):
         default=None, description="zstd level for tables (default 1, the fastest)."
     )
     part_size_mb: int | None = Field(
-        default=None, description="Upload part size for object stores, in MiB."
+        default=None,
+        description="Upload part size for object stores, in MiB (default 16, at least 5).",
     )
     max_concurrency: int | None = Field(
         default=None,
-        description="Upstream partitions loaded at once (default: 8); upload parts in flight.",
+        description=(
+            "Upload parts in flight per output, and upstream partitions loaded at once "
+            "(default 8 each)."
+        ),
     )
     storage_options: dict[str, str] = Field(
         default_factory=dict,
-        description="Object-store settings in object_store's keys (values may be EnvVar).",
+        description=(
+            "Object-store settings in object_store's keys (aws_endpoint, aws_region, ...; "
+            "values may be EnvVar), on top of the AWS_*, GOOGLE_* and AZURE_* environment."
+        ),
     )
 
     _instance_storage: str | None = PrivateAttr(default=None)
@@ -238,22 +274,39 @@ class FastIOManager(dg.ConfigurableIOManager):
 
     # -- paths ----------------------------------------------------------------------------
 
-    def _base(self) -> Path:
+    def _base(self) -> _Location:
         base = self.base_path or self._instance_storage
         if base is None:
             raise dg.DagsterInvariantViolationError(
                 "FastIOManager needs base_path when no Dagster instance is available"
             )
-        # Refuses object-store URIs by name rather than writing to a look-alike local folder.
-        return Path(local_path(base))
+        return _Location.base(base)
 
-    def _stem(self, context: dg.InputContext | dg.OutputContext) -> Path:
+    @property
+    def _store_options(self) -> dict[str, str] | None:
+        return dict(self.storage_options) or None
+
+    @property
+    def _part_size(self) -> int | None:
+        return None if self.part_size_mb is None else self.part_size_mb << 20
+
+    def _exists(self, location: _Location) -> bool:
+        if not location.remote:
+            return os.path.isfile(location.text)
+        return _core.object_exists(location.text, self._store_options)
+
+    def _delete(self, location: _Location) -> None:
+        _core.delete_object(location.text, self._store_options)
+
+    def _stem(self, context: dg.InputContext | dg.OutputContext) -> _Location:
         """The output's path without suffix or partition."""
         parts = context.asset_key.path if context.has_asset_key else context.get_identifier()
         segments = [segment for part in parts for segment in _safe_segments(part)]
         return self._base().joinpath(*segments)
 
-    def _partition_stems(self, context: dg.InputContext | dg.OutputContext) -> dict[str, Path]:
+    def _partition_stems(
+        self, context: dg.InputContext | dg.OutputContext
+    ) -> dict[str, _Location]:
         stem = self._stem(context)
         return {
             key: stem.joinpath(*_partition_segments(key)) for key in context.asset_partition_keys
@@ -300,18 +353,19 @@ class FastIOManager(dg.ConfigurableIOManager):
             metadata = self._write_pickle(obj, stem)
             stale = _with_suffix(stem, TABLE_SUFFIX)
         # A type change (table <-> object) must not leave the old format behind to be loaded.
-        stale.unlink(missing_ok=True)
+        self._delete(stale)
         context.add_output_metadata(metadata)
 
-    def _clear_unpartitioned_file(self, context: dg.OutputContext, folder: Path) -> None:
+    def _clear_unpartitioned_file(self, context: dg.OutputContext, folder: _Location) -> None:
         # FilesystemIOManager stores an unpartitioned asset as a file without a suffix, exactly
-        # where the partitioned asset needs its folder.
-        if folder.is_file():
+        # where the partitioned asset needs its folder. A store has no folders: an object and
+        # keys below its name can coexist, so there is nothing to clear there.
+        if not folder.remote and os.path.isfile(folder.text):
             context.log.warning(
                 f"Removing {folder}, left by a non-partitioned version of {context.asset_key}, "
                 "to make room for the partitions' folder."
             )
-            folder.unlink()
+            os.unlink(folder.text)
 
     def _compression_for(self, context: dg.OutputContext) -> str:
         chosen = (context.definition_metadata or {}).get(COMPRESSION_METADATA_KEY, self.compression)
@@ -322,7 +376,7 @@ class FastIOManager(dg.ConfigurableIOManager):
         context: dg.OutputContext,
         data: Any,
         stored_type: str,
-        stem: Path,
+        stem: _Location,
         partitioned: bool,
     ) -> dict[str, Any]:
         path = _with_suffix(stem, TABLE_SUFFIX)
@@ -332,7 +386,15 @@ class FastIOManager(dg.ConfigurableIOManager):
             info, schema = self._write_lazy_frame(data, path, compression, level)
         else:
             schema = data.schema
-            info = write(data, path, compression=compression, level=level)  # type: ignore[arg-type]
+            info = write(
+                data,
+                path.text,
+                compression=compression,  # type: ignore[arg-type]
+                level=level,
+                storage_options=self._store_options,
+                part_size=self._part_size,
+                max_concurrency=self.max_concurrency,
+            )
         row_count_key = "dagster/partition_row_count" if partitioned else "dagster/row_count"
         return {
             row_count_key: dg.MetadataValue.int(info.rows),
@@ -347,7 +409,7 @@ class FastIOManager(dg.ConfigurableIOManager):
         }
 
     def _write_lazy_frame(
-        self, frame: Any, path: Path, compression: str, level: int | None
+        self, frame: Any, path: _Location, compression: str, level: int | None
     ) -> tuple[WriteInfo, pa.Schema]:
         # Collected batch by batch by polars' streaming engine, straight into the writer. The
         # schema comes from the first batch, so it is the one the batches really have.
@@ -360,25 +422,40 @@ class FastIOManager(dg.ConfigurableIOManager):
             # query a second time.
             first = polars_to_arrow(pl.DataFrame(schema=frame.collect_schema()))
         schema = _mark(first.schema, POLARS_LAZY)
-        with open_writer(path, schema, compression, level=level) as writer:  # type: ignore[arg-type]
+        with open_writer(
+            path.text,
+            schema,
+            compression,  # type: ignore[arg-type]
+            storage_options=self._store_options,
+            part_size=self._part_size,
+            level=level,
+            max_concurrency=self.max_concurrency,
+        ) as writer:
             writer.write(first)
             for batch in batches:
                 writer.write(batch)
         assert writer.info is not None
         return writer.info, schema
 
-    def _write_pickle(self, obj: Any, stem: Path) -> dict[str, Any]:
+    def _write_pickle(self, obj: Any, stem: _Location) -> dict[str, Any]:
         path = _with_suffix(stem, PICKLE_SUFFIX)
         start = time.perf_counter()
         data = pickle.dumps(obj, protocol=5)
-        stored = _core.write_zstd_file(path, data, PICKLE_ZSTD_LEVEL)
+        stored, parts = _core.write_zstd_file(
+            path.text,
+            data,
+            PICKLE_ZSTD_LEVEL,
+            storage_options=self._store_options,
+            part_size=self._part_size,
+            max_concurrency=self.max_concurrency,
+        )
         info = WriteInfo(
-            uri=str(path),
+            uri=path.text,
             rows=0,
             batches=0,
             raw_bytes=len(data),
             stored_bytes=stored,
-            parts=1,
+            parts=parts,
             seconds=time.perf_counter() - start,
             compression="zstd",
         )
@@ -415,14 +492,14 @@ class FastIOManager(dg.ConfigurableIOManager):
     def _load_partitions(
         self,
         context: dg.InputContext,
-        stems: dict[str, Path],
+        stems: dict[str, _Location],
         annotation: Any,
         columns: list[str] | None,
         as_table: bool,
     ) -> dict[str, Any]:
         allow_missing = bool((context.definition_metadata or {}).get("allow_missing_partitions"))
 
-        def load(stem: Path) -> Any:
+        def load(stem: _Location) -> Any:
             if as_table:
                 return self._read_table(stem, columns)
             return self._load_one(stem, annotation, columns, optional=False)
@@ -443,7 +520,7 @@ class FastIOManager(dg.ConfigurableIOManager):
         return loaded
 
     def _scan_partitions(
-        self, context: dg.InputContext, stems: dict[str, Path], columns: list[str] | None
+        self, context: dg.InputContext, stems: dict[str, _Location], columns: list[str] | None
     ) -> Any:
         import polars as pl
 
@@ -451,58 +528,68 @@ class FastIOManager(dg.ConfigurableIOManager):
         paths = []
         for key, stem in stems.items():
             path = _with_suffix(stem, TABLE_SUFFIX)
-            if path.exists():
-                paths.append(str(path))
+            if self._exists(path):
+                paths.append(path.text)
             elif not allow_missing:
                 raise FileNotFoundError(
                     f"partition {key} of {context.asset_key}: no file at {path}"
                 )
-        frame = pl.scan_ipc(paths)
+        return self._scan(paths, columns)
+
+    def _scan(self, paths: list[str], columns: list[str] | None) -> Any:
+        import polars as pl
+
+        # polars reads stores itself, with the same object_store keys.
+        frame = pl.scan_ipc(paths, storage_options=self._store_options)
         return frame.select(columns) if columns else frame
 
-    def _read_table(self, stem: Path, columns: list[str] | None) -> pa.Table:
+    def _read_table(self, stem: _Location, columns: list[str] | None) -> pa.Table:
         path = _with_suffix(stem, TABLE_SUFFIX)
-        if not path.exists():
-            raise FileNotFoundError(f"no table stored at {path}")
-        return read(path, columns=columns)
+        try:
+            return read(path.text, columns=columns, storage_options=self._store_options)
+        except FileNotFoundError:
+            raise FileNotFoundError(f"no table stored at {path}") from None
 
     def _load_one(
-        self, stem: Path, annotation: Any, columns: list[str] | None, optional: bool
+        self, stem: _Location, annotation: Any, columns: list[str] | None, optional: bool
     ) -> Any:
         table_path = _with_suffix(stem, TABLE_SUFFIX)
         pickle_path = _with_suffix(stem, PICKLE_SUFFIX)
-        if table_path.exists():
+        if self._exists(table_path):
             wanted = _type_name(annotation)
             if wanted == POLARS_LAZY:
-                import polars as pl
-
-                frame = pl.scan_ipc(table_path)
-                return frame.select(columns) if columns else frame
+                return self._scan([table_path.text], columns)
             if wanted == PYARROW_READER:
-                reader = read_batches(table_path, columns=columns)
+                reader = read_batches(
+                    table_path.text, columns=columns, storage_options=self._store_options
+                )
                 schema = _unmark(reader.schema.empty_table()).schema
                 return pa.RecordBatchReader.from_batches(schema, reader)
-            return _table_as(read(table_path, columns=columns), wanted)
-        if pickle_path.exists():
-            return read_pickle(pickle_path)
+            return _table_as(
+                read(table_path.text, columns=columns, storage_options=self._store_options),
+                wanted,
+            )
+        if self._exists(pickle_path):
+            return read_pickle(pickle_path.text, self._store_options)
         if optional:
             return None
         raise FileNotFoundError(
-            f"nothing stored at {table_path} (nor {pickle_path.name}): has the upstream output "
-            "been materialized?"
+            f"nothing stored at {table_path} (nor {os.path.basename(pickle_path.text)}): has the "
+            "upstream output been materialized?"
         )
 
 
-def read_pickle(path: Path) -> Any:
-    """The object stored in a ``.pickle.zst`` file."""
+def read_pickle(uri: str | os.PathLike[str], storage_options: dict[str, str] | None = None) -> Any:
+    """The object stored in a ``.pickle.zst`` file or object."""
     # The decompressed bytes arrive as a uint8 Arrow array over Rust's buffer; pickle reads
     # them through the buffer protocol without another copy.
-    return pickle.loads(pa.array(_core.read_zstd_file(path)).buffers()[1])
+    data = _core.read_zstd_file(os.fspath(uri), storage_options)
+    return pickle.loads(pa.array(data).buffers()[1])
 
 
-def _storage_metadata(info: WriteInfo, path: Path) -> dict[str, Any]:
+def _storage_metadata(info: WriteInfo, path: _Location) -> dict[str, Any]:
     return {
-        "uri": dg.MetadataValue.path(os.fspath(path)),
+        "uri": dg.MetadataValue.path(path.text),
         "raw_bytes": dg.MetadataValue.int(info.raw_bytes),
         "stored_bytes": dg.MetadataValue.int(info.stored_bytes),
         "compression": dg.MetadataValue.text(info.compression),

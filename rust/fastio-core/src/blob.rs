@@ -5,43 +5,89 @@ use std::io::{Read, Write};
 use std::path::Path;
 
 use crate::error::{FastIoError, Result};
-use crate::sink::AtomicFile;
+use crate::sink::Sink;
+use crate::store::{Location, UploadOptions};
 
-/// Compresses `data` with zstd on all cores into `path`, replaced atomically.
+/// Compresses `data` with zstd on all cores into `location`, replaced atomically.
 ///
-/// Returns the stored size in bytes.
-pub fn write_zstd_file(path: &Path, data: &[u8], level: i32, fsync: bool) -> Result<u64> {
-    let file = AtomicFile::create(path, fsync)?;
-    let context = || format!("writing {}", path.display());
+/// Returns the stored size in bytes and the number of upload parts.
+pub fn write_zstd(
+    location: Location,
+    data: &[u8],
+    level: i32,
+    fsync: bool,
+    upload: UploadOptions,
+) -> Result<(u64, u64)> {
+    let context = "compressing an object";
+    let sink = CountingSink {
+        inner: Sink::create(location, upload, fsync)?,
+        written: 0,
+    };
     let mut encoder =
-        zstd::stream::Encoder::new(file, level).map_err(|e| FastIoError::io(context(), e))?;
+        zstd::stream::Encoder::new(sink, level).map_err(|e| FastIoError::io(context, e))?;
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
     if workers > 1 && data.len() > 1 << 20 {
         // zstd's own worker threads split large payloads into independently compressed jobs.
         encoder
             .multithread(workers)
-            .map_err(|e| FastIoError::io(context(), e))?;
+            .map_err(|e| FastIoError::io(context, e))?;
     }
     encoder
         .set_pledged_src_size(Some(data.len() as u64))
-        .map_err(|e| FastIoError::io(context(), e))?;
+        .map_err(|e| FastIoError::io(context, e))?;
     encoder
         .include_contentsize(true)
-        .map_err(|e| FastIoError::io(context(), e))?;
+        .map_err(|e| FastIoError::io(context, e))?;
     encoder
         .write_all(data)
-        .map_err(|e| FastIoError::io(context(), e))?;
-    let mut file = encoder
-        .finish()
-        .map_err(|e| FastIoError::io(context(), e))?;
-    file.flush().map_err(|e| FastIoError::io(context(), e))?;
-    let size = file.bytes_written();
-    file.commit()?;
-    Ok(size)
+        .map_err(|e| FastIoError::io(context, e))?;
+    let mut sink = encoder.finish().map_err(|e| FastIoError::io(context, e))?;
+    sink.flush().map_err(|e| FastIoError::io(context, e))?;
+    let size = sink.written;
+    let parts = sink.inner.commit()?;
+    Ok((size, parts))
 }
 
-/// Reads and decompresses a file written by [`write_zstd_file`].
+/// Compresses `data` into a local file; see [`write_zstd`].
+pub fn write_zstd_file(path: &Path, data: &[u8], level: i32, fsync: bool) -> Result<u64> {
+    let location = Location::Local(path.to_path_buf());
+    write_zstd(location, data, level, fsync, UploadOptions::default()).map(|(size, _)| size)
+}
+
+struct CountingSink {
+    inner: Sink,
+    written: u64,
+}
+
+impl Write for CountingSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.written += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Reads and decompresses an object written by [`write_zstd`].
+pub fn read_zstd(location: Location) -> Result<Vec<u8>> {
+    match location {
+        Location::Local(path) => decompress(&read_local(&path)?, &path.display().to_string()),
+        Location::Remote(object) => match object.size()? {
+            0 => Err(FastIoError::Corrupt(format!("{} is empty", object.uri))),
+            size => decompress(object.read_range(0..size)?.as_slice(), &object.uri),
+        },
+    }
+}
+
+/// Reads and decompresses a local file written by [`write_zstd_file`].
 pub fn read_zstd_file(path: &Path) -> Result<Vec<u8>> {
+    read_zstd(Location::Local(path.to_path_buf()))
+}
+
+fn read_local(path: &Path) -> Result<Vec<u8>> {
     let mut file = File::open(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => FastIoError::NotFound(path.display().to_string()),
         _ => FastIoError::io(format!("opening {}", path.display()), e),
@@ -49,23 +95,23 @@ pub fn read_zstd_file(path: &Path) -> Result<Vec<u8>> {
     let mut compressed = Vec::new();
     file.read_to_end(&mut compressed)
         .map_err(|e| FastIoError::io(format!("reading {}", path.display()), e))?;
+    Ok(compressed)
+}
+
+fn decompress(compressed: &[u8], name: &str) -> Result<Vec<u8>> {
     if compressed.is_empty() {
-        return Err(FastIoError::Corrupt(format!("{} is empty", path.display())));
+        return Err(FastIoError::Corrupt(format!("{name} is empty")));
     }
     // The frame's recorded size is a hint, not a promise: damaged bytes could claim any size,
     // so the buffer starts at what the compressed size makes plausible and grows if needed.
-    let recorded = zstd::zstd_safe::get_frame_content_size(&compressed)
+    let recorded = zstd::zstd_safe::get_frame_content_size(compressed)
         .ok()
         .flatten()
         .unwrap_or(0);
     let plausible = (compressed.len() as u64).saturating_mul(64) + (1 << 20);
     let mut data = Vec::with_capacity(recorded.min(plausible) as usize);
-    zstd::stream::copy_decode(compressed.as_slice(), &mut data).map_err(|e| {
-        FastIoError::Corrupt(format!(
-            "{} is not a readable zstd frame: {e}",
-            path.display()
-        ))
-    })?;
+    zstd::stream::copy_decode(compressed, &mut data)
+        .map_err(|e| FastIoError::Corrupt(format!("{name} is not a readable zstd frame: {e}")))?;
     Ok(data)
 }
 

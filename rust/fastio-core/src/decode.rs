@@ -20,11 +20,11 @@ use crate::error::{panic_message, FastIoError, Result};
 use crate::guard;
 
 /// An Arrow IPC file opens with these bytes (and closes with them after the footer).
-const ARROW_FILE_MAGIC: &[u8; 6] = b"ARROW1";
+pub(crate) const ARROW_FILE_MAGIC: &[u8; 6] = b"ARROW1";
 /// Footer length (4 bytes) and closing magic (6 bytes).
-const FILE_TRAILER_LEN: usize = 10;
+pub(crate) const FILE_TRAILER_LEN: usize = 10;
 /// Opening magic padded to 8 bytes.
-const FILE_HEADER_LEN: usize = 8;
+pub(crate) const FILE_HEADER_LEN: usize = 8;
 
 /// Where the bytes to decode live.
 pub enum IpcSource<'a> {
@@ -88,45 +88,27 @@ impl IpcContents {
         if len < FILE_HEADER_LEN + FILE_TRAILER_LEN {
             return Err(truncated("shorter than an empty Arrow file"));
         }
-        let trailer: [u8; FILE_TRAILER_LEN] = bytes[len - FILE_TRAILER_LEN..]
-            .try_into()
-            .expect("ten bytes");
-        let footer_len =
-            read_footer_length(trailer).map_err(|_| truncated("no footer at the end"))?;
+        let footer_len = footer_len(&bytes[len - FILE_TRAILER_LEN..])?;
         let footer_start = (len - FILE_TRAILER_LEN)
             .checked_sub(footer_len)
             .filter(|start| *start >= FILE_HEADER_LEN)
             .ok_or_else(|| corrupt("the footer length points outside the file"))?;
-        let footer = arrow_ipc::root_as_footer(&bytes[footer_start..len - FILE_TRAILER_LEN])
-            .map_err(|e| corrupt(format!("unreadable footer: {e}")))?;
-        let ipc_schema = footer
-            .schema()
-            .ok_or_else(|| corrupt("the footer has no schema"))?;
-        if !ipc_schema.endianness().equals_to_target_endianness() {
-            return Err(FastIoError::Corrupt(
-                "the file was written on a machine of the other byte order".into(),
-            ));
-        }
-        let (mut decoder, schema) = projected_decoder(ipc_schema, footer.version(), columns)?;
-        for block in footer.dictionaries().into_iter().flatten() {
+        let FileFooter {
+            mut decoder,
+            schema,
+            dictionaries,
+            batches,
+        } = FileFooter::parse(&bytes[footer_start..len - FILE_TRAILER_LEN], columns)?;
+        for block in &dictionaries {
             let message = block_buffer(&buffer, block, footer_start)?;
-            check_block(&message, block)?;
-            decoder
-                .read_dictionary(block, &message)
-                .map_err(|e| corrupt(format!("bad dictionary: {e}")))?;
+            load_dictionary(&mut decoder, block, &message)?;
         }
-        let blocks = footer
-            .recordBatches()
-            .ok_or_else(|| corrupt("the footer lists no record batches"))?
-            .iter()
-            .copied()
-            .collect();
         Ok(IpcContents {
             buffer,
             schema,
             layout: Layout::File {
                 decoder,
-                blocks,
+                blocks: batches,
                 data_end: footer_start,
             },
         })
@@ -207,9 +189,7 @@ impl IpcContents {
                 MessageHeader::RecordBatch => blocks.push(block),
                 MessageHeader::DictionaryBatch if blocks.is_empty() => {
                     let bytes = block_buffer(buffer, &block, buffer.len())?;
-                    decoder
-                        .read_dictionary(&block, &bytes)
-                        .map_err(|e| corrupt(format!("bad dictionary: {e}")))?;
+                    load_dictionary(&mut decoder, &block, &bytes)?;
                 }
                 _ => return Ok(None),
             }
@@ -253,19 +233,7 @@ impl IpcContents {
             } => {
                 let block = &blocks[index];
                 let message = block_buffer(&self.buffer, block, *data_end)?;
-                catch_unwind(AssertUnwindSafe(|| {
-                    check_block(&message, block)?;
-                    decoder
-                        .read_record_batch(block, &message)
-                        .map_err(|e| corrupt(format!("batch {index}: {e}")))
-                }))
-                .map_err(|payload| {
-                    corrupt(format!(
-                        "batch {index} failed to decode: {}",
-                        panic_message(&payload)
-                    ))
-                })??
-                .ok_or_else(|| corrupt(format!("batch {index} is not a record batch")))
+                decode_batch(decoder, index, block, &message)
             }
         }
     }
@@ -316,6 +284,93 @@ impl RecordBatchReader for IpcBatchReader {
     fn schema(&self) -> SchemaRef {
         self.contents.schema()
     }
+}
+
+/// Length of the footer, from the last ten bytes of a file (length and closing magic).
+pub(crate) fn footer_len(trailer: &[u8]) -> Result<usize> {
+    let trailer: [u8; FILE_TRAILER_LEN] = trailer
+        .try_into()
+        .map_err(|_| truncated("shorter than an empty Arrow file"))?;
+    read_footer_length(trailer).map_err(|_| truncated("no footer at the end"))
+}
+
+/// A parsed file footer: a decoder for the requested columns (its dictionaries still to be
+/// loaded), the projected schema, and where the dictionaries and batches are.
+pub(crate) struct FileFooter {
+    pub decoder: FileDecoder,
+    pub schema: SchemaRef,
+    pub dictionaries: Vec<Block>,
+    pub batches: Vec<Block>,
+}
+
+impl FileFooter {
+    /// Parses the footer flatbuffer, without its length and magic.
+    pub(crate) fn parse(footer: &[u8], columns: Option<&[String]>) -> Result<Self> {
+        let footer = arrow_ipc::root_as_footer(footer)
+            .map_err(|e| corrupt(format!("unreadable footer: {e}")))?;
+        let ipc_schema = footer
+            .schema()
+            .ok_or_else(|| corrupt("the footer has no schema"))?;
+        if !ipc_schema.endianness().equals_to_target_endianness() {
+            return Err(FastIoError::Corrupt(
+                "the file was written on a machine of the other byte order".into(),
+            ));
+        }
+        let (decoder, schema) = projected_decoder(ipc_schema, footer.version(), columns)?;
+        let dictionaries = footer
+            .dictionaries()
+            .into_iter()
+            .flatten()
+            .copied()
+            .collect();
+        let batches = footer
+            .recordBatches()
+            .ok_or_else(|| corrupt("the footer lists no record batches"))?
+            .iter()
+            .copied()
+            .collect();
+        Ok(FileFooter {
+            decoder,
+            schema,
+            dictionaries,
+            batches,
+        })
+    }
+}
+
+/// Loads the dictionary message `block` points to into `decoder`.
+pub(crate) fn load_dictionary(
+    decoder: &mut FileDecoder,
+    block: &Block,
+    message: &Buffer,
+) -> Result<()> {
+    check_block(message, block)?;
+    decoder
+        .read_dictionary(block, message)
+        .map_err(|e| corrupt(format!("bad dictionary: {e}")))
+}
+
+/// Decodes batch `index` from its message; bad bytes (and any panic while decoding them)
+/// become `Corrupt`.
+pub(crate) fn decode_batch(
+    decoder: &FileDecoder,
+    index: usize,
+    block: &Block,
+    message: &Buffer,
+) -> Result<RecordBatch> {
+    catch_unwind(AssertUnwindSafe(|| {
+        check_block(message, block)?;
+        decoder
+            .read_record_batch(block, message)
+            .map_err(|e| corrupt(format!("batch {index}: {e}")))
+    }))
+    .map_err(|payload| {
+        corrupt(format!(
+            "batch {index} failed to decode: {}",
+            panic_message(&payload)
+        ))
+    })??
+    .ok_or_else(|| corrupt(format!("batch {index} is not a record batch")))
 }
 
 /// A file decoder for `ipc_schema` that decodes only `columns`, with the projected schema.
@@ -402,11 +457,11 @@ fn check_block(message: &Buffer, block: &Block) -> Result<()> {
     guard::check_message(metadata, body)
 }
 
-fn corrupt(message: impl Into<String>) -> FastIoError {
+pub(crate) fn corrupt(message: impl Into<String>) -> FastIoError {
     FastIoError::Corrupt(message.into())
 }
 
-fn truncated(message: impl Into<String>) -> FastIoError {
+pub(crate) fn truncated(message: impl Into<String>) -> FastIoError {
     FastIoError::Corrupt(format!(
         "truncated or not an Arrow IPC file: {}",
         message.into()

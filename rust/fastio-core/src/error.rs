@@ -19,6 +19,10 @@ pub enum FastIoError {
         #[source]
         source: std::io::Error,
     },
+    /// An object store refused or failed a request (after its retries); the message names the
+    /// object and the cause, with any credential redacted.
+    #[error("object store error at {uri}: {message}")]
+    Store { uri: String, message: String },
     /// Arrow rejected the data while encoding (for example an error raised by the source stream).
     #[error("{0}")]
     Arrow(#[from] ArrowError),
@@ -30,7 +34,19 @@ pub enum FastIoError {
 pub type Result<T, E = FastIoError> = std::result::Result<T, E>;
 
 impl FastIoError {
+    /// An I/O error with what was being done; a store failure that travelled through
+    /// `std::io::Write` (the encoder writes to any sink) comes back out as itself.
     pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        if source
+            .get_ref()
+            .is_some_and(|inner| inner.is::<SinkFailure>())
+        {
+            let inner = source.into_inner().expect("checked above");
+            return inner
+                .downcast::<SinkFailure>()
+                .map(|failure| failure.0)
+                .expect("checked above");
+        }
         FastIoError::Io {
             context: context.into(),
             source,
@@ -50,5 +66,23 @@ pub(crate) fn panic_message(payload: &Box<dyn std::any::Any + Send>) -> String {
         s.clone()
     } else {
         "panic with a non-string payload".to_string()
+    }
+}
+
+/// Carries a core error through an `std::io::Error`, for sinks behind `std::io::Write`.
+#[derive(Debug)]
+pub(crate) struct SinkFailure(pub FastIoError);
+
+impl std::fmt::Display for SinkFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for SinkFailure {}
+
+impl SinkFailure {
+    pub(crate) fn into_io(error: FastIoError) -> std::io::Error {
+        std::io::Error::other(SinkFailure(error))
     }
 }

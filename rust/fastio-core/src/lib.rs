@@ -1,6 +1,8 @@
 //! The pure-Rust core of dagster-fastio: Arrow IPC files (Feather v2) encoded and
 //! compressed in parallel, and decoded in parallel or zero-copy from memory maps.
 //!
+//! Objects in S3, GCS and Azure go through object_store (see `store`).
+//!
 //! Nothing here knows about Python; `fastio-py` converts types and maps errors.
 
 pub mod blob;
@@ -12,9 +14,11 @@ pub mod options;
 pub mod pool;
 pub mod rechunk;
 pub mod sink;
+pub mod store;
 
 pub use decode::{IpcContents, IpcSource};
 pub use encode::{encode_to_vec, IpcFileEncoder, WriteStats};
 pub use error::{FastIoError, Result};
 pub use options::{Compression, EncodeOptions};
-pub use sink::AtomicFile;
+pub use sink::{AtomicFile, Sink};
+pub use store::{Location, StoreOptions, UploadOptions};

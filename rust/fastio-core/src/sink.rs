@@ -1,4 +1,5 @@
-//! Local-file sink: bytes go to a temporary file beside the target, renamed over it at the end.
+//! Sinks: a local file (a temporary file beside the target, renamed over it at the end) or an
+//! object-store upload; either way the output appears complete or not at all.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -7,6 +8,8 @@ use std::path::{Path, PathBuf};
 use tempfile::NamedTempFile;
 
 use crate::error::{FastIoError, Result};
+use crate::store::upload::UploadSink;
+use crate::store::{Location, UploadOptions};
 
 /// Large writes skip the buffer; it only gathers the small message headers and padding.
 const WRITE_BUFFER_BYTES: usize = 1 << 20;
@@ -114,6 +117,53 @@ impl Write for AtomicFile {
 
     fn flush(&mut self) -> std::io::Result<()> {
         self.temp.flush()
+    }
+}
+
+/// Where an encoder's bytes go.
+pub enum Sink {
+    File(AtomicFile),
+    Upload(UploadSink),
+}
+
+impl Sink {
+    /// Opens `location` for writing; nothing is visible there before `commit`.
+    pub fn create(location: Location, upload: UploadOptions, fsync: bool) -> Result<Self> {
+        match location {
+            Location::Local(path) => AtomicFile::create(path, fsync).map(Sink::File),
+            Location::Remote(object) => UploadSink::new(object, upload).map(Sink::Upload),
+        }
+    }
+
+    /// Publishes the output; returns the number of upload parts (1 for a local file).
+    pub fn commit(self) -> Result<u64> {
+        match self {
+            Sink::File(file) => file.commit().map(|()| 1),
+            Sink::Upload(upload) => upload.commit(),
+        }
+    }
+}
+
+impl Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Sink::File(file) => file.write(buf),
+            Sink::Upload(upload) => upload.write(buf),
+        }
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        match self {
+            Sink::File(file) => file.write_all(buf),
+            Sink::Upload(upload) => upload.write_all(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Sink::File(file) => file.flush(),
+            Sink::Upload(upload) => upload.flush(),
+        }
     }
 }
 

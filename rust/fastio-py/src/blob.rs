@@ -1,30 +1,46 @@
-use std::path::PathBuf;
-
 use pyo3::prelude::*;
 use pyo3_arrow::PyArray;
 
 use crate::encode::bytes_array;
 use crate::errors::detached;
+use crate::store::{location, upload_options, PyStorageOptions};
 
-/// Compresses a bytes payload (a pickle) with zstd into `path`; returns the stored size.
+/// Compresses a bytes payload (a pickle) with zstd into `uri`; returns the stored size and
+/// the number of upload parts.
 #[pyfunction]
-#[pyo3(signature = (path, data, level = 1, fsync = false))]
+#[pyo3(signature = (
+    uri, data, level = 1, fsync = false, storage_options = None, part_size = None,
+    max_concurrency = None
+))]
+#[allow(clippy::too_many_arguments)]
 pub fn write_zstd_file(
     py: Python<'_>,
-    path: PathBuf,
+    uri: String,
     data: &[u8],
     level: i32,
     fsync: bool,
-) -> PyResult<u64> {
+    storage_options: PyStorageOptions,
+    part_size: Option<i64>,
+    max_concurrency: Option<i64>,
+) -> PyResult<(u64, u64)> {
+    let upload = upload_options(py, part_size, max_concurrency)?;
     detached(py, || {
-        fastio_core::blob::write_zstd_file(&path, data, level, fsync)
+        let location = location(&uri, storage_options)?;
+        fastio_core::blob::write_zstd(location, data, level, fsync, upload)
     })
 }
 
 /// Reads back a payload written by `write_zstd_file`, as a uint8 Arrow array over the
 /// decompressed bytes (no copy into a Python `bytes`).
 #[pyfunction]
-pub fn read_zstd_file(py: Python<'_>, path: PathBuf) -> PyResult<PyArray> {
-    let data = detached(py, || fastio_core::blob::read_zstd_file(&path))?;
+#[pyo3(signature = (uri, storage_options = None))]
+pub fn read_zstd_file(
+    py: Python<'_>,
+    uri: String,
+    storage_options: PyStorageOptions,
+) -> PyResult<PyArray> {
+    let data = detached(py, || {
+        fastio_core::blob::read_zstd(location(&uri, storage_options)?)
+    })?;
     Ok(bytes_array(data))
 }

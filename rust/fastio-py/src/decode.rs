@@ -1,15 +1,15 @@
-use std::path::PathBuf;
-
 use arrow_array::cast::AsArray;
 use arrow_array::types::UInt8Type;
 use arrow_array::RecordBatchIterator;
 use fastio_core::decode::IpcContents;
-use fastio_core::IpcSource;
+use fastio_core::store::fetch::{RemoteContents, DEFAULT_FETCH_CONCURRENCY as FETCH_CONCURRENCY};
+use fastio_core::{IpcSource, Location};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3_arrow::{PyArray, PyRecordBatchReader};
 
 use crate::errors::detached;
+use crate::store::{location, PyStorageOptions};
 
 fn decoded_reader(contents: IpcContents) -> Result<PyRecordBatchReader, fastio_core::FastIoError> {
     let schema = contents.schema();
@@ -38,30 +38,49 @@ pub fn decode(
     })
 }
 
-/// Reads a whole local Arrow IPC file, decoding its batches in parallel.
+/// Reads a whole Arrow IPC file or stream: a local file is memory-mapped and decoded in
+/// parallel; a store object is fetched range by range, decoded while downloading.
 #[pyfunction]
-#[pyo3(signature = (path, columns = None))]
+#[pyo3(signature = (uri, columns = None, storage_options = None))]
 pub fn read_file(
     py: Python<'_>,
-    path: PathBuf,
+    uri: String,
     columns: Option<Vec<String>>,
+    storage_options: PyStorageOptions,
 ) -> PyResult<PyRecordBatchReader> {
-    detached(py, move || {
-        let contents = IpcContents::open(IpcSource::Path(&path), columns.as_deref())?;
-        decoded_reader(contents)
+    detached(py, move || match location(&uri, storage_options)? {
+        Location::Local(path) => {
+            let contents = IpcContents::open(IpcSource::Path(&path), columns.as_deref())?;
+            decoded_reader(contents)
+        }
+        Location::Remote(object) => {
+            let contents = RemoteContents::open(object, columns.as_deref(), FETCH_CONCURRENCY)?;
+            let schema = contents.schema();
+            let batches = contents.read_all()?;
+            Ok(PyRecordBatchReader::new(Box::new(
+                RecordBatchIterator::new(batches.into_iter().map(Ok), schema),
+            )))
+        }
     })
 }
 
-/// Opens a local Arrow IPC file for reading one batch at a time.
+/// Opens an Arrow IPC file or stream for reading one batch at a time.
 #[pyfunction]
-#[pyo3(signature = (path, columns = None))]
+#[pyo3(signature = (uri, columns = None, storage_options = None))]
 pub fn read_file_batches(
     py: Python<'_>,
-    path: PathBuf,
+    uri: String,
     columns: Option<Vec<String>>,
+    storage_options: PyStorageOptions,
 ) -> PyResult<PyRecordBatchReader> {
-    detached(py, move || {
-        let contents = IpcContents::open(IpcSource::Path(&path), columns.as_deref())?;
-        Ok(PyRecordBatchReader::new(Box::new(contents.into_reader())))
+    detached(py, move || match location(&uri, storage_options)? {
+        Location::Local(path) => {
+            let contents = IpcContents::open(IpcSource::Path(&path), columns.as_deref())?;
+            Ok(PyRecordBatchReader::new(Box::new(contents.into_reader())))
+        }
+        Location::Remote(object) => {
+            let contents = RemoteContents::open(object, columns.as_deref(), FETCH_CONCURRENCY)?;
+            Ok(PyRecordBatchReader::new(contents.into_reader()))
+        }
     })
 }

@@ -1,15 +1,15 @@
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use arrow_array::UInt8Array;
 use arrow_buffer::{Buffer, ScalarBuffer};
-use fastio_core::{encode_to_vec, AtomicFile, IpcFileEncoder};
+use fastio_core::{encode_to_vec, IpcFileEncoder, Sink};
 use pyo3::prelude::*;
 use pyo3_arrow::input::AnyRecordBatch;
 use pyo3_arrow::PyArray;
 
 use crate::errors::detached;
 use crate::options::encode_options;
+use crate::store::{location, upload_options, PyStorageOptions};
 
 /// What one write produced.
 #[pyclass(frozen, get_all, module = "dagster_fastio._core")]
@@ -19,25 +19,28 @@ pub struct WriteStats {
     pub batches: u64,
     pub raw_bytes: u64,
     pub stored_bytes: u64,
+    /// Upload parts; 1 for a local file or a single PUT.
+    pub parts: u64,
 }
 
 #[pymethods]
 impl WriteStats {
     fn __repr__(&self) -> String {
         format!(
-            "WriteStats(rows={}, batches={}, raw_bytes={}, stored_bytes={})",
-            self.rows, self.batches, self.raw_bytes, self.stored_bytes
+            "WriteStats(rows={}, batches={}, raw_bytes={}, stored_bytes={}, parts={})",
+            self.rows, self.batches, self.raw_bytes, self.stored_bytes, self.parts
         )
     }
 }
 
-impl From<fastio_core::WriteStats> for WriteStats {
-    fn from(stats: fastio_core::WriteStats) -> Self {
+impl WriteStats {
+    pub fn new(stats: fastio_core::WriteStats, parts: u64) -> Self {
         WriteStats {
             rows: stats.rows,
             batches: stats.batches,
             raw_bytes: stats.raw_bytes,
             stored_bytes: stats.stored_bytes,
+            parts,
         }
     }
 }
@@ -58,7 +61,7 @@ pub fn encode(
     let options = encode_options(py, compression, level, chunk_rows)?;
     let reader = data.into_reader()?;
     let (bytes, stats) = detached(py, move || encode_to_vec(reader, &options))?;
-    Ok((bytes_array(bytes), stats.into()))
+    Ok((bytes_array(bytes), WriteStats::new(stats, 1)))
 }
 
 /// Hands a byte vector to Python as a uint8 Arrow array over the same allocation.
@@ -68,27 +71,35 @@ pub fn bytes_array(bytes: Vec<u8>) -> PyArray {
     PyArray::from_array_ref(Arc::new(UInt8Array::new(values, None)))
 }
 
-/// Encodes an Arrow stream into a local file, replaced atomically.
+/// Encodes an Arrow stream to a local file or a store object, which appears complete or not
+/// at all: local files are renamed into place, uploads stream in parts and abort on failure.
 #[pyfunction]
-#[pyo3(signature = (data, path, compression = "zstd", level = None, chunk_rows = None, fsync = false))]
+#[pyo3(signature = (
+    data, uri, compression = "zstd", level = None, chunk_rows = None, fsync = false,
+    storage_options = None, part_size = None, max_concurrency = None
+))]
+#[allow(clippy::too_many_arguments)]
 pub fn write_file(
     py: Python<'_>,
     data: AnyRecordBatch,
-    path: PathBuf,
+    uri: String,
     compression: &str,
     level: Option<i64>,
     chunk_rows: Option<i64>,
     fsync: bool,
+    storage_options: PyStorageOptions,
+    part_size: Option<i64>,
+    max_concurrency: Option<i64>,
 ) -> PyResult<WriteStats> {
     let options = encode_options(py, compression, level, chunk_rows)?;
+    let upload = upload_options(py, part_size, max_concurrency)?;
     let reader = data.into_reader()?;
-    let stats = detached(py, move || {
-        let file = AtomicFile::create(&path, fsync)?;
-        let mut encoder = IpcFileEncoder::try_new(file, reader.schema(), &options)?;
+    detached(py, move || {
+        let sink = Sink::create(location(&uri, storage_options)?, upload, fsync)?;
+        let mut encoder = IpcFileEncoder::try_new(sink, reader.schema(), &options)?;
         encoder.write_all(reader)?;
-        let (file, stats) = encoder.finish()?;
-        file.commit()?;
-        Ok(stats)
-    })?;
-    Ok(stats.into())
+        let (sink, stats) = encoder.finish()?;
+        let parts = sink.commit()?;
+        Ok(WriteStats::new(stats, parts))
+    })
 }

@@ -30,6 +30,7 @@ pub fn to_py_err(py: Python<'_>, error: FastIoError) -> PyErr {
             Some(errno) => PyOSError::new_err((errno, message)),
             None => PyOSError::new_err(message),
         },
+        FastIoError::Store { .. } => exception(py, "StoreError", message),
         FastIoError::Arrow(_) | FastIoError::Internal(_) => exception(py, "FastIOError", message),
     }
 }

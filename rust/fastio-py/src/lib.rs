@@ -5,6 +5,7 @@ mod decode;
 mod encode;
 mod errors;
 mod options;
+mod store;
 mod writer;
 
 use pyo3::prelude::*;
@@ -28,5 +29,7 @@ fn _core(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(decode::decode, module)?)?;
     module.add_function(wrap_pyfunction!(decode::read_file, module)?)?;
     module.add_function(wrap_pyfunction!(decode::read_file_batches, module)?)?;
+    module.add_function(wrap_pyfunction!(store::object_exists, module)?)?;
+    module.add_function(wrap_pyfunction!(store::delete_object, module)?)?;
     Ok(())
 }

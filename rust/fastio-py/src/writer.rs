@@ -1,7 +1,6 @@
-use std::path::PathBuf;
 use std::sync::Mutex;
 
-use fastio_core::{AtomicFile, FastIoError, IpcFileEncoder};
+use fastio_core::{FastIoError, IpcFileEncoder, Sink};
 use pyo3::prelude::*;
 use pyo3_arrow::input::AnyRecordBatch;
 use pyo3_arrow::PySchema;
@@ -9,11 +8,13 @@ use pyo3_arrow::PySchema;
 use crate::encode::WriteStats;
 use crate::errors::detached;
 use crate::options::encode_options;
+use crate::store::{location, upload_options, PyStorageOptions};
 
-/// An IPC file written batch by batch; it appears at its path only when finished.
+/// An IPC file written batch by batch; it appears at its path (or key) only when finished.
+/// An upload streams its parts while batches arrive, so the output may exceed memory.
 #[pyclass(frozen, module = "dagster_fastio._core")]
 pub struct IpcFileWriter {
-    encoder: Mutex<Option<IpcFileEncoder<AtomicFile>>>,
+    encoder: Mutex<Option<IpcFileEncoder<Sink>>>,
 }
 
 fn closed() -> FastIoError {
@@ -23,21 +24,29 @@ fn closed() -> FastIoError {
 #[pymethods]
 impl IpcFileWriter {
     #[new]
-    #[pyo3(signature = (path, schema, compression = "zstd", level = None, chunk_rows = None, fsync = false))]
+    #[pyo3(signature = (
+        uri, schema, compression = "zstd", level = None, chunk_rows = None, fsync = false,
+        storage_options = None, part_size = None, max_concurrency = None
+    ))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
-        path: PathBuf,
+        uri: String,
         schema: PySchema,
         compression: &str,
         level: Option<i64>,
         chunk_rows: Option<i64>,
         fsync: bool,
+        storage_options: PyStorageOptions,
+        part_size: Option<i64>,
+        max_concurrency: Option<i64>,
     ) -> PyResult<Self> {
         let options = encode_options(py, compression, level, chunk_rows)?;
+        let upload = upload_options(py, part_size, max_concurrency)?;
         let schema = schema.into_inner();
         let encoder = detached(py, move || {
-            let file = AtomicFile::create(&path, fsync)?;
-            IpcFileEncoder::try_new(file, schema, &options)
+            let sink = Sink::create(location(&uri, storage_options)?, upload, fsync)?;
+            IpcFileEncoder::try_new(sink, schema, &options)
         })?;
         Ok(IpcFileWriter {
             encoder: Mutex::new(Some(encoder)),
@@ -54,23 +63,23 @@ impl IpcFileWriter {
         })
     }
 
-    /// Writes the footer and moves the file into place.
+    /// Writes the footer and publishes the file (rename, or upload completion).
     fn finish(&self, py: Python<'_>) -> PyResult<WriteStats> {
-        let stats = detached(py, || {
+        detached(py, || {
             let encoder = self
                 .encoder
                 .lock()
                 .map_err(|_| closed())?
                 .take()
                 .ok_or_else(closed)?;
-            let (file, stats) = encoder.finish()?;
-            file.commit()?;
-            Ok(stats)
-        })?;
-        Ok(stats.into())
+            let (sink, stats) = encoder.finish()?;
+            let parts = sink.commit()?;
+            Ok(WriteStats::new(stats, parts))
+        })
     }
 
-    /// Drops everything written so far; the previous file at the path, if any, stays.
+    /// Drops everything written so far (aborting an upload); the previous version, if any,
+    /// stays.
     fn abort(&self, py: Python<'_>) -> PyResult<()> {
         // The lock is taken without the GIL: a `write` on another thread holds it while its
         // source may need the GIL.

@@ -1,0 +1,392 @@
+//! Reads from a store: the footer first, then the batches' byte ranges, several requests in
+//! flight, each decoded as soon as it arrives while later ones are still downloading.
+
+use std::collections::VecDeque;
+use std::ops::Range;
+use std::sync::Arc;
+
+use arrow_array::{RecordBatch, RecordBatchReader};
+use arrow_buffer::{Buffer, MutableBuffer};
+use arrow_ipc::reader::FileDecoder;
+use arrow_ipc::Block;
+use arrow_schema::{ArrowError, SchemaRef};
+use futures::StreamExt;
+use object_store::{GetOptions, GetRange, ObjectStore};
+use rayon::prelude::*;
+use tokio::runtime::Runtime;
+use tokio::task::JoinHandle;
+
+use crate::decode::{
+    corrupt, decode_batch, footer_len, load_dictionary, truncated, FileFooter, IpcContents,
+    IpcSource, ARROW_FILE_MAGIC, FILE_HEADER_LEN, FILE_TRAILER_LEN,
+};
+use crate::error::Result;
+use crate::store::{runtime, RemoteObject};
+
+/// Bytes read from the end first: the footer of a file of thousands of batches fits.
+const TAIL_BYTES: u64 = 256 << 10;
+/// Neighbouring batches are fetched together up to about this many bytes per request.
+const REQUEST_BYTES: u64 = 8 << 20;
+/// Requests in flight while reading.
+pub const DEFAULT_FETCH_CONCURRENCY: usize = 8;
+
+/// An object opened for reading.
+pub enum RemoteContents {
+    /// An Arrow IPC file, read batch range by batch range.
+    File(RemoteFile),
+    /// A stream, or an object small enough to have arrived whole with the footer.
+    Whole(IpcContents),
+}
+
+/// A file in a store whose footer and dictionaries are loaded.
+pub struct RemoteFile {
+    target: RemoteObject,
+    runtime: Arc<Runtime>,
+    decoder: Arc<FileDecoder>,
+    schema: SchemaRef,
+    blocks: Arc<Vec<Block>>,
+    concurrency: usize,
+}
+
+impl RemoteContents {
+    /// Fetches the footer (and dictionaries) of `target`, keeping only `columns` when set.
+    pub fn open(
+        target: RemoteObject,
+        columns: Option<&[String]>,
+        concurrency: usize,
+    ) -> Result<Self> {
+        let runtime = runtime()?;
+        let (tail, size) = {
+            let store = target.store.clone();
+            let path = target.path.clone();
+            runtime
+                .block_on(async move {
+                    let options = GetOptions {
+                        range: Some(GetRange::Suffix(TAIL_BYTES)),
+                        ..GetOptions::default()
+                    };
+                    let result = store.get_opts(&path, options).await?;
+                    let size = result.meta.size;
+                    result.bytes().await.map(|bytes| (bytes, size))
+                })
+                .map_err(|e| target.error(e))?
+        };
+        if tail.len() as u64 >= size {
+            return open_whole(Buffer::from(tail), columns).map(RemoteContents::Whole);
+        }
+        if !tail.ends_with(ARROW_FILE_MAGIC) {
+            // A stream has no index: it is read whole, in concurrent ranges.
+            let whole = fetch_range(&runtime, &target, 0..size, concurrency)?;
+            return open_whole(whole, columns).map(RemoteContents::Whole);
+        }
+        let trailer_start = tail.len() - FILE_TRAILER_LEN;
+        let footer_len = footer_len(&tail[trailer_start..])? as u64;
+        let data_end = (size - FILE_TRAILER_LEN as u64)
+            .checked_sub(footer_len)
+            .filter(|start| *start >= FILE_HEADER_LEN as u64)
+            .ok_or_else(|| corrupt("the footer length points outside the file"))?;
+        let footer = if footer_len as usize <= trailer_start {
+            Buffer::from(tail.slice(trailer_start - footer_len as usize..trailer_start))
+        } else {
+            fetch_range(&runtime, &target, data_end..data_end + footer_len, 1)?
+        };
+        let FileFooter {
+            mut decoder,
+            schema,
+            dictionaries,
+            batches,
+        } = FileFooter::parse(footer.as_slice(), columns)?;
+        for block in &dictionaries {
+            let range = block_range(block, data_end)?;
+            let message = fetch_range(&runtime, &target, range, 1)?;
+            load_dictionary(&mut decoder, &rebased(block), &message)?;
+        }
+        for block in &batches {
+            block_range(block, data_end)?;
+        }
+        Ok(RemoteContents::File(RemoteFile {
+            target,
+            runtime,
+            decoder: Arc::new(decoder),
+            schema,
+            blocks: Arc::new(batches),
+            concurrency: concurrency.max(1),
+        }))
+    }
+
+    pub fn schema(&self) -> SchemaRef {
+        match self {
+            RemoteContents::File(file) => file.schema.clone(),
+            RemoteContents::Whole(contents) => contents.schema(),
+        }
+    }
+
+    /// Every batch, in order: requests overlap, and each group of batches is decoded in
+    /// parallel as it arrives while the next ones download.
+    pub fn read_all(self) -> Result<Vec<RecordBatch>> {
+        match self {
+            RemoteContents::Whole(contents) => contents.read_all(),
+            RemoteContents::File(file) => {
+                let mut fetcher = file.fetcher();
+                let mut batches = Vec::with_capacity(file.blocks.len());
+                while let Some((group, message)) = fetcher.next_group()? {
+                    let decoded: Result<Vec<_>> = crate::pool::pool().install(|| {
+                        group
+                            .clone()
+                            .into_par_iter()
+                            .map(|index| file.decode(index, &message, group.start))
+                            .collect()
+                    });
+                    batches.extend(decoded?);
+                }
+                Ok(batches)
+            }
+        }
+    }
+
+    /// A reader that decodes one batch at a time, with the next requests already in flight.
+    pub fn into_reader(self) -> Box<dyn RecordBatchReader + Send> {
+        match self {
+            RemoteContents::Whole(contents) => Box::new(contents.into_reader()),
+            RemoteContents::File(file) => Box::new(RemoteBatchReader {
+                fetcher: file.fetcher(),
+                file,
+                current: None,
+            }),
+        }
+    }
+}
+
+fn open_whole(buffer: Buffer, columns: Option<&[String]>) -> Result<IpcContents> {
+    IpcContents::open(IpcSource::Memory(buffer), columns)
+}
+
+/// The byte range of a footer block, checked against the end of the batch area.
+fn block_range(block: &Block, data_end: u64) -> Result<Range<u64>> {
+    let offset = u64::try_from(block.offset()).ok();
+    let metadata = u64::try_from(block.metaDataLength())
+        .ok()
+        .filter(|m| *m > 0);
+    let body = u64::try_from(block.bodyLength()).ok();
+    let (Some(offset), Some(metadata), Some(body)) = (offset, metadata, body) else {
+        return Err(corrupt("a footer block has a negative offset or length"));
+    };
+    let end = offset
+        .checked_add(metadata)
+        .and_then(|end| end.checked_add(body))
+        .filter(|end| *end <= data_end && offset >= FILE_HEADER_LEN as u64)
+        .ok_or_else(|| truncated("a block reaches past the end of the data"))?;
+    Ok(offset..end)
+}
+
+/// The block as it sits at the start of its own fetched message.
+fn rebased(block: &Block) -> Block {
+    Block::new(0, block.metaDataLength(), block.bodyLength())
+}
+
+impl RemoteFile {
+    fn fetcher(&self) -> GroupFetcher {
+        let mut groups = VecDeque::new();
+        let mut start = 0;
+        let mut group_start_offset = 0;
+        for (index, block) in self.blocks.iter().enumerate() {
+            let block_end =
+                (block.offset() + block.metaDataLength() as i64 + block.bodyLength()) as u64;
+            let previous_end = index.checked_sub(1).map(|previous| {
+                let b = &self.blocks[previous];
+                (b.offset() + b.metaDataLength() as i64 + b.bodyLength()) as u64
+            });
+            let contiguous = previous_end == Some(block.offset() as u64);
+            let too_big = block_end - group_start_offset > REQUEST_BYTES;
+            if index > start && (!contiguous || too_big) {
+                groups.push_back(start..index);
+                start = index;
+            }
+            if index == start {
+                group_start_offset = block.offset() as u64;
+            }
+        }
+        if start < self.blocks.len() {
+            groups.push_back(start..self.blocks.len());
+        }
+        GroupFetcher {
+            target: self.target.clone(),
+            runtime: self.runtime.clone(),
+            blocks: self.blocks.clone(),
+            groups,
+            in_flight: VecDeque::new(),
+            concurrency: self.concurrency,
+        }
+    }
+
+    /// Decodes batch `index` from the fetched bytes of its group, which start at the block
+    /// `group_start`.
+    fn decode(&self, index: usize, message: &Buffer, group_start: usize) -> Result<RecordBatch> {
+        let block = &self.blocks[index];
+        let base = self.blocks[group_start].offset();
+        let offset = (block.offset() - base) as usize;
+        let length = block.metaDataLength() as usize + block.bodyLength() as usize;
+        let bytes = message.slice_with_length(offset, length);
+        decode_batch(&self.decoder, index, &rebased(block), &bytes)
+    }
+}
+
+type Download = JoinHandle<object_store::Result<Buffer>>;
+
+/// Keeps up to `concurrency` group requests in flight and hands them back in order.
+struct GroupFetcher {
+    target: RemoteObject,
+    runtime: Arc<Runtime>,
+    blocks: Arc<Vec<Block>>,
+    groups: VecDeque<Range<usize>>,
+    in_flight: VecDeque<(Range<usize>, Download)>,
+    concurrency: usize,
+}
+
+impl GroupFetcher {
+    fn next_group(&mut self) -> Result<Option<(Range<usize>, Buffer)>> {
+        while self.in_flight.len() < self.concurrency {
+            let Some(group) = self.groups.pop_front() else {
+                break;
+            };
+            let first = &self.blocks[group.start];
+            let last = &self.blocks[group.end - 1];
+            let start = first.offset() as u64;
+            let end = (last.offset() + last.metaDataLength() as i64 + last.bodyLength()) as u64;
+            let download = self.runtime.spawn(download(
+                self.target.store.clone(),
+                self.target.path.clone(),
+                start..end,
+            ));
+            self.in_flight.push_back((group, download));
+        }
+        let Some((group, download)) = self.in_flight.pop_front() else {
+            return Ok(None);
+        };
+        let message = join(&self.runtime, &self.target, download)?;
+        Ok(Some((group, message)))
+    }
+}
+
+impl Drop for GroupFetcher {
+    fn drop(&mut self) {
+        for (_, download) in &self.in_flight {
+            download.abort();
+        }
+    }
+}
+
+/// Downloads `range` into one 64-byte-aligned buffer, so uncompressed columns need no
+/// realignment copy when decoded.
+async fn download(
+    store: Arc<dyn ObjectStore>,
+    path: object_store::path::Path,
+    range: Range<u64>,
+) -> object_store::Result<Buffer> {
+    let length = (range.end - range.start) as usize;
+    let options = GetOptions {
+        range: Some(GetRange::Bounded(range)),
+        ..GetOptions::default()
+    };
+    let mut chunks = store.get_opts(&path, options).await?.into_stream();
+    let mut buffer = MutableBuffer::with_capacity(length);
+    while let Some(chunk) = chunks.next().await {
+        buffer.extend_from_slice(&chunk?);
+    }
+    Ok(buffer.into())
+}
+
+fn join(runtime: &Runtime, target: &RemoteObject, download: Download) -> Result<Buffer> {
+    match runtime.block_on(download) {
+        Ok(Ok(buffer)) => Ok(buffer),
+        Ok(Err(error)) => Err(target.error(error)),
+        Err(join) => Err(target.failure(format!("a read did not finish: {join}"))),
+    }
+}
+
+/// Fetches `range` as `concurrency` requests at once, joined into one buffer.
+pub(crate) fn fetch_range(
+    runtime: &Arc<Runtime>,
+    target: &RemoteObject,
+    range: Range<u64>,
+    concurrency: usize,
+) -> Result<Buffer> {
+    let length = range.end - range.start;
+    if concurrency <= 1 || length <= REQUEST_BYTES {
+        let download = runtime.spawn(download(
+            target.store.clone(),
+            target.path.clone(),
+            range.clone(),
+        ));
+        return check_length(join(runtime, target, download)?, length);
+    }
+    let mut pieces = VecDeque::new();
+    let mut whole = MutableBuffer::with_capacity(length as usize);
+    let mut next = range.start;
+    while next < range.end || !pieces.is_empty() {
+        while pieces.len() < concurrency && next < range.end {
+            let end = (next + REQUEST_BYTES).min(range.end);
+            pieces.push_back(runtime.spawn(download(
+                target.store.clone(),
+                target.path.clone(),
+                next..end,
+            )));
+            next = end;
+        }
+        let piece = pieces.pop_front().expect("one was queued");
+        whole.extend_from_slice(join(runtime, target, piece)?.as_slice());
+    }
+    check_length(whole.into(), length)
+}
+
+fn check_length(buffer: Buffer, expected: u64) -> Result<Buffer> {
+    if buffer.len() as u64 != expected {
+        return Err(truncated(format!(
+            "expected {expected} bytes from the store, got {}",
+            buffer.len()
+        )));
+    }
+    Ok(buffer)
+}
+
+/// Streams the batches of a [`RemoteFile`] in order.
+struct RemoteBatchReader {
+    file: RemoteFile,
+    fetcher: GroupFetcher,
+    /// The group being decoded: its next batch, its end, its first batch and its bytes.
+    current: Option<(usize, Range<usize>, Buffer)>,
+}
+
+impl RemoteBatchReader {
+    fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
+        loop {
+            if let Some((next, group, message)) = &mut self.current {
+                if *next < group.end {
+                    let index = *next;
+                    *next += 1;
+                    return self.file.decode(index, message, group.start).map(Some);
+                }
+            }
+            match self.fetcher.next_group()? {
+                Some((group, message)) => self.current = Some((group.start, group, message)),
+                None => return Ok(None),
+            }
+        }
+    }
+}
+
+impl Iterator for RemoteBatchReader {
+    type Item = Result<RecordBatch, ArrowError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_batch()
+            .map_err(|e| ArrowError::IpcError(e.to_string()))
+            .transpose()
+    }
+}
+
+impl RecordBatchReader for RemoteBatchReader {
+    fn schema(&self) -> SchemaRef {
+        self.file.schema.clone()
+    }
+}

@@ -1,0 +1,215 @@
+//! Where bytes live: local paths (memory-mapped, replaced by rename) or objects in a store
+//! reached through object_store (S3, GCS, Azure, in-memory).
+//!
+//! Stores are built once per process and configuration and shared, so their connection pools
+//! are reused. Everything asynchronous runs on one tokio runtime, created lazily and rebuilt
+//! in a forked child, where the parent's runtime threads do not exist.
+
+mod config;
+pub mod fetch;
+pub mod plan;
+mod runtime;
+pub mod upload;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use object_store::memory::InMemory;
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, ObjectStoreExt};
+use url::Url;
+
+use crate::error::{FastIoError, Result};
+
+pub use config::{StoreOptions, UploadOptions};
+pub use runtime::runtime;
+
+/// A parsed destination or source.
+pub enum Location {
+    Local(PathBuf),
+    Remote(RemoteObject),
+}
+
+/// One object in a store, with what is needed to report errors about it safely.
+#[derive(Clone)]
+pub struct RemoteObject {
+    pub store: Arc<dyn ObjectStore>,
+    pub path: ObjectPath,
+    /// The URI as the caller gave it, for messages.
+    pub uri: String,
+    /// Values that must never appear in an error message (keys, tokens).
+    secrets: Arc<Vec<String>>,
+}
+
+/// Schemes accepted besides plain paths, for the error that lists them.
+const SCHEMES: &str = "file://, s3://, s3a://, gs://, gcs://, az://, abfs://, abfss://, memory://";
+
+impl Location {
+    /// Parses `uri`: a plain path or `file://` URI is local, anything else names a store.
+    pub fn parse(uri: &str, options: &StoreOptions) -> Result<Location> {
+        let Some((scheme, _)) = uri.split_once("://") else {
+            if uri.is_empty() {
+                return Err(FastIoError::InvalidArgument("the path is empty".into()));
+            }
+            return Ok(Location::Local(PathBuf::from(uri)));
+        };
+        let scheme = scheme.to_ascii_lowercase();
+        let url = Url::parse(uri).map_err(|e| {
+            FastIoError::InvalidArgument(format!("{uri:?} is not a valid URI: {e}"))
+        })?;
+        if scheme == "file" {
+            if !matches!(url.host_str(), None | Some("") | Some("localhost")) {
+                return Err(FastIoError::InvalidArgument(format!(
+                    "{uri:?} names another host; file:// URIs must be local"
+                )));
+            }
+            return url.to_file_path().map(Location::Local).map_err(|()| {
+                FastIoError::InvalidArgument(format!("{uri:?} is not a local file path"))
+            });
+        }
+        // The key is taken as written, not percent-decoded: "%2F" in a partition key's escape
+        // must stay those three characters, as it does in a local file name.
+        let after_scheme = &uri[scheme.len() + 3..];
+        let key = after_scheme.split_once('/').map_or("", |(_, key)| key);
+        let path = ObjectPath::parse(key).map_err(|e| {
+            FastIoError::InvalidArgument(format!("{uri:?} is not a valid object path: {e}"))
+        })?;
+        if path.as_ref().is_empty() {
+            return Err(FastIoError::InvalidArgument(format!(
+                "{uri:?} names a bucket or container, not an object"
+            )));
+        }
+        let store = match scheme.as_str() {
+            "memory" => memory_store(),
+            "s3" | "s3a" | "gs" | "gcs" | "az" | "abfs" | "abfss" | "azure" | "adl" => {
+                cached_store(&scheme, &url, options)?
+            }
+            _ => {
+                return Err(FastIoError::InvalidArgument(format!(
+                    "unsupported URI scheme {scheme:?} in {uri:?}; expected a local path or \
+                     one of {SCHEMES}"
+                )))
+            }
+        };
+        Ok(Location::Remote(RemoteObject {
+            store,
+            path,
+            uri: uri.to_string(),
+            secrets: Arc::new(options.secrets()),
+        }))
+    }
+}
+
+impl RemoteObject {
+    /// A store error as a core error naming this object, with credentials redacted.
+    pub fn error(&self, error: object_store::Error) -> FastIoError {
+        if let object_store::Error::NotFound { .. } = error {
+            return FastIoError::NotFound(self.uri.clone());
+        }
+        FastIoError::Store {
+            uri: self.uri.clone(),
+            message: self.redact(describe(&error)),
+        }
+    }
+
+    /// A failure that is not an object_store error (a task that panicked, a bad reply).
+    pub fn failure(&self, message: impl Into<String>) -> FastIoError {
+        FastIoError::Store {
+            uri: self.uri.clone(),
+            message: self.redact(message.into()),
+        }
+    }
+
+    fn redact(&self, mut message: String) -> String {
+        for secret in self.secrets.iter() {
+            message = message.replace(secret.as_str(), "***");
+        }
+        message
+    }
+
+    /// Size in bytes, or `NotFound`.
+    pub fn size(&self) -> Result<u64> {
+        let store = self.store.clone();
+        let path = self.path.clone();
+        runtime()?
+            .block_on(async move { store.head(&path).await })
+            .map(|meta| meta.size)
+            .map_err(|e| self.error(e))
+    }
+
+    /// Whether the object exists; any failure other than absence is an error.
+    pub fn exists(&self) -> Result<bool> {
+        match self.size() {
+            Ok(_) => Ok(true),
+            Err(FastIoError::NotFound(_)) => Ok(false),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Downloads `range` of the object, several requests at once when it is large.
+    pub fn read_range(&self, range: std::ops::Range<u64>) -> Result<arrow_buffer::Buffer> {
+        fetch::fetch_range(&runtime()?, self, range, fetch::DEFAULT_FETCH_CONCURRENCY)
+    }
+
+    /// Deletes the object; deleting an absent object is not an error.
+    pub fn delete(&self) -> Result<()> {
+        let store = self.store.clone();
+        let path = self.path.clone();
+        match runtime()?.block_on(async move { store.delete(&path).await }) {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(error) => Err(self.error(error)),
+        }
+    }
+}
+
+/// The error and its chain of causes in one line: object_store's own message often stops at
+/// "error sending request" and leaves the reason (refused, reset, 403 body) to its sources.
+fn describe(error: &object_store::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = cause.source();
+    }
+    message
+}
+
+/// The process's one in-memory store, so `memory://` objects outlive the call that wrote them.
+fn memory_store() -> Arc<dyn ObjectStore> {
+    static MEMORY: OnceLock<Arc<dyn ObjectStore>> = OnceLock::new();
+    MEMORY.get_or_init(|| Arc::new(InMemory::new())).clone()
+}
+
+type StoreCache = HashMap<String, Arc<dyn ObjectStore>>;
+
+/// Stores by scheme, bucket and options, for the process that built them: a forked child gets
+/// its own, since the parent's connection pools belong to the parent's runtime.
+fn cached_store(scheme: &str, url: &Url, options: &StoreOptions) -> Result<Arc<dyn ObjectStore>> {
+    static STORES: Mutex<Option<(u32, StoreCache)>> = Mutex::new(None);
+    let key = format!(
+        "{scheme}://{}\n{}",
+        &url[url::Position::BeforeUsername..url::Position::BeforePath],
+        options.cache_key()
+    );
+    let pid = std::process::id();
+    let mut slot = STORES
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if slot.as_ref().is_some_and(|(owner, _)| *owner != pid) {
+        // The inherited clients hold connections and timers of the parent's runtime; dropping
+        // them here could wait on threads that do not exist in this process.
+        std::mem::forget(slot.take());
+    }
+    let (_, stores) = slot.get_or_insert_with(|| (pid, HashMap::new()));
+    if let Some(store) = stores.get(&key) {
+        return Ok(store.clone());
+    }
+    let store = config::build_store(scheme, url, options)?;
+    stores.insert(key, store.clone());
+    Ok(store)
+}

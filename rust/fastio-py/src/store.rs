@@ -1,0 +1,80 @@
+use std::collections::HashMap;
+
+use fastio_core::{FastIoError, Location, StoreOptions, UploadOptions};
+use pyo3::prelude::*;
+
+use crate::errors::{detached, to_py_err};
+
+/// `storage_options` as given by Python (None for the environment alone).
+pub type PyStorageOptions = Option<HashMap<String, String>>;
+
+/// Parses `uri`; object-store URIs build (or reuse) the store, which reads the environment.
+pub fn location(uri: &str, storage_options: PyStorageOptions) -> Result<Location, FastIoError> {
+    let options = StoreOptions::new(storage_options.unwrap_or_default());
+    Location::parse(uri, &options)
+}
+
+/// Upload options from Python values, checked like the other numeric arguments.
+pub fn upload_options(
+    py: Python<'_>,
+    part_size: Option<i64>,
+    max_concurrency: Option<i64>,
+) -> PyResult<UploadOptions> {
+    let build = || -> Result<UploadOptions, FastIoError> {
+        let part_size = part_size
+            .map(|size| {
+                u64::try_from(size).map_err(|_| {
+                    FastIoError::InvalidArgument(format!(
+                        "part_size must be a positive number of bytes, not {size}"
+                    ))
+                })
+            })
+            .transpose()?;
+        let max_concurrency = max_concurrency
+            .map(|n| {
+                usize::try_from(n).map_err(|_| {
+                    FastIoError::InvalidArgument(format!(
+                        "max_concurrency must be a positive number, not {n}"
+                    ))
+                })
+            })
+            .transpose()?;
+        UploadOptions::new(part_size, max_concurrency)
+    };
+    build().map_err(|error| to_py_err(py, error))
+}
+
+/// Whether the object or local file at `uri` exists.
+#[pyfunction]
+#[pyo3(signature = (uri, storage_options = None))]
+pub fn object_exists(
+    py: Python<'_>,
+    uri: String,
+    storage_options: PyStorageOptions,
+) -> PyResult<bool> {
+    detached(py, move || match location(&uri, storage_options)? {
+        Location::Local(path) => Ok(path.is_file()),
+        Location::Remote(object) => object.exists(),
+    })
+}
+
+/// Deletes the object or local file at `uri`; an absent one is not an error.
+#[pyfunction]
+#[pyo3(signature = (uri, storage_options = None))]
+pub fn delete_object(
+    py: Python<'_>,
+    uri: String,
+    storage_options: PyStorageOptions,
+) -> PyResult<()> {
+    detached(py, move || match location(&uri, storage_options)? {
+        Location::Local(path) => match std::fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(FastIoError::Io {
+                context: format!("deleting {}", path.display()),
+                source: e,
+            }),
+        },
+        Location::Remote(object) => object.delete(),
+    })
+}
