@@ -144,8 +144,11 @@ pub(crate) fn build_store(
     let built: object_store::Result<Arc<dyn ObjectStore>> = match scheme {
         "s3" | "s3a" => {
             let mut builder = AmazonS3Builder::from_env().with_url(url.as_str());
+            let allow_http = AmazonS3ConfigKey::Client(ClientConfigKey::AllowHttp);
+            let mut http_chosen = false;
             for (key, value) in options.store_keys() {
                 let key: AmazonS3ConfigKey = key.parse().map_err(|_| unknown_key(key, scheme))?;
+                http_chosen |= key == allow_http;
                 builder = builder.with_config(key, value);
             }
             let timeout = AmazonS3ConfigKey::Client(ClientConfigKey::Timeout);
@@ -154,11 +157,10 @@ pub(crate) fn build_store(
             }
             // An endpoint given as http:// is a plain-HTTP server (MinIO, a test server):
             // asking for it is consent enough.
-            let allow_http = AmazonS3ConfigKey::Client(ClientConfigKey::AllowHttp);
             let plain_http = builder
                 .get_config_value(&AmazonS3ConfigKey::Endpoint)
                 .is_some_and(|endpoint| endpoint.starts_with("http://"));
-            if plain_http && builder.get_config_value(&allow_http).is_none() {
+            if plain_http && !http_chosen {
                 builder = builder.with_config(allow_http, "true");
             }
             builder
