@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
 import pytest
+from servers import S3Server
 
 from dagster_fastio.examples.flights import flights_archive, load_flights
 
@@ -36,3 +40,45 @@ def flights() -> pa.Table:
     assert table.num_rows == FLIGHTS_ROWS
     assert table.num_columns == FLIGHTS_COLUMNS
     return table
+
+
+# ---------------------------------------------------------------------------------------------
+# Object-store servers, started here on 127.0.0.1 and stopped at the end of the session.
+
+
+@pytest.fixture(scope="session")
+def s3s_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """s3s-fs over a temporary folder, with its own access keys."""
+    server = S3Server(tmp_path_factory.mktemp("s3s-fs")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """moto's S3 server, which enforces the 5 MiB minimum for non-final parts."""
+    server = S3Server(tmp_path_factory.mktemp("moto"), kind="moto").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["s3s-fs", "moto"])
+def s3_server(request: pytest.FixtureRequest) -> S3Server:
+    """Each S3 implementation the core checks run against."""
+    name = "s3s_server" if request.param == "s3s-fs" else "moto_server"
+    return request.getfixturevalue(name)
+
+
+_bucket_numbers = itertools.count()
+
+
+@pytest.fixture
+def bucket(s3_server: S3Server) -> str:
+    """A new, empty bucket for one test."""
+    return s3_server.create_bucket(f"test-{os.getpid()}-{next(_bucket_numbers)}")
+
+
+@pytest.fixture
+def s3s_bucket(s3s_server: S3Server) -> str:
+    """A new, empty bucket on s3s-fs for one test."""
+    return s3s_server.create_bucket(f"s3s-{os.getpid()}-{next(_bucket_numbers)}")

@@ -162,7 +162,6 @@ class Request:
         return self.method == "PUT" and "partNumber=" in self.target
 
 
-
 @dataclass
 class FaultProxy:
     """A TCP proxy for HTTP/1.1 that forwards one request per connection to `upstream_port`.
@@ -255,7 +254,10 @@ class FaultProxy:
         lines = head.decode("latin-1").split("\r\n")
         kept = [line for line in lines[1:] if line and not line.lower().startswith("connection:")]
         upstream_head = "\r\n".join([lines[0], *kept, "Connection: close", "", ""]).encode()
-        if request.is_part:
+        # A part counts as in flight from its request until the first byte of the answer,
+        # which the client may act on before this proxy has relayed the rest.
+        in_flight = request.is_part
+        if in_flight:
             with self._lock:
                 self._parts_in_flight += 1
                 self.max_parts_in_flight = max(self.max_parts_in_flight, self._parts_in_flight)
@@ -263,11 +265,15 @@ class FaultProxy:
             with socket.create_connection(("127.0.0.1", self.upstream_port)) as upstream:
                 upstream.sendall(upstream_head + body)
                 while chunk := upstream.recv(1 << 16):
+                    if in_flight:
+                        in_flight = False
+                        with self._lock:
+                            self._parts_in_flight -= 1
                     client.sendall(chunk)
         except OSError:
             pass
         finally:
-            if request.is_part:
+            if in_flight:
                 with self._lock:
                     self._parts_in_flight -= 1
 

@@ -341,7 +341,9 @@ def test_unusable_uri_raises_value_error_naming_the_choices(uri: str) -> None:
 
 def test_unknown_storage_option_is_a_value_error() -> None:
     with pytest.raises(ValueError, match='unknown storage option "aws_endpiont"'):
-        fio.write(pa.table({"a": [1]}), "s3://bucket/t.arrow", storage_options={"aws_endpiont": "x"})
+        fio.write(
+            pa.table({"a": [1]}), "s3://bucket/t.arrow", storage_options={"aws_endpiont": "x"}
+        )
 
 
 @pytest.mark.parametrize(

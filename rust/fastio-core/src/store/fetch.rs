@@ -56,23 +56,16 @@ impl RemoteContents {
         concurrency: usize,
     ) -> Result<Self> {
         let runtime = runtime()?;
-        let (tail, size) = {
-            let store = target.store.clone();
-            let path = target.path.clone();
-            runtime
-                .block_on(async move {
-                    let options = GetOptions {
-                        range: Some(GetRange::Suffix(TAIL_BYTES)),
-                        ..GetOptions::default()
-                    };
-                    let result = store.get_opts(&path, options).await?;
-                    let size = result.meta.size;
-                    result.bytes().await.map(|bytes| (bytes, size))
-                })
-                .map_err(|e| target.error(e))?
-        };
-        if tail.len() as u64 >= size {
-            return open_whole(Buffer::from(tail), columns).map(RemoteContents::Whole);
+        // The size comes first: a suffix range longer than the object is an error on some
+        // S3 implementations, where the HTTP rules say it returns the whole object.
+        let size = target.size()?;
+        if size == 0 {
+            return Err(corrupt(format!("{} is empty", target.uri)));
+        }
+        let tail_start = size.saturating_sub(TAIL_BYTES);
+        let tail = fetch_range(&runtime, &target, tail_start..size, 1)?;
+        if tail_start == 0 {
+            return open_whole(tail, columns).map(RemoteContents::Whole);
         }
         if !tail.ends_with(ARROW_FILE_MAGIC) {
             // A stream has no index: it is read whole, in concurrent ranges.
@@ -86,7 +79,7 @@ impl RemoteContents {
             .filter(|start| *start >= FILE_HEADER_LEN as u64)
             .ok_or_else(|| corrupt("the footer length points outside the file"))?;
         let footer = if footer_len as usize <= trailer_start {
-            Buffer::from(tail.slice(trailer_start - footer_len as usize..trailer_start))
+            tail.slice_with_length(trailer_start - footer_len as usize, footer_len as usize)
         } else {
             fetch_range(&runtime, &target, data_end..data_end + footer_len, 1)?
         };

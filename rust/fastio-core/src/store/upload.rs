@@ -98,12 +98,20 @@ impl UploadSink {
                 .map_err(|e| self.target.error(e))?;
             self.upload = Some(upload);
         }
+        let data = std::mem::take(&mut self.part);
+        self.spawn_part(data)
+    }
+
+    /// Queues one part once fewer than `max_concurrency` are in flight.
+    fn spawn_part(&mut self, data: Vec<u8>) -> Result<()> {
         while self.in_flight.len() >= self.max_concurrency {
             self.wait_oldest()?;
         }
-        let data = Bytes::from(std::mem::take(&mut self.part));
-        let upload = self.upload.as_mut().expect("started above");
-        let request = upload.put_part(PutPayload::from(data));
+        let upload = self
+            .upload
+            .as_mut()
+            .expect("the multipart upload is started");
+        let request = upload.put_part(PutPayload::from(Bytes::from(data)));
         self.in_flight.push_back(self.runtime.spawn(request));
         self.parts_sent += 1;
         Ok(())
@@ -147,7 +155,7 @@ impl UploadSink {
                 "the upload is already finished or aborted".into(),
             ));
         }
-        let Some(mut upload) = self.upload.take() else {
+        let Some(upload) = self.upload.take() else {
             let payload = PutPayload::from(Bytes::from(std::mem::take(&mut self.part)));
             let store = self.target.store.clone();
             let path = self.target.path.clone();
@@ -157,14 +165,12 @@ impl UploadSink {
             self.settled = true;
             return Ok(1);
         };
-        let last = std::mem::take(&mut self.part);
-        if !last.is_empty() {
-            let request = upload.put_part(PutPayload::from(Bytes::from(last)));
-            self.in_flight.push_back(self.runtime.spawn(request));
-            self.parts_sent += 1;
-        }
         // Kept reachable so that a failure below still aborts it.
         self.upload = Some(upload);
+        let last = std::mem::take(&mut self.part);
+        if !last.is_empty() {
+            self.spawn_part(last)?;
+        }
         while !self.in_flight.is_empty() {
             self.wait_oldest()?;
         }
