@@ -3,6 +3,11 @@
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/dagster-fastio/target
 PYTHON ?= python3
 PIP := $(PYTHON) -m pip --disable-pip-version-check
+# Servers the tests start, built once per machine and kept beside Cargo's cache.
+TOOLS := $(HOME)/.cache/dagster-fastio/tools
+# s3s-fs 0.14 is the last release that builds with Rust 1.95 (0.17 needs 1.96).
+S3S_FS_VERSION := 0.14.1
+export FASTIO_S3S_FS := $(TOOLS)/bin/s3s-fs
 
 .DEFAULT_GOAL := help
 
@@ -22,8 +27,13 @@ install-dev:  ## Install with test, bench and lint dependencies
 demo: install  ## Install, then run the demo on the local disk
 	$(PYTHON) -m dagster_fastio.demo
 
+.PHONY: test-servers
+test-servers:  ## Build the S3 test server (s3s-fs) unless this machine already has it
+	@test -x $(FASTIO_S3S_FS) || cargo install --locked --root $(TOOLS) \
+		s3s-fs@$(S3S_FS_VERSION) --features binary
+
 .PHONY: test
-test: install-dev  ## Install everything the tests need, then run the Rust and Python tests
+test: install-dev test-servers  ## Install everything the tests need, then run the Rust and Python tests
 	cargo test --workspace --exclude fastio-py -q
 	$(PYTHON) -m pytest
 
@@ -36,7 +46,7 @@ lint:  ## rustfmt, clippy -D warnings, ruff, stub check
 	$(PYTHON) -m mypy.stubtest dagster_fastio._core
 
 .PHONY: bench
-bench: install-dev  ## Measure against pyarrow, polars and Dagster's managers; writes benches/RESULTS.md
+bench: install-dev test-servers  ## Measure against pyarrow, polars and Dagster's managers; writes benches/RESULTS.md
 	$(PYTHON) benches/bench_core.py
 	$(PYTHON) benches/bench_dagster.py
 	$(PYTHON) benches/bench_memory.py

@@ -335,7 +335,7 @@ def test_unusable_uri_raises_value_error_naming_the_choices(uri: str) -> None:
         lambda: fio.read_batches(uri),
         lambda: fio.open_writer(uri, table.schema),
     ):
-        with pytest.raises(ValueError, match="s3://|names a bucket"):
+        with pytest.raises(ValueError, match=r"s3://|names a bucket"):
             call()
 
 

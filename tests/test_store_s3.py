@@ -13,7 +13,7 @@ from servers import FaultProxy, S3Server
 
 import dagster_fastio as fio
 from dagster_fastio import _core
-from dagster_fastio.errors import StoreError
+from dagster_fastio.errors import CorruptFileError, StoreError
 
 MIB = 1 << 20
 DEFAULT_PART_SIZE = 16 * MIB
@@ -143,12 +143,14 @@ def test_exception_inside_open_writer_keeps_the_previous_version(
     fio.write(pa.table({"x": [1.0]}), uri, storage_options=options)
     big = random_table(1_000_000)
     for interruption in (RuntimeError("the asset failed"), KeyboardInterrupt()):
-        with pytest.raises(type(interruption)):
-            with fio.open_writer(
+        with (
+            pytest.raises(type(interruption)),
+            fio.open_writer(
                 uri, big.schema, compression="none", storage_options=options, part_size=5 * MIB
-            ) as writer:
-                writer.write(big)  # several parts are uploaded by now
-                raise interruption
+            ) as writer,
+        ):
+            writer.write(big)  # several parts are uploaded by now
+            raise interruption
         assert writer.closed
         assert fio.read(uri, storage_options=options).to_pydict() == {"x": [1.0]}
         assert s3_server.pending_uploads(bucket) == []
@@ -156,11 +158,24 @@ def test_exception_inside_open_writer_keeps_the_previous_version(
 
 def test_missing_object_is_file_not_found(s3_server: S3Server, bucket: str) -> None:
     options = s3_server.options()
-    with pytest.raises(FileNotFoundError, match="absent.arrow"):
+    with pytest.raises(FileNotFoundError, match=r"absent\.arrow"):
         fio.read(f"s3://{bucket}/absent.arrow", storage_options=options)
     with pytest.raises(FileNotFoundError):
         fio.read_batches(f"s3://{bucket}/absent.arrow", storage_options=options)
     assert not _core.object_exists(f"s3://{bucket}/absent.arrow", options)
+
+
+def test_damaged_objects_are_corrupt_files(s3_server: S3Server, bucket: str) -> None:
+    data = fio.encode(random_table(300_000), compression="zstd", chunk_rows=50_000).to_pybytes()
+    flipped = bytearray(data)
+    flipped[len(data) - 40] ^= 0xFF  # inside the footer
+    client = s3_server.client()
+    damaged = {"half.arrow": data[: len(data) // 2], "footer.arrow": bytes(flipped)}
+    damaged["text.arrow"] = b"not an arrow file\n" * 20_000
+    for key, body in damaged.items():
+        client.put_object(Bucket=bucket, Key=key, Body=body)
+        with pytest.raises(CorruptFileError):
+            fio.read(f"s3://{bucket}/{key}", storage_options=s3_server.options())
 
 
 def test_wrong_credentials_give_a_store_error_without_the_secret(
@@ -249,3 +264,42 @@ def test_parts_in_flight_never_exceed_max_concurrency(
     if max_concurrency > 1:
         # The encoder outpaces one upload at a time, so the allowance is used.
         assert proxy.max_parts_in_flight > 1
+
+
+FORK_SCRIPT = """
+import json, os, sys
+import pyarrow as pa
+import dagster_fastio as fio
+
+options, bucket = json.loads(sys.argv[1]), sys.argv[2]
+table = pa.table({"n": list(range(100_000))})
+# The parent builds its runtime and store client first, then forks.
+fio.write(table, f"s3://{bucket}/parent.arrow", storage_options=options)
+pid = os.fork()
+if pid == 0:
+    try:
+        fio.write(table, f"s3://{bucket}/child.arrow", storage_options=options)
+        ok = fio.read(f"s3://{bucket}/parent.arrow", storage_options=options).equals(table)
+        os._exit(0 if ok else 3)
+    except BaseException as error:
+        print(repr(error), file=sys.stderr)
+        os._exit(4)
+_, status = os.waitpid(pid, 0)
+fio.write(table, f"s3://{bucket}/after.arrow", storage_options=options)
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
+def test_a_forked_child_builds_its_own_runtime(s3s_server: S3Server, s3s_bucket: str) -> None:
+    import json
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", FORK_SCRIPT, json.dumps(s3s_server.options()), s3s_bucket],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert s3s_server.keys(s3s_bucket) == ["after.arrow", "child.arrow", "parent.arrow"]

@@ -30,6 +30,7 @@ __all__ = [
 Compression = Literal["zstd", "lz4", "none"]
 PathOrUri = str | os.PathLike[str]
 
+
 @dataclass(frozen=True, slots=True)
 class WriteInfo:
     """What one ``write`` (or ``open_writer`` session) stored."""

@@ -304,9 +304,7 @@ class FastIOManager(dg.ConfigurableIOManager):
         segments = [segment for part in parts for segment in _safe_segments(part)]
         return self._base().joinpath(*segments)
 
-    def _partition_stems(
-        self, context: dg.InputContext | dg.OutputContext
-    ) -> dict[str, _Location]:
+    def _partition_stems(self, context: dg.InputContext | dg.OutputContext) -> dict[str, _Location]:
         stem = self._stem(context)
         return {
             key: stem.joinpath(*_partition_segments(key)) for key in context.asset_partition_keys
@@ -522,7 +520,6 @@ class FastIOManager(dg.ConfigurableIOManager):
     def _scan_partitions(
         self, context: dg.InputContext, stems: dict[str, _Location], columns: list[str] | None
     ) -> Any:
-        import polars as pl
 
         allow_missing = bool((context.definition_metadata or {}).get("allow_missing_partitions"))
         paths = []
@@ -539,9 +536,25 @@ class FastIOManager(dg.ConfigurableIOManager):
     def _scan(self, paths: list[str], columns: list[str] | None) -> Any:
         import polars as pl
 
-        # polars reads stores itself, with the same object_store keys.
-        frame = pl.scan_ipc(paths, storage_options=self._store_options)
-        return frame.select(columns) if columns else frame
+        if not any(is_remote(path) for path in paths):
+            frame = pl.scan_ipc(paths)
+            return frame.select(columns) if columns else frame
+        # From a store, the lazy frame reads through this manager's own reader when collected,
+        # so memory:// and the storage options work as for every other input.
+        options = self._store_options
+        workers = max(1, min(len(paths), self.max_concurrency or 8))
+
+        def load() -> pl.DataFrame:
+            with ThreadPoolExecutor(workers, thread_name_prefix="fastio-scan") as pool:
+                tables = list(pool.map(lambda p: read(p, columns, options), paths))
+            table = _unmark(pa.concat_tables(tables, promote_options="default"))
+            return pl.DataFrame(pl.from_arrow(table))
+
+        def schema() -> Any:
+            first = read_batches(paths[0], columns, options).schema
+            return pl.DataFrame(pl.from_arrow(first.empty_table())).schema
+
+        return pl.defer(load, schema=schema)
 
     def _read_table(self, stem: _Location, columns: list[str] | None) -> pa.Table:
         path = _with_suffix(stem, TABLE_SUFFIX)
