@@ -176,7 +176,8 @@ def measure_here(size_mb: int, rounds: int) -> dict[str, Any]:
             )
             for case, prefix in zip(cases, ("pickle", "zstd", "lz4", "feather"), strict=True)
         }
-        scaling = write_peaks_by_size(server, bucket, table)
+        del frame, cases
+        scaling = write_peaks_by_size(server, bucket, size_mb)
         return {
             "raw_mb": table.nbytes / 1e6,
             "rows": table.num_rows,
@@ -193,9 +194,10 @@ def measure_here(size_mb: int, rounds: int) -> dict[str, Any]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def write_peaks_by_size(server: S3Server, bucket: str, table: pa.Table) -> dict[str, Any]:
-    """Peak memory a write adds, for a quarter of the table and for all of it (pyarrow input:
-    no pandas conversion, so what remains is the writer's own memory)."""
+def write_peaks_by_size(server: S3Server, bucket: str, size_mb: int) -> dict[str, Any]:
+    """Peak memory a write adds, for a table a quarter of the size and for the full size
+    (pyarrow input: no pandas conversion, so what remains is the writer's own memory). Each
+    table is built on its own: a slice would still pickle its parent's whole buffers."""
     from dagster_aws.s3 import S3PickleIOManager, S3Resource
 
     resource = S3Resource(
@@ -211,12 +213,12 @@ def write_peaks_by_size(server: S3Server, bucket: str, table: pa.Table) -> dict[
         PICKLE: S3PickleIOManager(s3_resource=resource, s3_bucket=bucket, s3_prefix="scaling"),
     }
     peaks: dict[str, dict[str, float]] = {}
-    for fraction in (4, 1):
-        part = table.slice(0, table.num_rows // fraction)
+    for target_mb in (size_mb // 4, size_mb):
+        table = repeat_to_size(load_flights(), target_mb * 1_000_000).combine_chunks()
         for name, manager in managers.items():
-            handoff = Handoff(name, manager, part)
-            _, peak = measured(handoff.write)
-            peaks.setdefault(name, {})[f"{part.nbytes / 1e6:.0f}"] = peak / 1e6
+            _, peak = measured(Handoff(name, manager, table).write)
+            peaks.setdefault(name, {})[f"{table.nbytes / 1e6:.0f}"] = peak / 1e6
+        del table
     return peaks
 
 

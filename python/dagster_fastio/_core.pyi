@@ -8,8 +8,10 @@ __all__ = [
     "__version__",
     "decode",
     "delete_object",
+    "describe",
     "encode",
     "object_exists",
+    "object_size",
     "read_file",
     "read_file_batches",
     "read_zstd_file",
@@ -85,3 +87,5 @@ def write_zstd_file(
 def read_zstd_file(uri: str, storage_options: dict[str, str] | None = None) -> Any: ...
 def object_exists(uri: str, storage_options: dict[str, str] | None = None) -> bool: ...
 def delete_object(uri: str, storage_options: dict[str, str] | None = None) -> None: ...
+def describe(uri: str, storage_options: dict[str, str] | None = None) -> dict[str, Any]: ...
+def object_size(uri: str, storage_options: dict[str, str] | None = None) -> int: ...

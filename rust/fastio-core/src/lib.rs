@@ -7,6 +7,7 @@
 
 pub mod blob;
 pub mod decode;
+pub mod describe;
 pub mod encode;
 pub mod error;
 mod guard;

@@ -2,6 +2,7 @@
 
 mod blob;
 mod decode;
+mod describe;
 mod encode;
 mod errors;
 mod options;
@@ -29,7 +30,9 @@ fn _core(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(decode::decode, module)?)?;
     module.add_function(wrap_pyfunction!(decode::read_file, module)?)?;
     module.add_function(wrap_pyfunction!(decode::read_file_batches, module)?)?;
+    module.add_function(wrap_pyfunction!(describe::describe, module)?)?;
     module.add_function(wrap_pyfunction!(store::object_exists, module)?)?;
     module.add_function(wrap_pyfunction!(store::delete_object, module)?)?;
+    module.add_function(wrap_pyfunction!(store::object_size, module)?)?;
     Ok(())
 }

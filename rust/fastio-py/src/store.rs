@@ -78,3 +78,29 @@ pub fn delete_object(
         Location::Remote(object) => object.delete(),
     })
 }
+
+/// Size in bytes of the object or local file at `uri`.
+#[pyfunction]
+#[pyo3(signature = (uri, storage_options = None))]
+pub fn object_size(
+    py: Python<'_>,
+    uri: String,
+    storage_options: PyStorageOptions,
+) -> PyResult<u64> {
+    detached(py, move || match location(&uri, storage_options)? {
+        Location::Local(path) => {
+            std::fs::metadata(&path)
+                .map(|m| m.len())
+                .map_err(|e| match e.kind() {
+                    std::io::ErrorKind::NotFound => {
+                        FastIoError::NotFound(path.display().to_string())
+                    }
+                    _ => FastIoError::Io {
+                        context: format!("reading {}", path.display()),
+                        source: e,
+                    },
+                })
+        }
+        Location::Remote(object) => object.size(),
+    })
+}

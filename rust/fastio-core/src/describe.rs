@@ -1,0 +1,232 @@
+//! What an Arrow IPC file or stream holds, read from its message headers without decoding a
+//! single column: rows, batches, codec, stored and uncompressed bytes.
+
+use arrow_buffer::Buffer;
+use arrow_ipc::convert::fb_to_schema;
+use arrow_ipc::{CompressionType, MessageHeader};
+use arrow_schema::SchemaRef;
+
+use std::sync::Arc;
+
+use crate::decode::{
+    corrupt, footer_len, map_file, truncated, FileFooter, ARROW_FILE_MAGIC, FILE_HEADER_LEN,
+    FILE_TRAILER_LEN,
+};
+use crate::error::Result;
+use crate::guard;
+use crate::store::Location;
+
+/// One record batch message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchSummary {
+    pub rows: u64,
+    /// Bytes of the message body as stored.
+    pub stored_bytes: u64,
+    /// Bytes of the body once decompressed.
+    pub raw_bytes: u64,
+    /// "zstd", "lz4" or None for uncompressed.
+    pub codec: Option<&'static str>,
+}
+
+/// The whole file or stream.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    /// "file" (with a footer) or "stream".
+    pub format: &'static str,
+    pub schema: SchemaRef,
+    pub stored_bytes: u64,
+    pub batches: Vec<BatchSummary>,
+    pub dictionary_batches: u64,
+    /// Key-value pairs of a file's footer (our writer records itself there).
+    pub footer_metadata: Vec<(String, String)>,
+}
+
+impl Summary {
+    pub fn rows(&self) -> u64 {
+        self.batches.iter().map(|b| b.rows).sum()
+    }
+
+    pub fn raw_bytes(&self) -> u64 {
+        self.batches.iter().map(|b| b.raw_bytes).sum()
+    }
+
+    /// The codecs used by the batches, in order of first use.
+    pub fn codecs(&self) -> Vec<&'static str> {
+        let mut codecs = Vec::new();
+        for codec in self.batches.iter().map(|b| b.codec.unwrap_or("none")) {
+            if !codecs.contains(&codec) {
+                codecs.push(codec);
+            }
+        }
+        codecs
+    }
+}
+
+/// Summarizes a local file (memory-mapped: only the headers are touched) or a store object
+/// (downloaded in parallel ranges).
+pub fn describe_location(location: Location) -> Result<Summary> {
+    let bytes = match location {
+        Location::Local(path) => map_file(&path)?,
+        Location::Remote(object) => match object.size()? {
+            0 => return Err(corrupt(format!("{} is empty", object.uri))),
+            size => object.read_range(0..size)?,
+        },
+    };
+    describe(&bytes)
+}
+
+/// Summarizes the IPC file or stream in `bytes`.
+pub fn describe(bytes: &Buffer) -> Result<Summary> {
+    let data = bytes.as_slice();
+    let is_file = data.len() >= FILE_HEADER_LEN + FILE_TRAILER_LEN
+        && data.starts_with(ARROW_FILE_MAGIC)
+        && data.ends_with(ARROW_FILE_MAGIC);
+    // (offset, metadata length, body length) of every record batch message.
+    let mut messages = Vec::new();
+    let mut dictionary_batches = 0;
+    let mut footer_metadata = Vec::new();
+    let schema = if is_file {
+        let footer_len = footer_len(&data[data.len() - FILE_TRAILER_LEN..])?;
+        let footer_start = (data.len() - FILE_TRAILER_LEN)
+            .checked_sub(footer_len)
+            .filter(|start| *start >= FILE_HEADER_LEN)
+            .ok_or_else(|| corrupt("the footer length points outside the file"))?;
+        let footer_bytes = &data[footer_start..data.len() - FILE_TRAILER_LEN];
+        let footer = FileFooter::parse(footer_bytes, None)?;
+        if let Ok(raw) = arrow_ipc::root_as_footer(footer_bytes) {
+            for pair in raw.custom_metadata().into_iter().flatten() {
+                if let (Some(key), Some(value)) = (pair.key(), pair.value()) {
+                    footer_metadata.push((key.to_string(), value.to_string()));
+                }
+            }
+        }
+        dictionary_batches = footer.dictionaries.len() as u64;
+        for block in &footer.batches {
+            let (Ok(offset), Ok(metadata), Ok(body)) = (
+                usize::try_from(block.offset()),
+                usize::try_from(block.metaDataLength()),
+                usize::try_from(block.bodyLength()),
+            ) else {
+                return Err(corrupt("a footer block has a negative offset or length"));
+            };
+            if offset.saturating_add(metadata).saturating_add(body) > footer_start {
+                return Err(truncated("a block reaches past the end of the data"));
+            }
+            messages.push((offset, metadata, body));
+        }
+        footer.schema
+    } else {
+        let index = guard::index_stream(data)?;
+        if !index.complete {
+            return Err(truncated("the stream ends part-way through a message"));
+        }
+        let mut schema = None;
+        for message in &index.messages {
+            match message.header {
+                MessageHeader::Schema => {
+                    let metadata = &data[message.offset..message.offset + message.metadata_len];
+                    let parsed = guard::parse(metadata)?;
+                    let ipc_schema = parsed
+                        .header_as_schema()
+                        .ok_or_else(|| corrupt("a schema message has no schema"))?;
+                    schema.get_or_insert_with(|| Arc::new(fb_to_schema(ipc_schema)));
+                }
+                MessageHeader::DictionaryBatch => dictionary_batches += 1,
+                MessageHeader::RecordBatch => {
+                    messages.push((message.offset, message.metadata_len, message.body_len))
+                }
+                _ => {}
+            }
+        }
+        schema.ok_or_else(|| corrupt("no schema message"))?
+    };
+    let mut batches = Vec::new();
+    for (offset, metadata_len, body_len) in messages {
+        let metadata = &data[offset..offset + metadata_len];
+        let body = &data[offset + metadata_len..offset + metadata_len + body_len];
+        let parsed = guard::parse(metadata)?;
+        {
+            let batch = parsed
+                .header_as_record_batch()
+                .ok_or_else(|| corrupt("a record batch message has no header"))?;
+            guard::check_message(metadata, body)?;
+            let codec = batch.compression().map(|c| match c.codec() {
+                CompressionType::LZ4_FRAME => "lz4",
+                _ => "zstd",
+            });
+            let mut raw = 0u64;
+            for buffer in batch.buffers().into_iter().flatten() {
+                let length = buffer.length().max(0) as u64;
+                raw += match codec {
+                    Some(_) if length >= 8 => {
+                        let at = buffer.offset() as usize;
+                        let prefix: [u8; 8] =
+                            body[at..at + 8].try_into().expect("checked by the guard");
+                        match i64::from_le_bytes(prefix) {
+                            -1 => length - 8,
+                            declared => declared.max(0) as u64,
+                        }
+                    }
+                    _ => length,
+                };
+            }
+            batches.push(BatchSummary {
+                rows: batch.length().max(0) as u64,
+                stored_bytes: body_len as u64,
+                raw_bytes: raw,
+                codec,
+            });
+        }
+    }
+    Ok(Summary {
+        format: if is_file { "file" } else { "stream" },
+        schema,
+        stored_bytes: data.len() as u64,
+        batches,
+        dictionary_batches,
+        footer_metadata,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use arrow_array::{Int64Array, RecordBatch, RecordBatchIterator};
+    use arrow_schema::{DataType, Field, Schema};
+
+    use super::*;
+    use crate::{encode_to_vec, Compression, EncodeOptions};
+
+    #[test]
+    fn counts_rows_batches_and_bytes_of_our_files() {
+        let schema = Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, false)]));
+        let batches: Vec<_> = (0..3)
+            .map(|i| {
+                let values = Int64Array::from_iter_values(i * 1000..(i + 1) * 1000);
+                RecordBatch::try_new(schema.clone(), vec![Arc::new(values)]).unwrap()
+            })
+            .collect();
+        for (compression, codec) in [
+            (Compression::Zstd, Some("zstd")),
+            (Compression::Lz4Frame, Some("lz4")),
+            (Compression::None, None),
+        ] {
+            let options = EncodeOptions {
+                chunk_rows: Some(1000),
+                ..EncodeOptions::new(compression)
+            };
+            let reader = RecordBatchIterator::new(batches.iter().cloned().map(Ok), schema.clone());
+            let (bytes, stats) = encode_to_vec(reader, &options).unwrap();
+            let summary = describe(&Buffer::from_vec(bytes)).unwrap();
+            assert_eq!(summary.format, "file");
+            assert_eq!(summary.rows(), 3000);
+            assert_eq!(summary.batches.len(), 3);
+            assert_eq!(summary.raw_bytes(), 3 * 8000);
+            assert_eq!(summary.stored_bytes, stats.stored_bytes);
+            assert!(summary.batches.iter().all(|b| b.codec == codec));
+            assert_eq!(
+                summary.footer_metadata[0].0,
+                crate::encode::WRITER_METADATA_KEY
+            );
+        }
+    }
+}

@@ -1,0 +1,40 @@
+use fastio_core::describe::describe_location;
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use pyo3_arrow::PySchema;
+
+use crate::errors::detached;
+use crate::store::{location, PyStorageOptions};
+
+/// What an Arrow IPC file or stream holds, from its message headers: a dict with `format`,
+/// `schema`, `stored_bytes`, `dictionary_batches`, `footer_metadata` and `batches`, one
+/// `(rows, stored_bytes, raw_bytes, codec)` tuple per record batch.
+#[pyfunction]
+#[pyo3(signature = (uri, storage_options = None))]
+pub fn describe(
+    py: Python<'_>,
+    uri: String,
+    storage_options: PyStorageOptions,
+) -> PyResult<Bound<'_, PyDict>> {
+    let summary = detached(py, move || {
+        describe_location(location(&uri, storage_options)?)
+    })?;
+    let result = PyDict::new(py);
+    result.set_item("format", summary.format)?;
+    result.set_item("schema", PySchema::new(summary.schema.clone()))?;
+    result.set_item("stored_bytes", summary.stored_bytes)?;
+    result.set_item("dictionary_batches", summary.dictionary_batches)?;
+    let batches: Vec<(u64, u64, u64, Option<&str>)> = summary
+        .batches
+        .iter()
+        .map(|b| (b.rows, b.stored_bytes, b.raw_bytes, b.codec))
+        .collect();
+    result.set_item("batches", batches)?;
+    let footer: std::collections::HashMap<&str, &str> = summary
+        .footer_metadata
+        .iter()
+        .map(|(key, value)| (key.as_str(), value.as_str()))
+        .collect();
+    result.set_item("footer_metadata", footer)?;
+    Ok(result)
+}
