@@ -134,7 +134,36 @@ def main() -> None:
     text = report(result) + "\n\n" + stamp(versions) + " `python benches/bench_core.py`.\n"
     print(text)
     if str(args.output) != "-":
-        write_section("core", text, args.output)
+        write_section("core", text + "\n" + charts(result), args.output)
+
+
+def charts(result: dict) -> str:
+    """Throughput and file size per library and codec, as PNGs; the report's links to them."""
+    from charts import grouped_bars
+
+    raw_mb, medians, sizes = result["raw_mb"], result["medians"], result["sizes"]
+    libraries = ("fastio", "pyarrow", "polars")
+    links = []
+    for kind in ("write", "read"):
+        path = grouped_bars(
+            f"core_{kind}",
+            f"{kind.capitalize()} {raw_mb:,.0f} MB to a local file (higher is better)",
+            "MB/s",
+            CODECS,
+            {name: [raw_mb / medians[(c, name, kind)] for c in CODECS] for name in libraries},
+            ours="fastio",
+        )
+        links.append(f"![{kind} throughput](charts/{path.name})")
+    path = grouped_bars(
+        "core_size",
+        f"File size of {raw_mb:,.0f} MB of Arrow data (lower is better)",
+        "MB",
+        CODECS,
+        {name: [sizes[(c, name)] / 1e6 for c in CODECS] for name in libraries},
+        ours="fastio",
+    )
+    links.append(f"![file size](charts/{path.name})")
+    return "\n\n".join(links) + "\n"
 
 
 if __name__ == "__main__":

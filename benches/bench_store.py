@@ -321,9 +321,44 @@ def main() -> None:
             args.rate, args.size, args.rounds
         ),
     }
-    text = report(results)
+    text = report(results) + "\n\n" + charts(results)
     print(text)
     write_section("store", text)
+
+
+def charts(results: dict[str, dict[str, Any]]) -> str:
+    """Handoff throughput and stored size per method and link, as PNGs."""
+    from charts import grouped_bars
+
+    links = list(results)
+    names = list(next(iter(results.values()))["medians"])
+    throughput = {
+        name: [
+            results[link]["raw_mb"]
+            / (results[link]["medians"][name]["write"] + results[link]["medians"][name]["read"])
+            for link in links
+        ]
+        for name in names
+    }
+    first = grouped_bars(
+        "store_handoff",
+        f"Dagster handoff through S3, {results[links[0]]['raw_mb']:,.0f} MB pandas frame "
+        "(higher is better)",
+        "MB/s",
+        links,
+        throughput,
+        ours="FastIOManager zstd",
+    )
+    sizes = {name: [results[links[0]]["sizes"][name] / 1e6] for name in names}
+    second = grouped_bars(
+        "store_size",
+        "Stored object size (lower is better)",
+        "MB",
+        ["stored"],
+        sizes,
+        ours="FastIOManager zstd",
+    )
+    return f"![handoff throughput](charts/{first.name})\n\n![stored size](charts/{second.name})\n"
 
 
 if __name__ == "__main__":

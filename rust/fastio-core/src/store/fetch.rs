@@ -190,7 +190,7 @@ impl RemoteFile {
                 (b.offset() + b.metaDataLength() as i64 + b.bodyLength()) as u64
             });
             let contiguous = previous_end == Some(block.offset() as u64);
-            let too_big = block_end - group_start_offset > REQUEST_BYTES;
+            let too_big = block_end.saturating_sub(group_start_offset) > REQUEST_BYTES;
             if index > start && (!contiguous || too_big) {
                 groups.push_back(start..index);
                 start = index;

@@ -62,7 +62,21 @@ impl UploadSink {
         self.plan.part_size(self.parts_sent) as usize
     }
 
+    /// Refuses to go on in a forked child: the upload's requests run on the parent's runtime,
+    /// whose threads the child does not have.
+    fn check_process(&self) -> Result<()> {
+        if std::process::id() != self.owner {
+            return Err(FastIoError::InvalidArgument(format!(
+                "the upload of {} was started in another process; a writer cannot be carried \
+                 across fork()",
+                self.target.uri
+            )));
+        }
+        Ok(())
+    }
+
     fn push(&mut self, mut bytes: &[u8]) -> Result<()> {
+        self.check_process()?;
         if self.settled {
             return Err(FastIoError::InvalidArgument(
                 "the upload is already finished or aborted".into(),
@@ -150,6 +164,7 @@ impl UploadSink {
     }
 
     fn finish_upload(&mut self) -> Result<u64> {
+        self.check_process()?;
         if self.settled {
             return Err(FastIoError::InvalidArgument(
                 "the upload is already finished or aborted".into(),
