@@ -10,6 +10,7 @@
 use std::collections::VecDeque;
 use std::io::Write;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use object_store::{MultipartUpload, ObjectStoreExt, PutPayload};
@@ -19,6 +20,9 @@ use tokio::task::JoinHandle;
 use crate::error::{FastIoError, Result, SinkFailure};
 use crate::store::plan::PartPlan;
 use crate::store::{runtime, RemoteObject, UploadOptions};
+
+/// How long an abort waits for the parts in flight before cancelling them.
+const ABORT_GRACE: Duration = Duration::from_secs(30);
 
 /// An object being written; it appears in the store only on [`UploadSink::commit`].
 pub struct UploadSink {
@@ -211,15 +215,19 @@ impl UploadSink {
             std::mem::forget(self.upload.take());
             return;
         }
-        let in_flight: Vec<_> = self.in_flight.drain(..).collect();
-        for handle in &in_flight {
-            handle.abort();
-        }
+        let mut in_flight: Vec<_> = self.in_flight.drain(..).collect();
         let upload = self.upload.take();
         self.runtime.block_on(async move {
-            // A part request still running when the abort lands could recreate the part.
-            for handle in in_flight {
-                let _ = handle.await;
+            // Parts still uploading finish first (within a grace period): a part the server
+            // stores after the abort would be kept as an orphan, as S3 documents.
+            let finished = futures::future::join_all(in_flight.iter_mut());
+            if tokio::time::timeout(ABORT_GRACE, finished).await.is_err() {
+                for handle in &in_flight {
+                    handle.abort();
+                }
+                for handle in in_flight {
+                    let _ = handle.await;
+                }
             }
             if let Some(mut upload) = upload {
                 // Best effort: the failure being reported matters more than this one.
