@@ -224,3 +224,24 @@ def test_the_console_script_is_installed(files: dict[str, tuple[Path, str]]) -> 
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["rows"] == 50_000
+
+
+def test_head_on_a_store_downloads_only_the_first_batches(
+    s3s_server: S3Server, s3s_bucket: str
+) -> None:
+    from servers import FaultProxy
+
+    uri = f"s3://{s3s_bucket}/wide.arrow"
+    table = sample(2_000_000)  # about 46 MB uncompressed: several 8 MiB requests
+    fio.write(table, uri, compression="none", storage_options=s3s_server.options())
+    proxy = FaultProxy(s3s_server.port).start()
+    try:
+        options = [f"-o{k}={v}" for k, v in s3s_server.options(endpoint=proxy.endpoint).items()]
+        code, output = run("head", uri, "-n", "3", "--json", *options)
+    finally:
+        proxy.stop()
+    assert code == 0, output
+    assert [json.loads(line)["id"] for line in output.splitlines()] == [0, 1, 2]
+    gets = [r for r in proxy.requests if r.method == "GET"]
+    # The footer, then the first group of batches: not the whole file.
+    assert len(gets) == 2, [r.headers.get("range") for r in gets]

@@ -134,6 +134,23 @@ fn unknown_key(key: &str, scheme: &str) -> FastIoError {
     ))
 }
 
+/// Applies `options` (object_store keys of the builder's own type) and the default request
+/// timeout to a store builder; the three builders share no trait, hence a macro.
+macro_rules! configured {
+    ($builder:expr, $key:ty, $options:expr, $scheme:expr) => {{
+        let mut builder = $builder;
+        for (key, value) in $options.store_keys() {
+            let key: $key = key.parse().map_err(|_| unknown_key(key, $scheme))?;
+            builder = builder.with_config(key, value);
+        }
+        let timeout = <$key>::Client(ClientConfigKey::Timeout);
+        if builder.get_config_value(&timeout).is_none() {
+            builder = builder.with_config(timeout, DEFAULT_REQUEST_TIMEOUT);
+        }
+        builder
+    }};
+}
+
 /// Builds the store for `scheme` from the environment, then `options` on top.
 pub(crate) fn build_store(
     scheme: &str,
@@ -143,20 +160,14 @@ pub(crate) fn build_store(
     let retry = options.retry_config()?;
     let built: object_store::Result<Arc<dyn ObjectStore>> = match scheme {
         "s3" | "s3a" => {
-            let mut builder = AmazonS3Builder::from_env().with_url(url.as_str());
-            let allow_http = AmazonS3ConfigKey::Client(ClientConfigKey::AllowHttp);
-            let mut http_chosen = false;
-            for (key, value) in options.store_keys() {
-                let key: AmazonS3ConfigKey = key.parse().map_err(|_| unknown_key(key, scheme))?;
-                http_chosen |= key == allow_http;
-                builder = builder.with_config(key, value);
-            }
-            let timeout = AmazonS3ConfigKey::Client(ClientConfigKey::Timeout);
-            if builder.get_config_value(&timeout).is_none() {
-                builder = builder.with_config(timeout, DEFAULT_REQUEST_TIMEOUT);
-            }
+            let builder = AmazonS3Builder::from_env().with_url(url.as_str());
+            let mut builder = configured!(builder, AmazonS3ConfigKey, options, scheme);
             // An endpoint given as http:// is a plain-HTTP server (MinIO, a test server):
-            // asking for it is consent enough.
+            // asking for it is consent enough, unless allow_http was set either way.
+            let allow_http = AmazonS3ConfigKey::Client(ClientConfigKey::AllowHttp);
+            let http_chosen = options
+                .store_keys()
+                .any(|(key, _)| key.parse::<AmazonS3ConfigKey>().ok() == Some(allow_http));
             let plain_http = builder
                 .get_config_value(&AmazonS3ConfigKey::Endpoint)
                 .is_some_and(|endpoint| endpoint.starts_with("http://"));
@@ -170,31 +181,15 @@ pub(crate) fn build_store(
         }
         "gs" | "gcs" => {
             let gs_url = format!("gs://{}", &url[url::Position::BeforeHost..]);
-            let mut builder = GoogleCloudStorageBuilder::from_env().with_url(gs_url);
-            for (key, value) in options.store_keys() {
-                let key: GoogleConfigKey = key.parse().map_err(|_| unknown_key(key, scheme))?;
-                builder = builder.with_config(key, value);
-            }
-            let timeout = GoogleConfigKey::Client(ClientConfigKey::Timeout);
-            if builder.get_config_value(&timeout).is_none() {
-                builder = builder.with_config(timeout, DEFAULT_REQUEST_TIMEOUT);
-            }
-            builder
+            let builder = GoogleCloudStorageBuilder::from_env().with_url(gs_url);
+            configured!(builder, GoogleConfigKey, options, scheme)
                 .with_retry(retry)
                 .build()
                 .map(|store| Arc::new(store) as _)
         }
         _ => {
-            let mut builder = MicrosoftAzureBuilder::from_env().with_url(url.as_str());
-            for (key, value) in options.store_keys() {
-                let key: AzureConfigKey = key.parse().map_err(|_| unknown_key(key, scheme))?;
-                builder = builder.with_config(key, value);
-            }
-            let timeout = AzureConfigKey::Client(ClientConfigKey::Timeout);
-            if builder.get_config_value(&timeout).is_none() {
-                builder = builder.with_config(timeout, DEFAULT_REQUEST_TIMEOUT);
-            }
-            builder
+            let builder = MicrosoftAzureBuilder::from_env().with_url(url.as_str());
+            configured!(builder, AzureConfigKey, options, scheme)
                 .with_retry(retry)
                 .build()
                 .map(|store| Arc::new(store) as _)

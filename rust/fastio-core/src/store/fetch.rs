@@ -120,7 +120,7 @@ impl RemoteContents {
         match self {
             RemoteContents::Whole(contents) => contents.read_all(),
             RemoteContents::File(file) => {
-                let mut fetcher = file.fetcher();
+                let mut fetcher = file.fetcher(file.concurrency);
                 let mut batches = Vec::with_capacity(file.blocks.len());
                 while let Some((group, message)) = fetcher.next_group()? {
                     let decoded: Result<Vec<_>> = crate::pool::pool().install(|| {
@@ -142,7 +142,9 @@ impl RemoteContents {
         match self {
             RemoteContents::Whole(contents) => Box::new(contents.into_reader()),
             RemoteContents::File(file) => Box::new(RemoteBatchReader {
-                fetcher: file.fetcher(),
+                // Starts with one request and doubles up to the limit, so reading the first
+                // rows (`fastio head`) does not download the next 64 MB.
+                fetcher: file.fetcher(1),
                 file,
                 current: None,
             }),
@@ -178,7 +180,8 @@ fn rebased(block: &Block) -> Block {
 }
 
 impl RemoteFile {
-    fn fetcher(&self) -> GroupFetcher {
+    /// A fetcher that keeps `window` requests in flight at first, growing to `concurrency`.
+    fn fetcher(&self, window: usize) -> GroupFetcher {
         let mut groups = VecDeque::new();
         let mut start = 0;
         let mut group_start_offset = 0;
@@ -208,6 +211,7 @@ impl RemoteFile {
             blocks: self.blocks.clone(),
             groups,
             in_flight: VecDeque::new(),
+            window: window.clamp(1, self.concurrency),
             concurrency: self.concurrency,
         }
     }
@@ -233,12 +237,14 @@ struct GroupFetcher {
     blocks: Arc<Vec<Block>>,
     groups: VecDeque<Range<usize>>,
     in_flight: VecDeque<(Range<usize>, Download)>,
+    /// Requests kept in flight now; doubles after each group until `concurrency`.
+    window: usize,
     concurrency: usize,
 }
 
 impl GroupFetcher {
     fn next_group(&mut self) -> Result<Option<(Range<usize>, Buffer)>> {
-        while self.in_flight.len() < self.concurrency {
+        while self.in_flight.len() < self.window {
             let Some(group) = self.groups.pop_front() else {
                 break;
             };
@@ -257,6 +263,7 @@ impl GroupFetcher {
             return Ok(None);
         };
         let message = join(&self.runtime, &self.target, download)?;
+        self.window = (self.window * 2).min(self.concurrency);
         Ok(Some((group, message)))
     }
 }
