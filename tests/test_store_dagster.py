@@ -171,3 +171,15 @@ def test_memory_base_path_keeps_outputs_for_the_process() -> None:
     assert result.output_for_node("scanned") == 600_000
     stored = fio.read("memory://dagster-tests/as_polars.arrow")
     assert stored.num_rows == 300_000
+
+
+def test_storage_options_resolve_env_vars(
+    s3s_server: S3Server, s3s_bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FASTIO_TEST_SECRET", s3s_server.secret_key)
+    options = {**s3s_server.options(), "aws_secret_access_key": dg.EnvVar("FASTIO_TEST_SECRET")}
+    manager = FastIOManager(base_path=f"s3://{s3s_bucket}/env", storage_options=options)
+    result = dg.materialize([frame, lazy_total], resources={"io_manager": manager})
+    assert result.success
+    assert result.output_for_node("lazy_total") == {"rows": 3, "sum": 6}
+    assert s3s_server.keys(s3s_bucket) == ["env/frame.arrow", "env/lazy_total.pickle.zst"]
