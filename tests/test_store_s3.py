@@ -303,3 +303,57 @@ def test_a_forked_child_builds_its_own_runtime(s3s_server: S3Server, s3s_bucket:
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert s3s_server.keys(s3s_bucket) == ["after.arrow", "child.arrow", "parent.arrow"]
+
+
+def rich_table(rows: int) -> pa.Table:
+    """Nulls, strings, a dictionary, a list and a struct: columns of every buffer layout."""
+    rng = np.random.default_rng(11)
+    n = pa.array(np.arange(rows), mask=np.arange(rows) % 7 == 0)
+    words = pa.array([f"w{i % 1000}" for i in range(rows)])
+    lists = pa.array([[i, i + 1][: i % 3] for i in range(rows)], type=pa.list_(pa.int32()))
+    pairs = pa.StructArray.from_arrays([pa.array(rng.random(rows)), words], names=["score", "word"])
+    return pa.table(
+        {
+            "n": n,
+            "big": rng.random(rows),
+            "word": words,
+            "kind": pa.array(
+                ["a", "b", "c"] * (rows // 3) + ["a"] * (rows % 3)
+            ).dictionary_encode(),
+            "list": lists,
+            "pair": pairs,
+            "flag": pa.array(np.arange(rows) % 2 == 0),
+        }
+    )
+
+
+@pytest.mark.parametrize("codec", ["zstd", "lz4", "none"])
+def test_projected_reads_fetch_only_the_columns_bytes(
+    s3s_server: S3Server, s3s_bucket: str, codec: str
+) -> None:
+    table = rich_table(600_000)
+    uri = f"s3://{s3s_bucket}/rich-{codec}.arrow"
+    info = fio.write(
+        table, uri, compression=codec, storage_options=s3s_server.options(), chunk_rows=100_000
+    )
+    proxy = FaultProxy(s3s_server.port).start()
+    try:
+        options = s3s_server.options(endpoint=proxy.endpoint)
+        for columns in (["n"], ["list", "flag"], ["pair"], ["kind", "word"], ["flag", "n"]):
+            assert fio.read(uri, columns=columns, storage_options=options).equals(
+                table.select(columns)
+            ), columns
+            batches = fio.read_batches(uri, columns=columns, storage_options=options)
+            assert batches.read_all().equals(table.select(columns)), columns
+        before = len(proxy.requests)
+        fio.read(uri, columns=["n"], storage_options=options)
+        fetched = sum(
+            int(end) - int(start) + 1
+            for request in proxy.requests[before:]
+            if request.method == "GET"
+            for start, end in [request.headers["range"].removeprefix("bytes=").split("-")]
+        )
+    finally:
+        proxy.stop()
+    # "big" alone (random doubles) is most of the file; "n" is a small part of it.
+    assert fetched < info.stored_bytes * 0.35, (fetched, info.stored_bytes)

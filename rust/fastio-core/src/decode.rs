@@ -98,6 +98,7 @@ impl IpcContents {
             schema,
             dictionaries,
             batches,
+            ..
         } = FileFooter::parse(&bytes[footer_start..len - FILE_TRAILER_LEN], columns)?;
         for block in &dictionaries {
             let message = block_buffer(&buffer, block, footer_start)?;
@@ -301,6 +302,9 @@ pub(crate) struct FileFooter {
     pub schema: SchemaRef,
     pub dictionaries: Vec<Block>,
     pub batches: Vec<Block>,
+    /// The file's schema before projection, and the projected columns' indices in it.
+    pub full_schema: SchemaRef,
+    pub projection: Option<Vec<usize>>,
 }
 
 impl FileFooter {
@@ -316,6 +320,8 @@ impl FileFooter {
                 "the file was written on a machine of the other byte order".into(),
             ));
         }
+        let full_schema = Arc::new(fb_to_schema(ipc_schema));
+        let projection = projection(&full_schema, columns)?;
         let (decoder, schema) = projected_decoder(ipc_schema, footer.version(), columns)?;
         let dictionaries = footer
             .dictionaries()
@@ -334,6 +340,8 @@ impl FileFooter {
             schema,
             dictionaries,
             batches,
+            full_schema,
+            projection,
         })
     }
 }

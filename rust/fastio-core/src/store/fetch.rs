@@ -8,10 +8,11 @@ use std::sync::Arc;
 use arrow_array::{RecordBatch, RecordBatchReader};
 use arrow_buffer::{Buffer, MutableBuffer};
 use arrow_ipc::reader::FileDecoder;
+use arrow_ipc::writer::{DictionaryTracker, IpcDataGenerator, IpcWriteContext, IpcWriteOptions};
 use arrow_ipc::Block;
-use arrow_schema::{ArrowError, SchemaRef};
+use arrow_schema::{ArrowError, DataType, FieldRef, Schema, SchemaRef};
 use futures::StreamExt;
-use object_store::{GetOptions, GetRange, ObjectStore};
+use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt};
 use rayon::prelude::*;
 use tokio::runtime::Runtime;
 use tokio::task::JoinHandle;
@@ -46,6 +47,9 @@ pub struct RemoteFile {
     schema: SchemaRef,
     blocks: Arc<Vec<Block>>,
     concurrency: usize,
+    /// Set when only some columns are read and the schema tells which buffers are theirs:
+    /// each batch then downloads its header and those columns' byte ranges only.
+    columns_only: Option<Arc<ColumnRanges>>,
 }
 
 impl RemoteContents {
@@ -88,7 +92,13 @@ impl RemoteContents {
             schema,
             dictionaries,
             batches,
+            full_schema,
+            projection,
         } = FileFooter::parse(footer.as_slice(), columns)?;
+        let columns_only = projection
+            .as_deref()
+            .and_then(|indices| ColumnRanges::new(&full_schema, indices))
+            .map(Arc::new);
         for block in &dictionaries {
             let range = block_range(block, data_end)?;
             let message = fetch_range(&runtime, &target, range, 1)?;
@@ -104,6 +114,7 @@ impl RemoteContents {
             schema,
             blocks: Arc::new(batches),
             concurrency: concurrency.max(1),
+            columns_only,
         }))
     }
 
@@ -192,7 +203,9 @@ impl RemoteFile {
                 let b = &self.blocks[previous];
                 (b.offset() + b.metaDataLength() as i64 + b.bodyLength()) as u64
             });
-            let contiguous = previous_end == Some(block.offset() as u64);
+            // Column ranges are fetched batch by batch, so then every batch is its own group.
+            let contiguous =
+                previous_end == Some(block.offset() as u64) && self.columns_only.is_none();
             let too_big = block_end.saturating_sub(group_start_offset) > REQUEST_BYTES;
             if index > start && (!contiguous || too_big) {
                 groups.push_back(start..index);
@@ -206,6 +219,7 @@ impl RemoteFile {
             groups.push_back(start..self.blocks.len());
         }
         GroupFetcher {
+            columns_only: self.columns_only.clone(),
             target: self.target.clone(),
             runtime: self.runtime.clone(),
             blocks: self.blocks.clone(),
@@ -228,6 +242,182 @@ impl RemoteFile {
     }
 }
 
+/// Which buffers of a record batch message belong to the projected columns.
+///
+/// A message lists its buffers column after column, each column's in a number fixed by its
+/// type. That number is taken from arrow-ipc itself, by encoding an empty batch of each column;
+/// view types (with a variable count of data buffers) opt out, and their batches are fetched
+/// whole.
+pub(crate) struct ColumnRanges {
+    /// Buffer index range of each projected column, in the message's buffer list.
+    buffers: Vec<Range<usize>>,
+    total_buffers: usize,
+}
+
+/// Ranges of the body closer than this are fetched as one.
+const RANGE_GAP: u64 = 64 << 10;
+
+impl ColumnRanges {
+    pub(crate) fn new(schema: &Schema, projection: &[usize]) -> Option<Self> {
+        if projection.len() == schema.fields().len() {
+            return None;
+        }
+        let counts = schema
+            .fields()
+            .iter()
+            .map(buffers_of)
+            .collect::<Option<Vec<_>>>()?;
+        let starts: Vec<usize> = counts
+            .iter()
+            .scan(0, |next, count| {
+                let start = *next;
+                *next += count;
+                Some(start)
+            })
+            .collect();
+        Some(ColumnRanges {
+            buffers: projection
+                .iter()
+                .map(|&column| starts[column]..starts[column] + counts[column])
+                .collect(),
+            total_buffers: counts.iter().sum(),
+        })
+    }
+
+    /// Body byte ranges (merged when close) holding the projected columns' buffers, from the
+    /// batch's message header; None when the header does not match the schema's layout.
+    fn body_ranges(&self, metadata: &[u8], body_len: u64) -> Option<Vec<Range<u64>>> {
+        let message = crate::guard::parse(metadata).ok()?;
+        let batch = message.header_as_record_batch()?;
+        let buffers = batch.buffers()?;
+        if buffers.len() != self.total_buffers {
+            return None;
+        }
+        let mut wanted: Vec<Range<u64>> = Vec::new();
+        for columns in &self.buffers {
+            for index in columns.clone() {
+                let buffer = buffers.get(index);
+                let start = u64::try_from(buffer.offset()).ok()?;
+                let end = start.checked_add(u64::try_from(buffer.length()).ok()?)?;
+                if end > body_len {
+                    return None;
+                }
+                if start < end {
+                    wanted.push(start..end);
+                }
+            }
+        }
+        wanted.sort_by_key(|range| range.start);
+        let mut merged: Vec<Range<u64>> = Vec::new();
+        for range in wanted {
+            match merged.last_mut() {
+                Some(last) if range.start <= last.end + RANGE_GAP => {
+                    last.end = last.end.max(range.end)
+                }
+                _ => merged.push(range),
+            }
+        }
+        Some(merged)
+    }
+}
+
+fn buffers_of(field: &FieldRef) -> Option<usize> {
+    if has_view_type(field.data_type()) {
+        return None;
+    }
+    // A dictionary column's buffers in a record batch are those of its keys.
+    let keys_only = field
+        .as_ref()
+        .clone()
+        .with_data_type(keys_of(field.data_type())?);
+    let schema = Arc::new(Schema::new(vec![keys_only]));
+    let empty = RecordBatch::new_empty(schema);
+    let (_, encoded) = IpcDataGenerator::default()
+        .encode(
+            &empty,
+            &mut DictionaryTracker::new(false),
+            &IpcWriteOptions::default(),
+            &mut IpcWriteContext::default(),
+        )
+        .ok()?;
+    let message = arrow_ipc::root_as_message(&encoded.ipc_message).ok()?;
+    Some(message.header_as_record_batch()?.buffers()?.len())
+}
+
+/// `data_type` with every dictionary replaced by its key type; None where that is not
+/// worked out (unions, run-end encoding).
+fn keys_of(data_type: &DataType) -> Option<DataType> {
+    let field = |f: &FieldRef| -> Option<FieldRef> {
+        Some(Arc::new(
+            f.as_ref().clone().with_data_type(keys_of(f.data_type())?),
+        ))
+    };
+    Some(match data_type {
+        DataType::Dictionary(key, _) => key.as_ref().clone(),
+        DataType::List(f) => DataType::List(field(f)?),
+        DataType::LargeList(f) => DataType::LargeList(field(f)?),
+        DataType::FixedSizeList(f, size) => DataType::FixedSizeList(field(f)?, *size),
+        DataType::Map(f, sorted) => DataType::Map(field(f)?, *sorted),
+        DataType::Struct(fields) => {
+            DataType::Struct(fields.iter().map(field).collect::<Option<Vec<_>>>()?.into())
+        }
+        DataType::Union(..) | DataType::RunEndEncoded(..) => return None,
+        other => other.clone(),
+    })
+}
+
+fn has_view_type(data_type: &DataType) -> bool {
+    match data_type {
+        DataType::Utf8View
+        | DataType::BinaryView
+        | DataType::ListView(_)
+        | DataType::LargeListView(_) => true,
+        DataType::List(f)
+        | DataType::LargeList(f)
+        | DataType::FixedSizeList(f, _)
+        | DataType::Map(f, _) => has_view_type(f.data_type()),
+        DataType::Struct(fields) => fields.iter().any(|f| has_view_type(f.data_type())),
+        DataType::Union(fields, _) => fields.iter().any(|(_, f)| has_view_type(f.data_type())),
+        DataType::Dictionary(_, value) => has_view_type(value),
+        DataType::RunEndEncoded(_, values) => has_view_type(values.data_type()),
+        _ => false,
+    }
+}
+
+/// Downloads one batch's message header, then only the projected columns' byte ranges of its
+/// body, into a zero-filled buffer of the message's size: the columns left out are never
+/// read by the decoder, and their untouched zero pages cost no memory.
+async fn download_columns(
+    store: Arc<dyn ObjectStore>,
+    path: object_store::path::Path,
+    block: Block,
+    columns: Arc<ColumnRanges>,
+) -> object_store::Result<Buffer> {
+    let offset = block.offset() as u64;
+    let metadata_len = block.metaDataLength() as u64;
+    let body_len = block.bodyLength() as u64;
+    let metadata = store
+        .get_range(&path, offset..offset + metadata_len)
+        .await?;
+    let Some(ranges) = columns.body_ranges(&metadata, body_len) else {
+        return download(store, path, offset..offset + metadata_len + body_len).await;
+    };
+    let body_start = offset + metadata_len;
+    let absolute: Vec<Range<u64>> = ranges
+        .iter()
+        .map(|range| body_start + range.start..body_start + range.end)
+        .collect();
+    let pieces = store.get_ranges(&path, &absolute).await?;
+    let mut message = MutableBuffer::from_len_zeroed((metadata_len + body_len) as usize);
+    let bytes = message.as_slice_mut();
+    bytes[..metadata.len()].copy_from_slice(&metadata);
+    for (range, piece) in ranges.iter().zip(pieces) {
+        let at = (metadata_len + range.start) as usize;
+        bytes[at..at + piece.len()].copy_from_slice(&piece);
+    }
+    Ok(message.into())
+}
+
 type Download = JoinHandle<object_store::Result<Buffer>>;
 
 /// Keeps up to `concurrency` group requests in flight and hands them back in order.
@@ -240,6 +430,7 @@ struct GroupFetcher {
     /// Requests kept in flight now; doubles after each group until `concurrency`.
     window: usize,
     concurrency: usize,
+    columns_only: Option<Arc<ColumnRanges>>,
 }
 
 impl GroupFetcher {
@@ -252,11 +443,15 @@ impl GroupFetcher {
             let last = &self.blocks[group.end - 1];
             let start = first.offset() as u64;
             let end = (last.offset() + last.metaDataLength() as i64 + last.bodyLength()) as u64;
-            let download = self.runtime.spawn(download(
-                self.target.store.clone(),
-                self.target.path.clone(),
-                start..end,
-            ));
+            let store = self.target.store.clone();
+            let path = self.target.path.clone();
+            let download = match &self.columns_only {
+                Some(columns) => {
+                    self.runtime
+                        .spawn(download_columns(store, path, *first, columns.clone()))
+                }
+                None => self.runtime.spawn(download(store, path, start..end)),
+            };
             self.in_flight.push_back((group, download));
         }
         let Some((group, download)) = self.in_flight.pop_front() else {
@@ -388,5 +583,40 @@ impl Iterator for RemoteBatchReader {
 impl RecordBatchReader for RemoteBatchReader {
     fn schema(&self) -> SchemaRef {
         self.file.schema.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use arrow_schema::{Field, Fields};
+
+    use super::*;
+
+    #[test]
+    fn buffer_counts_come_from_arrow_ipc_and_views_opt_out() {
+        let dictionary = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
+        let pair = DataType::Struct(Fields::from(vec![
+            Field::new("a", DataType::Float64, true),
+            Field::new("b", dictionary.clone(), true),
+        ]));
+        let schema = Schema::new(vec![
+            Field::new("n", DataType::Int64, true),
+            Field::new("w", DataType::Utf8, true),
+            Field::new("d", dictionary, true),
+            Field::new("p", pair, true),
+            Field::new("v", DataType::Utf8View, true),
+        ]);
+        let counts: Vec<_> = schema.fields().iter().map(buffers_of).collect();
+        // validity + values; validity + offsets + data; the keys; struct validity + children.
+        assert_eq!(counts, vec![Some(2), Some(3), Some(2), Some(5), None]);
+        assert!(
+            ColumnRanges::new(&schema, &[0, 3]).is_none(),
+            "a view column opts out"
+        );
+        let without_views = Schema::new(schema.fields()[..4].to_vec());
+        let ranges = ColumnRanges::new(&without_views, &[3, 1]).unwrap();
+        assert_eq!(ranges.buffers, vec![7..12, 2..5]);
+        assert_eq!(ranges.total_buffers, 12);
+        assert!(ColumnRanges::new(&without_views, &[0, 1, 2, 3]).is_none());
     }
 }
