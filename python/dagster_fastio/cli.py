@@ -54,7 +54,7 @@ def _fail(error: Exception) -> None:
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(_core.__version__, prog_name="fastio")
 def main() -> None:
-    """Inspect and convert Arrow IPC files, locally or in object stores."""
+    """Inspect, convert, measure and plan: Arrow IPC files, locally or in object stores."""
 
 
 # ---------------------------------------------------------------------------------------------

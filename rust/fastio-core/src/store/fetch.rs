@@ -3,6 +3,7 @@
 
 use std::collections::VecDeque;
 use std::ops::Range;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
 use arrow_array::{RecordBatch, RecordBatchReader};
@@ -21,7 +22,7 @@ use crate::decode::{
     corrupt, decode_batch, footer_len, load_dictionary, truncated, FileFooter, IpcContents,
     IpcSource, ARROW_FILE_MAGIC, FILE_HEADER_LEN, FILE_TRAILER_LEN,
 };
-use crate::error::Result;
+use crate::error::{panic_message, Result};
 use crate::store::{runtime, RemoteObject};
 
 /// Bytes read from the end first: the footer of a file of thousands of batches fits.
@@ -94,7 +95,15 @@ impl RemoteContents {
             batches,
             full_schema,
             projection,
-        } = FileFooter::parse(footer.as_slice(), columns)?;
+        } = catch_unwind(AssertUnwindSafe(|| {
+            FileFooter::parse(footer.as_slice(), columns)
+        }))
+        .unwrap_or_else(|payload| {
+            Err(corrupt(format!(
+                "unreadable footer: {}",
+                panic_message(&payload)
+            )))
+        })?;
         let columns_only = projection
             .as_deref()
             .and_then(|indices| ColumnRanges::new(&full_schema, indices))
@@ -102,7 +111,15 @@ impl RemoteContents {
         for block in &dictionaries {
             let range = block_range(block, data_end)?;
             let message = fetch_range(&runtime, &target, range, 1)?;
-            load_dictionary(&mut decoder, &rebased(block), &message)?;
+            catch_unwind(AssertUnwindSafe(|| {
+                load_dictionary(&mut decoder, &rebased(block), &message)
+            }))
+            .unwrap_or_else(|payload| {
+                Err(corrupt(format!(
+                    "bad dictionary: {}",
+                    panic_message(&payload)
+                )))
+            })?;
         }
         for block in &batches {
             block_range(block, data_end)?;
