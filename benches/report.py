@@ -3,25 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-import gc
 import os
 import platform
 import re
-import time
-from collections.abc import Callable
 from pathlib import Path
 
+from dagster_fastio.measure import timed
+
+__all__ = ["RESULTS", "machine", "stamp", "timed", "write_section"]
+
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
-
-
-def timed(action: Callable[[], object]) -> float:
-    """Seconds one call takes, after a garbage collection so earlier rounds do not leak in."""
-    gc.collect()
-    start = time.perf_counter()
-    result = action()
-    elapsed = time.perf_counter() - start
-    del result
-    return elapsed
 
 
 def machine() -> str:

@@ -563,27 +563,35 @@ class FastIOManager(dg.ConfigurableIOManager):
         except FileNotFoundError:
             raise FileNotFoundError(f"no table stored at {path}") from None
 
+    def _read_as(self, path: _Location, wanted: str | None, columns: list[str] | None) -> Any:
+        if wanted == PYARROW_READER:
+            reader = read_batches(path.text, columns=columns, storage_options=self._store_options)
+            schema = _unmark(reader.schema.empty_table()).schema
+            return pa.RecordBatchReader.from_batches(schema, reader)
+        return _table_as(
+            read(path.text, columns=columns, storage_options=self._store_options), wanted
+        )
+
     def _load_one(
         self, stem: _Location, annotation: Any, columns: list[str] | None, optional: bool
     ) -> Any:
         table_path = _with_suffix(stem, TABLE_SUFFIX)
         pickle_path = _with_suffix(stem, PICKLE_SUFFIX)
-        if self._exists(table_path):
-            wanted = _type_name(annotation)
-            if wanted == POLARS_LAZY:
+        # Each read reports absence itself, so a store is asked once per format, not twice.
+        wanted = _type_name(annotation)
+        if wanted == POLARS_LAZY:
+            # A lazy frame reads nothing before it is collected: existence is checked here.
+            if self._exists(table_path):
                 return self._scan([table_path.text], columns)
-            if wanted == PYARROW_READER:
-                reader = read_batches(
-                    table_path.text, columns=columns, storage_options=self._store_options
-                )
-                schema = _unmark(reader.schema.empty_table()).schema
-                return pa.RecordBatchReader.from_batches(schema, reader)
-            return _table_as(
-                read(table_path.text, columns=columns, storage_options=self._store_options),
-                wanted,
-            )
-        if self._exists(pickle_path):
+        else:
+            try:
+                return self._read_as(table_path, wanted, columns)
+            except FileNotFoundError:
+                pass
+        try:
             return read_pickle(pickle_path.text, self._store_options)
+        except FileNotFoundError:
+            pass
         if optional:
             return None
         raise FileNotFoundError(

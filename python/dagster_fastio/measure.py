@@ -44,7 +44,8 @@ class MethodResult:
         }
 
 
-def _timed(action: Callable[[], object]) -> float:
+def timed(action: Callable[[], object]) -> float:
+    """Seconds one call takes, after a garbage collection so earlier rounds do not leak in."""
     gc.collect()
     start = time.perf_counter()
     result = action()
@@ -125,7 +126,7 @@ def run(
                 start = time.perf_counter()
                 stored[name] = write_once()
                 samples[name]["w"].append(time.perf_counter() - start)
-                samples[name]["r"].append(_timed(read_once))
+                samples[name]["r"].append(timed(read_once))
         return [
             MethodResult(
                 method=name,

@@ -178,7 +178,8 @@ impl IpcContents {
         if !ipc_schema.endianness().equals_to_target_endianness() {
             return Ok(None);
         }
-        let (mut decoder, schema) = projected_decoder(ipc_schema, message.version(), columns)?;
+        let full_schema = Arc::new(fb_to_schema(ipc_schema));
+        let (mut decoder, schema, _) = projected_decoder(full_schema, message.version(), columns)?;
         let mut blocks = Vec::new();
         for message in rest {
             let block = Block::new(
@@ -321,8 +322,8 @@ impl FileFooter {
             ));
         }
         let full_schema = Arc::new(fb_to_schema(ipc_schema));
-        let projection = projection(&full_schema, columns)?;
-        let (decoder, schema) = projected_decoder(ipc_schema, footer.version(), columns)?;
+        let (decoder, schema, projection) =
+            projected_decoder(full_schema.clone(), footer.version(), columns)?;
         let dictionaries = footer
             .dictionaries()
             .into_iter()
@@ -381,20 +382,22 @@ pub(crate) fn decode_batch(
     .ok_or_else(|| corrupt(format!("batch {index} is not a record batch")))
 }
 
-/// A file decoder for `ipc_schema` that decodes only `columns`, with the projected schema.
+/// A file decoder for `schema` that decodes only `columns`, with the projected schema and the
+/// projected columns' indices (None when every column is read).
 fn projected_decoder(
-    ipc_schema: arrow_ipc::Schema<'_>,
+    schema: SchemaRef,
     version: MetadataVersion,
     columns: Option<&[String]>,
-) -> Result<(FileDecoder, SchemaRef)> {
-    let schema = Arc::new(fb_to_schema(ipc_schema));
+) -> Result<(FileDecoder, SchemaRef, Option<Vec<usize>>)> {
     let decoder = FileDecoder::new(schema.clone(), version);
-    Ok(match projection(&schema, columns)? {
+    let indices = projection(&schema, columns)?;
+    Ok(match &indices {
         Some(indices) => (
             decoder.with_projection(indices.clone()),
-            Arc::new(schema.project(&indices)?),
+            Arc::new(schema.project(indices)?),
+            Some(indices.clone()),
         ),
-        None => (decoder, schema),
+        None => (decoder, schema, None),
     })
 }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
 use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey};
-use object_store::{BackoffConfig, ClientConfigKey, ObjectStore, RetryConfig};
+use object_store::{ClientConfigKey, ObjectStore, RetryConfig};
 use url::Url;
 
 use crate::error::{FastIoError, Result};
@@ -81,10 +81,7 @@ impl StoreOptions {
     }
 
     fn retry_config(&self) -> Result<RetryConfig> {
-        let mut retry = RetryConfig {
-            backoff: BackoffConfig::default(),
-            ..RetryConfig::default()
-        };
+        let mut retry = RetryConfig::default();
         if let Some(value) = self.options.get(MAX_RETRIES_KEY) {
             retry.max_retries = value.trim().parse().map_err(|_| {
                 FastIoError::InvalidArgument(format!(
