@@ -16,7 +16,7 @@ from dagster_fastio.api import (
     read_batches,
     write,
 )
-from dagster_fastio.errors import CorruptFileError, FastIOError, StoreError
+from dagster_fastio.errors import CorruptFileError, FastIOError, ObjectChangedError, StoreError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -26,6 +26,7 @@ __all__ = [
     "CorruptFileError",
     "FastIOError",
     "FastIOManager",
+    "ObjectChangedError",
     "StoreError",
     "WriteInfo",
     "Writer",

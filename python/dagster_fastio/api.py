@@ -14,7 +14,7 @@ import pyarrow as pa
 
 from dagster_fastio import _core
 from dagster_fastio.convert import to_arrow_source
-from dagster_fastio.errors import CorruptFileError, FastIOError, StoreError
+from dagster_fastio.errors import CorruptFileError, FastIOError, ObjectChangedError, StoreError
 
 __all__ = [
     "WriteInfo",
@@ -75,13 +75,17 @@ def _column_list(columns: Sequence[str] | None) -> list[str] | None:
 # Python as the error of an Arrow stream that pyarrow is reading.
 _CORRUPT_MESSAGE = "corrupt or unsupported Arrow IPC data"
 _STORE_MESSAGE = "object store error at "
+_CHANGED_MESSAGE = "the object changed while it was being read"
 
 
 def _stream_error(error: pa.ArrowException) -> FastIOError:
     if _CORRUPT_MESSAGE in str(error):
         return CorruptFileError(str(error).split(_CORRUPT_MESSAGE, 1)[-1].lstrip(": "))
     if _STORE_MESSAGE in str(error):
-        return StoreError(_STORE_MESSAGE + str(error).split(_STORE_MESSAGE, 1)[-1])
+        message = _STORE_MESSAGE + str(error).split(_STORE_MESSAGE, 1)[-1]
+        if _CHANGED_MESSAGE in message:
+            return ObjectChangedError(message)
+        return StoreError(message)
     return FastIOError(str(error))
 
 

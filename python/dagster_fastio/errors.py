@@ -6,7 +6,7 @@ They live in Python so that ``CorruptFileError`` can be both a ``FastIOError`` a
 
 from __future__ import annotations
 
-__all__ = ["CorruptFileError", "FastIOError", "StoreError"]
+__all__ = ["CorruptFileError", "FastIOError", "ObjectChangedError", "StoreError"]
 
 
 class FastIOError(Exception):
@@ -19,3 +19,11 @@ class CorruptFileError(FastIOError, ValueError):
 
 class StoreError(FastIOError):
     """An object store refused or failed a request; the message names the URI and the cause."""
+
+
+class ObjectChangedError(StoreError):
+    """Another writer replaced the object while it was being read.
+
+    A read sees one version of an object or raises this: ``read`` retries a few times before
+    raising it, ``read_batches`` raises it at the first batch after the change.
+    """

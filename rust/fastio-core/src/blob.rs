@@ -6,7 +6,7 @@ use std::path::Path;
 
 use crate::error::{FastIoError, Result};
 use crate::sink::Sink;
-use crate::store::{Location, UploadOptions};
+use crate::store::{retry_if_changed, Location, UploadOptions};
 
 /// Compresses `data` with zstd on all cores into `location`, replaced atomically.
 ///
@@ -75,10 +75,10 @@ impl Write for CountingSink {
 pub fn read_zstd(location: Location) -> Result<Vec<u8>> {
     match location {
         Location::Local(path) => decompress(&read_local(&path)?, &path.display().to_string()),
-        Location::Remote(object) => match object.size()? {
-            0 => Err(FastIoError::Corrupt(format!("{} is empty", object.uri))),
-            size => decompress(object.read_range(0..size)?.as_slice(), &object.uri),
-        },
+        Location::Remote(object) => retry_if_changed(|| match object.pin()? {
+            (object, 0) => Err(FastIoError::Corrupt(format!("{} is empty", object.uri))),
+            (object, size) => decompress(object.read_range(0..size)?.as_slice(), &object.uri),
+        }),
     }
 }
 

@@ -14,7 +14,7 @@ use crate::decode::{
 };
 use crate::error::Result;
 use crate::guard;
-use crate::store::Location;
+use crate::store::{retry_if_changed, Location};
 
 /// One record batch message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,10 +67,10 @@ impl Summary {
 pub fn describe_location(location: Location) -> Result<Summary> {
     let bytes = match location {
         Location::Local(path) => map_file(&path)?,
-        Location::Remote(object) => match object.size()? {
-            0 => return Err(corrupt(format!("{} is empty", object.uri))),
-            size => object.read_range(0..size)?,
-        },
+        Location::Remote(object) => retry_if_changed(|| match object.pin()? {
+            (object, 0) => Err(corrupt(format!("{} is empty", object.uri))),
+            (object, size) => object.read_range(0..size),
+        })?,
     };
     describe(&bytes)
 }

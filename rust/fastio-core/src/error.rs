@@ -23,6 +23,13 @@ pub enum FastIoError {
     /// object and the cause, with any credential redacted.
     #[error("object store error at {uri}: {message}")]
     Store { uri: String, message: String },
+    /// The object was replaced by another version while it was being read; nothing of either
+    /// version is returned.
+    #[error(
+        "object store error at {0}: the object changed while it was being read (another \
+         writer replaced it); read it again"
+    )]
+    Changed(String),
     /// Arrow rejected the data while encoding (for example an error raised by the source stream).
     #[error("{0}")]
     Arrow(#[from] ArrowError),

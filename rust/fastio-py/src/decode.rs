@@ -54,9 +54,8 @@ pub fn read_file(
             decoded_reader(contents)
         }
         Location::Remote(object) => {
-            let contents = RemoteContents::open(object, columns.as_deref(), FETCH_CONCURRENCY)?;
-            let schema = contents.schema();
-            let batches = contents.read_all()?;
+            let (schema, batches) =
+                RemoteContents::read_whole(&object, columns.as_deref(), FETCH_CONCURRENCY)?;
             Ok(PyRecordBatchReader::new(Box::new(
                 RecordBatchIterator::new(batches.into_iter().map(Ok), schema),
             )))

@@ -31,6 +31,7 @@ pub fn to_py_err(py: Python<'_>, error: FastIoError) -> PyErr {
             None => PyOSError::new_err(message),
         },
         FastIoError::Store { .. } => exception(py, "StoreError", message),
+        FastIoError::Changed(_) => exception(py, "ObjectChangedError", message),
         FastIoError::Arrow(_) | FastIoError::Internal(_) => exception(py, "FastIOError", message),
     }
 }

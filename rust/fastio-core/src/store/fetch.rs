@@ -13,7 +13,6 @@ use arrow_ipc::writer::{DictionaryTracker, IpcDataGenerator, IpcWriteContext, Ip
 use arrow_ipc::Block;
 use arrow_schema::{ArrowError, DataType, FieldRef, Schema, SchemaRef};
 use futures::StreamExt;
-use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt};
 use rayon::prelude::*;
 use tokio::runtime::Runtime;
 use tokio::task::JoinHandle;
@@ -23,7 +22,7 @@ use crate::decode::{
     IpcSource, ARROW_FILE_MAGIC, FILE_HEADER_LEN, FILE_TRAILER_LEN,
 };
 use crate::error::{panic_message, Result};
-use crate::store::{runtime, RemoteObject};
+use crate::store::{retry_if_changed, runtime, RemoteObject};
 
 /// Bytes read from the end first: the footer of a file of thousands of batches fits.
 const TAIL_BYTES: u64 = 256 << 10;
@@ -62,8 +61,9 @@ impl RemoteContents {
     ) -> Result<Self> {
         let runtime = runtime()?;
         // The size comes first: a suffix range longer than the object is an error on some
-        // S3 implementations, where the HTTP rules say it returns the whole object.
-        let size = target.size()?;
+        // S3 implementations, where the HTTP rules say it returns the whole object. The HEAD
+        // also pins the version that every later request of this read must come from.
+        let (target, size) = target.pin()?;
         if size == 0 {
             return Err(corrupt(format!("{} is empty", target.uri)));
         }
@@ -133,6 +133,20 @@ impl RemoteContents {
             concurrency: concurrency.max(1),
             columns_only,
         }))
+    }
+
+    /// Opens and reads all of `target`, from one version: when another writer replaces the
+    /// object during the read, the read starts again (see [`retry_if_changed`]).
+    pub fn read_whole(
+        target: &RemoteObject,
+        columns: Option<&[String]>,
+        concurrency: usize,
+    ) -> Result<(SchemaRef, Vec<RecordBatch>)> {
+        retry_if_changed(|| {
+            let contents = Self::open(target.clone(), columns, concurrency)?;
+            let schema = contents.schema();
+            Ok((schema, contents.read_all()?))
+        })
     }
 
     pub fn schema(&self) -> SchemaRef {
@@ -405,26 +419,25 @@ fn has_view_type(data_type: &DataType) -> bool {
 /// body, into a zero-filled buffer of the message's size: the columns left out are never
 /// read by the decoder, and their untouched zero pages cost no memory.
 async fn download_columns(
-    store: Arc<dyn ObjectStore>,
-    path: object_store::path::Path,
+    target: RemoteObject,
     block: Block,
     columns: Arc<ColumnRanges>,
-) -> object_store::Result<Buffer> {
+) -> Result<Buffer> {
     let offset = block.offset() as u64;
     let metadata_len = block.metaDataLength() as u64;
     let body_len = block.bodyLength() as u64;
-    let metadata = store
-        .get_range(&path, offset..offset + metadata_len)
-        .await?;
+    let metadata = download(target.clone(), offset..offset + metadata_len).await?;
     let Some(ranges) = columns.body_ranges(&metadata, body_len) else {
-        return download(store, path, offset..offset + metadata_len + body_len).await;
+        return download(target, offset..offset + metadata_len + body_len).await;
     };
     let body_start = offset + metadata_len;
-    let absolute: Vec<Range<u64>> = ranges
-        .iter()
-        .map(|range| body_start + range.start..body_start + range.end)
-        .collect();
-    let pieces = store.get_ranges(&path, &absolute).await?;
+    let pieces = futures::future::try_join_all(ranges.iter().map(|range| {
+        download(
+            target.clone(),
+            body_start + range.start..body_start + range.end,
+        )
+    }))
+    .await?;
     let mut message = MutableBuffer::from_len_zeroed((metadata_len + body_len) as usize);
     let bytes = message.as_slice_mut();
     bytes[..metadata.len()].copy_from_slice(&metadata);
@@ -435,7 +448,7 @@ async fn download_columns(
     Ok(message.into())
 }
 
-type Download = JoinHandle<object_store::Result<Buffer>>;
+type Download = JoinHandle<Result<Buffer>>;
 
 /// Keeps up to `concurrency` group requests in flight and hands them back in order.
 struct GroupFetcher {
@@ -460,14 +473,13 @@ impl GroupFetcher {
             let last = &self.blocks[group.end - 1];
             let start = first.offset() as u64;
             let end = (last.offset() + last.metaDataLength() as i64 + last.bodyLength()) as u64;
-            let store = self.target.store.clone();
-            let path = self.target.path.clone();
+            let target = self.target.clone();
             let download = match &self.columns_only {
                 Some(columns) => {
                     self.runtime
-                        .spawn(download_columns(store, path, *first, columns.clone()))
+                        .spawn(download_columns(target, *first, columns.clone()))
                 }
-                None => self.runtime.spawn(download(store, path, start..end)),
+                None => self.runtime.spawn(download(target, start..end)),
             };
             self.in_flight.push_back((group, download));
         }
@@ -490,28 +502,27 @@ impl Drop for GroupFetcher {
 
 /// Downloads `range` into one 64-byte-aligned buffer, so uncompressed columns need no
 /// realignment copy when decoded.
-async fn download(
-    store: Arc<dyn ObjectStore>,
-    path: object_store::path::Path,
-    range: Range<u64>,
-) -> object_store::Result<Buffer> {
+/// The bytes come from the pinned version of `target` or the download fails.
+async fn download(target: RemoteObject, range: Range<u64>) -> Result<Buffer> {
     let length = (range.end - range.start) as usize;
-    let options = GetOptions {
-        range: Some(GetRange::Bounded(range)),
-        ..GetOptions::default()
-    };
-    let mut chunks = store.get_opts(&path, options).await?.into_stream();
+    let options = target.get_options(range);
+    let reply = target
+        .store
+        .get_opts(&target.path, options)
+        .await
+        .map_err(|e| target.error(e))?;
+    target.check_version(&reply.meta)?;
+    let mut chunks = reply.into_stream();
     let mut buffer = MutableBuffer::with_capacity(length);
     while let Some(chunk) = chunks.next().await {
-        buffer.extend_from_slice(&chunk?);
+        buffer.extend_from_slice(&chunk.map_err(|e| target.error(e))?);
     }
     Ok(buffer.into())
 }
 
 fn join(runtime: &Runtime, target: &RemoteObject, download: Download) -> Result<Buffer> {
     match runtime.block_on(download) {
-        Ok(Ok(buffer)) => Ok(buffer),
-        Ok(Err(error)) => Err(target.error(error)),
+        Ok(result) => result,
         Err(join) => Err(target.failure(format!("a read did not finish: {join}"))),
     }
 }
@@ -525,11 +536,7 @@ pub(crate) fn fetch_range(
 ) -> Result<Buffer> {
     let length = range.end - range.start;
     if concurrency <= 1 || length <= REQUEST_BYTES {
-        let download = runtime.spawn(download(
-            target.store.clone(),
-            target.path.clone(),
-            range.clone(),
-        ));
+        let download = runtime.spawn(download(target.clone(), range.clone()));
         return check_length(join(runtime, target, download)?, length);
     }
     let mut pieces = VecDeque::new();
@@ -538,11 +545,7 @@ pub(crate) fn fetch_range(
     while next < range.end || !pieces.is_empty() {
         while pieces.len() < concurrency && next < range.end {
             let end = (next + REQUEST_BYTES).min(range.end);
-            pieces.push_back(runtime.spawn(download(
-                target.store.clone(),
-                target.path.clone(),
-                next..end,
-            )));
+            pieces.push_back(runtime.spawn(download(target.clone(), next..end)));
             next = end;
         }
         let piece = pieces.pop_front().expect("one was queued");

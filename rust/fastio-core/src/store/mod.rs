@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use object_store::memory::InMemory;
 use object_store::path::Path as ObjectPath;
-use object_store::{ObjectStore, ObjectStoreExt};
+use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt};
 use url::Url;
 
 use crate::error::{FastIoError, Result};
@@ -40,6 +40,31 @@ pub struct RemoteObject {
     pub uri: String,
     /// Values that must never appear in an error message (keys, tokens).
     secrets: Arc<Vec<String>>,
+    /// The version every request of one read is held to, once [`RemoteObject::pin`] chose it.
+    pin: Option<Arc<Pin>>,
+}
+
+/// What identifies one version of an object: its ETag, and its version id where the store
+/// keeps versions (S3 with versioning, GCS generations, Azure versions).
+#[derive(Debug)]
+struct Pin {
+    e_tag: Option<String>,
+    version: Option<String>,
+}
+
+/// Whole reads restarted after the object changed under them, before giving up.
+pub const CHANGED_READ_ATTEMPTS: usize = 3;
+
+/// Runs a whole read again when the object was replaced during it (`FastIoError::Changed`),
+/// up to [`CHANGED_READ_ATTEMPTS`] times; each attempt pins the version it sees first.
+pub fn retry_if_changed<T>(mut read: impl FnMut() -> Result<T>) -> Result<T> {
+    let mut attempt = 1;
+    loop {
+        match read() {
+            Err(FastIoError::Changed(_)) if attempt < CHANGED_READ_ATTEMPTS => attempt += 1,
+            result => return result,
+        }
+    }
 }
 
 /// Schemes accepted besides plain paths, for the error that lists them.
@@ -97,6 +122,7 @@ impl Location {
             path,
             uri: uri.to_string(),
             secrets: Arc::new(options.secrets()),
+            pin: None,
         }))
     }
 }
@@ -104,8 +130,16 @@ impl Location {
 impl RemoteObject {
     /// A store error as a core error naming this object, with credentials redacted.
     pub fn error(&self, error: object_store::Error) -> FastIoError {
-        if let object_store::Error::NotFound { .. } = error {
-            return FastIoError::NotFound(self.uri.clone());
+        match error {
+            object_store::Error::NotFound { .. } if self.pin.is_some() => {
+                // It existed when the read began: deleted since, which is a change too.
+                return FastIoError::Changed(self.uri.clone());
+            }
+            object_store::Error::NotFound { .. } => return FastIoError::NotFound(self.uri.clone()),
+            object_store::Error::Precondition { .. } if self.pin.is_some() => {
+                return FastIoError::Changed(self.uri.clone());
+            }
+            _ => {}
         }
         FastIoError::Store {
             uri: self.uri.clone(),
@@ -138,6 +172,50 @@ impl RemoteObject {
             .map_err(|e| self.error(e))
     }
 
+    /// The object held to the version a HEAD sees now, and that version's size: every later
+    /// request through the returned object asks for that version (`If-Match` on its ETag, and
+    /// its version id where there is one), and a reply from another version is refused, so a
+    /// read made of many requests never mixes two writers' bytes.
+    pub fn pin(&self) -> Result<(RemoteObject, u64)> {
+        let store = self.store.clone();
+        let path = self.path.clone();
+        let meta = runtime()?
+            .block_on(async move { store.head(&path).await })
+            .map_err(|e| self.error(e))?;
+        let pinned = RemoteObject {
+            pin: Some(Arc::new(Pin {
+                e_tag: meta.e_tag,
+                version: meta.version,
+            })),
+            ..self.clone()
+        };
+        Ok((pinned, meta.size))
+    }
+
+    /// Options of a GET of `range`, held to the pinned version.
+    pub(crate) fn get_options(&self, range: std::ops::Range<u64>) -> GetOptions {
+        let pin = self.pin.as_deref();
+        GetOptions {
+            range: Some(GetRange::Bounded(range)),
+            if_match: pin.and_then(|pin| pin.e_tag.clone()),
+            version: pin.and_then(|pin| pin.version.clone()),
+            ..GetOptions::default()
+        }
+    }
+
+    /// Refuses a reply that came from another version than the pinned one, for servers that
+    /// ignore `If-Match`.
+    pub(crate) fn check_version(&self, meta: &object_store::ObjectMeta) -> Result<()> {
+        let Some(pin) = self.pin.as_deref() else {
+            return Ok(());
+        };
+        let differs = |pinned: &Option<String>, replied: &Option<String>| matches!((pinned, replied), (Some(a), Some(b)) if a != b);
+        if differs(&pin.e_tag, &meta.e_tag) || differs(&pin.version, &meta.version) {
+            return Err(FastIoError::Changed(self.uri.clone()));
+        }
+        Ok(())
+    }
+
     /// Whether the object exists; any failure other than absence is an error.
     pub fn exists(&self) -> Result<bool> {
         match self.size() {
@@ -147,7 +225,8 @@ impl RemoteObject {
         }
     }
 
-    /// Downloads `range` of the object, several requests at once when it is large.
+    /// Downloads `range` of the object, several requests at once when it is large (pin the
+    /// object first so that they all read one version).
     pub fn read_range(&self, range: std::ops::Range<u64>) -> Result<arrow_buffer::Buffer> {
         fetch::fetch_range(&runtime()?, self, range, fetch::DEFAULT_FETCH_CONCURRENCY)
     }
