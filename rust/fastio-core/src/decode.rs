@@ -10,12 +10,13 @@ use std::sync::Arc;
 use arrow_array::{RecordBatch, RecordBatchReader};
 use arrow_buffer::Buffer;
 use arrow_ipc::convert::fb_to_schema;
-use arrow_ipc::reader::{read_footer_length, FileDecoder, StreamDecoder};
+use arrow_ipc::reader::{read_footer_length, StreamDecoder};
 use arrow_ipc::{Block, MessageHeader, MetadataVersion};
 use arrow_schema::{ArrowError, Schema, SchemaRef};
 use memmap2::Mmap;
 use rayon::prelude::*;
 
+use crate::batch_decoder::BatchDecoder;
 use crate::error::{panic_message, FastIoError, Result};
 use crate::guard;
 
@@ -37,7 +38,7 @@ pub enum IpcSource<'a> {
 enum Layout {
     /// The file format: a footer indexes every batch, so batches decode independently.
     File {
-        decoder: FileDecoder,
+        decoder: BatchDecoder,
         blocks: Vec<Block>,
         /// End of the batch area; no block may reach past it.
         data_end: usize,
@@ -299,7 +300,7 @@ pub(crate) fn footer_len(trailer: &[u8]) -> Result<usize> {
 /// A parsed file footer: a decoder for the requested columns (its dictionaries still to be
 /// loaded), the projected schema, and where the dictionaries and batches are.
 pub(crate) struct FileFooter {
-    pub decoder: FileDecoder,
+    pub decoder: BatchDecoder,
     pub schema: SchemaRef,
     pub dictionaries: Vec<Block>,
     pub batches: Vec<Block>,
@@ -349,20 +350,18 @@ impl FileFooter {
 
 /// Loads the dictionary message `block` points to into `decoder`.
 pub(crate) fn load_dictionary(
-    decoder: &mut FileDecoder,
+    decoder: &mut BatchDecoder,
     block: &Block,
     message: &Buffer,
 ) -> Result<()> {
     check_block(message, block)?;
-    decoder
-        .read_dictionary(block, message)
-        .map_err(|e| corrupt(format!("bad dictionary: {e}")))
+    decoder.read_dictionary(block, message)
 }
 
 /// Decodes batch `index` from its message; bad bytes (and any panic while decoding them)
 /// become `Corrupt`.
 pub(crate) fn decode_batch(
-    decoder: &FileDecoder,
+    decoder: &BatchDecoder,
     index: usize,
     block: &Block,
     message: &Buffer,
@@ -371,7 +370,10 @@ pub(crate) fn decode_batch(
         check_block(message, block)?;
         decoder
             .read_record_batch(block, message)
-            .map_err(|e| corrupt(format!("batch {index}: {e}")))
+            .map_err(|e| match e {
+                FastIoError::Corrupt(cause) => corrupt(format!("batch {index}: {cause}")),
+                other => other,
+            })
     }))
     .map_err(|payload| {
         corrupt(format!(
@@ -388,8 +390,8 @@ fn projected_decoder(
     schema: SchemaRef,
     version: MetadataVersion,
     columns: Option<&[String]>,
-) -> Result<(FileDecoder, SchemaRef, Option<Vec<usize>>)> {
-    let decoder = FileDecoder::new(schema.clone(), version);
+) -> Result<(BatchDecoder, SchemaRef, Option<Vec<usize>>)> {
+    let decoder = BatchDecoder::new(schema.clone(), version);
     let indices = projection(&schema, columns)?;
     Ok(match &indices {
         Some(indices) => (

@@ -20,11 +20,12 @@ use arrow_ipc::writer::{
     write_message, DictionaryHandling, DictionaryTracker, EncodedData, FileWriter,
     IpcDataGenerator, IpcWriteContext, IpcWriteOptions, StreamEncoder,
 };
-use arrow_ipc::{Block, FooterBuilder, MetadataVersion};
+use arrow_ipc::{Block, CompressionType, FooterBuilder, MetadataVersion};
 use arrow_schema::{ArrowError, DataType, Schema, SchemaRef};
 use flatbuffers::FlatBufferBuilder;
 use rayon::ThreadPool;
 
+use crate::compress::compress_message;
 use crate::error::{FastIoError, Result};
 use crate::options::EncodeOptions;
 use crate::rechunk::{batch_slice_bytes, dictionary_values_bytes, Rechunker};
@@ -103,6 +104,8 @@ pub struct IpcFileEncoder<W: Write> {
     context: IpcWriteContext,
     has_dictionaries: bool,
     zstd_level: Option<i32>,
+    /// The codec of record batch bodies, which this encoder applies itself.
+    codec: Option<CompressionType>,
     pool: Arc<ThreadPool>,
     rechunker: Option<Rechunker>,
     in_flight: VecDeque<PendingBatch>,
@@ -154,6 +157,7 @@ impl<W: Write> IpcFileEncoder<W> {
             context: IpcWriteContext::default(),
             has_dictionaries,
             zstd_level: options.zstd_level(),
+            codec: options.compression.ipc_type(),
             in_flight: VecDeque::new(),
             // Two batches per worker keep every core busy while the oldest one is written.
             max_in_flight: 2 * threads,
@@ -285,10 +289,11 @@ impl<W: Write> IpcFileEncoder<W> {
             let options = self.write_options.clone();
             let has_dictionaries = self.has_dictionaries;
             let level = self.zstd_level;
+            let codec = self.codec;
             self.pool.spawn(move || {
                 // A panic on a pool thread would abort the process; it becomes an error instead.
                 let result = catch_unwind(AssertUnwindSafe(|| {
-                    encode_body(&batch, &schema, &options, level, has_dictionaries)
+                    encode_body(&batch, &schema, &options, codec, level, has_dictionaries)
                 }))
                 .unwrap_or_else(|payload| Err(FastIoError::from_panic(payload)));
                 let _ = sender.send(result);
@@ -299,6 +304,7 @@ impl<W: Write> IpcFileEncoder<W> {
                 &batch,
                 &self.schema,
                 &self.write_options,
+                self.codec,
                 self.zstd_level,
                 self.has_dictionaries,
             ))
@@ -404,11 +410,12 @@ fn encode_body(
     batch: &RecordBatch,
     schema: &Schema,
     options: &IpcWriteOptions,
+    codec: Option<CompressionType>,
     level: Option<i32>,
     has_dictionaries: bool,
 ) -> Result<EncodedBatch> {
     if !has_dictionaries {
-        return encode_to_buffers(batch, schema, options);
+        return encode_to_buffers(batch, schema, codec, level);
     }
     let data_gen = IpcDataGenerator::default();
     let mut tracker = DictionaryTracker::new(false);
@@ -428,13 +435,18 @@ fn encode_body(
     })
 }
 
-/// Encodes one record batch message as buffers through arrow-ipc's stream encoder.
+/// Encodes one record batch message as buffers through arrow-ipc's stream encoder, then
+/// compresses them buffer by buffer with `codec` (see `compress`).
 fn encode_to_buffers(
     batch: &RecordBatch,
     schema: &Schema,
-    options: &IpcWriteOptions,
+    codec: Option<CompressionType>,
+    level: Option<i32>,
 ) -> Result<EncodedBatch> {
-    let mut encoder = StreamEncoder::try_new_with_options(schema, options.clone())?;
+    // Compression is ours: arrow-ipc encodes the buffers as they are, with the same alignment
+    // and metadata version as `options`.
+    let plain = IpcWriteOptions::default();
+    let mut encoder = StreamEncoder::try_new_with_options(schema, plain)?;
     // The encoder's first call also emits the schema; an empty batch takes that turn.
     encoder.encode(&batch.slice(0, 0))?;
     let buffers = encoder.encode(batch)?;
@@ -453,9 +465,16 @@ fn encode_to_buffers(
             ))
         }
     };
+    let Some(codec) = codec else {
+        return Ok(EncodedBatch::Buffers {
+            buffers,
+            metadata_len,
+        });
+    };
+    let compressed = compress_message(buffers, metadata_len, codec, level.unwrap_or(0))?;
     Ok(EncodedBatch::Buffers {
-        buffers,
-        metadata_len,
+        buffers: compressed.buffers,
+        metadata_len: compressed.metadata_len,
     })
 }
 

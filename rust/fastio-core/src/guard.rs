@@ -12,7 +12,7 @@ use crate::error::{FastIoError, Result};
 /// The most a buffer can legitimately claim: zstd turns a 128 KiB block of one repeated byte
 /// into about four bytes (32768:1), lz4 cannot exceed about 255:1. Anything bigger, or over
 /// 16 GiB for a single buffer, is damage.
-fn max_uncompressed_len(compressed: usize, codec: CompressionType) -> usize {
+pub(crate) fn max_uncompressed_len(compressed: usize, codec: CompressionType) -> usize {
     let ratio = if codec == CompressionType::LZ4_FRAME {
         256
     } else {

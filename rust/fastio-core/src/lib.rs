@@ -5,12 +5,16 @@
 //!
 //! Nothing here knows about Python; `fastio-py` converts types and maps errors.
 
+mod batch_decoder;
 pub mod blob;
+mod codec;
+mod compress;
 pub mod decode;
 pub mod describe;
 pub mod encode;
 pub mod error;
 mod guard;
+mod inflate;
 pub mod options;
 pub mod pool;
 pub mod rechunk;

@@ -35,7 +35,7 @@ impl Compression {
         }
     }
 
-    fn ipc_type(self) -> Option<CompressionType> {
+    pub(crate) fn ipc_type(self) -> Option<CompressionType> {
         match self {
             Compression::None => None,
             Compression::Lz4Frame => Some(CompressionType::LZ4_FRAME),

@@ -390,3 +390,169 @@ fn dictionary_batch(values: &[&str]) -> RecordBatch {
     }
     RecordBatch::try_new(schema, vec![Arc::new(builder.finish()) as ArrayRef]).unwrap()
 }
+
+/// The body offset and buffers of batch `index` of an IPC file, from its footer.
+fn batch_buffers(bytes: &[u8], index: usize) -> (usize, Vec<arrow_ipc::Buffer>) {
+    let len = bytes.len();
+    let footer_len = i32::from_le_bytes(bytes[len - 10..len - 6].try_into().unwrap()) as usize;
+    let footer = arrow_ipc::root_as_footer(&bytes[len - 10 - footer_len..len - 10]).unwrap();
+    let block = footer.recordBatches().unwrap().get(index);
+    let metadata_start = block.offset() as usize;
+    let body_start = metadata_start + block.metaDataLength() as usize;
+    let message = arrow_ipc::root_as_message(&bytes[metadata_start + 8..body_start]).unwrap();
+    let buffers = message.header_as_record_batch().unwrap().buffers().unwrap();
+    (body_start, buffers.iter().copied().collect())
+}
+
+/// Pseudo-random 64-bit values, which no codec shrinks.
+fn noise(rows: usize) -> ArrayRef {
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    Arc::new(Int64Array::from_iter_values((0..rows).map(|_| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state as i64
+    })))
+}
+
+#[test]
+fn buffers_that_do_not_shrink_are_stored_raw_and_read_by_arrow_rs() {
+    let rows = 50_000;
+    let batch = RecordBatch::try_from_iter(vec![
+        ("noise", noise(rows)),
+        (
+            "small",
+            Arc::new(Int64Array::from_iter_values(
+                (0..rows as i64).map(|i| i % 3),
+            )) as ArrayRef,
+        ),
+    ])
+    .unwrap();
+    for compression in [Compression::Zstd, Compression::Lz4Frame] {
+        let bytes = encode(
+            std::slice::from_ref(&batch),
+            batch.schema(),
+            &EncodeOptions::new(compression),
+        );
+        let (body, buffers) = batch_buffers(&bytes, 0);
+        let prefixes: Vec<i64> = buffers
+            .iter()
+            .filter(|b| b.length() > 0)
+            .map(|b| {
+                let at = body + b.offset() as usize;
+                i64::from_le_bytes(bytes[at..at + 8].try_into().unwrap())
+            })
+            .collect();
+        assert_eq!(prefixes[0], -1, "{compression:?}: the noise is stored raw");
+        assert_eq!(
+            prefixes[1],
+            rows as i64 * 8,
+            "{compression:?}: the rest compressed"
+        );
+        assert!(
+            bytes.len() < rows * 8 * 2,
+            "{compression:?}: {} bytes",
+            bytes.len()
+        );
+        assert_eq!(read_with_arrow(&bytes), vec![batch.clone()]);
+        let contents = IpcContents::open(IpcSource::Memory(Buffer::from_vec(bytes)), None).unwrap();
+        assert_eq!(contents.read_all().unwrap(), vec![batch.clone()]);
+    }
+}
+
+#[test]
+fn lz4_frames_use_small_blocks_that_decode_in_place() {
+    // 64 KiB blocks (frame descriptor byte BD = 0x40), as pyarrow writes them: liblz4 decodes
+    // those straight into the destination, where 4 MiB blocks need a copy through its own buffer.
+    let (schema, input) = batches(&[100_000]);
+    let bytes = encode(&input, schema, &EncodeOptions::new(Compression::Lz4Frame));
+    let (body, buffers) = batch_buffers(&bytes, 0);
+    let frames: Vec<&[u8]> = buffers
+        .iter()
+        .filter(|b| b.length() > 8)
+        .map(|b| &bytes[body + b.offset() as usize + 8..])
+        .filter(|frame| frame[..4] == [0x04, 0x22, 0x4d, 0x18])
+        .collect();
+    assert!(frames.len() >= 3);
+    assert!(
+        frames.iter().all(|frame| frame[5] == 0x40),
+        "block size of 64 KiB"
+    );
+}
+
+#[test]
+fn every_damaged_length_prefix_is_corrupt_or_valid_data() {
+    let (schema, input) = batches(&[3000]);
+    for compression in [Compression::Zstd, Compression::Lz4Frame] {
+        let bytes = encode(&input, schema.clone(), &EncodeOptions::new(compression));
+        let (body, buffers) = batch_buffers(&bytes, 0);
+        for buffer in buffers.iter().filter(|b| b.length() >= 8) {
+            let at = body + buffer.offset() as usize;
+            let declared = i64::from_le_bytes(bytes[at..at + 8].try_into().unwrap());
+            for claim in [
+                0,
+                -1,
+                -7,
+                1,
+                declared - 1,
+                declared + 1,
+                declared * 2,
+                1 << 22,
+            ] {
+                let mut damaged = bytes.clone();
+                damaged[at..at + 8].copy_from_slice(&claim.to_le_bytes());
+                let result = IpcContents::open(IpcSource::Memory(Buffer::from_vec(damaged)), None)
+                    .and_then(|contents| contents.read_all());
+                match result {
+                    Err(FastIoError::Corrupt(_)) => {}
+                    Ok(batches) => {
+                        for batch in batches {
+                            for column in batch.columns() {
+                                column.to_data().validate_full().unwrap();
+                            }
+                        }
+                    }
+                    Err(other) => panic!("{compression:?} claim {claim}: {other}"),
+                }
+            }
+            // The frame itself cut short or overwritten.
+            let mut damaged = bytes.clone();
+            let end = at + buffer.length() as usize;
+            damaged[at + 8..end].iter_mut().for_each(|b| *b = !*b);
+            let result = IpcContents::open(IpcSource::Memory(Buffer::from_vec(damaged)), None)
+                .and_then(|contents| contents.read_all());
+            assert!(
+                matches!(result, Err(FastIoError::Corrupt(_))),
+                "{compression:?}: {:?}",
+                result.map(|b| b.len())
+            );
+        }
+    }
+}
+
+#[test]
+fn decoder_matches_arrow_rs_on_compressed_view_types() {
+    use arrow_array::{BinaryViewArray, StringViewArray};
+    let rows = 20_000;
+    let strings: ArrayRef = Arc::new(StringViewArray::from_iter((0..rows).map(|i| {
+        (i % 11 != 0).then(|| format!("a string long enough to live in a data buffer {i}"))
+    })));
+    let binaries: ArrayRef = Arc::new(BinaryViewArray::from_iter_values(
+        (0..rows).map(|i| vec![(i % 251) as u8; i % 40]),
+    ));
+    let batch = RecordBatch::try_from_iter(vec![("s", strings), ("b", binaries)]).unwrap();
+    for compression in [CompressionType::ZSTD, CompressionType::LZ4_FRAME] {
+        let options = IpcWriteOptions::default()
+            .try_with_compression(Some(compression))
+            .unwrap();
+        let mut file = Vec::new();
+        let mut writer =
+            FileWriter::try_new_with_options(&mut file, &batch.schema(), options).unwrap();
+        writer.write(&batch).unwrap();
+        writer.write(&batch.slice(100, 5000)).unwrap();
+        writer.finish().unwrap();
+        let reference = read_with_arrow(&file);
+        let contents = IpcContents::open(IpcSource::Memory(Buffer::from_vec(file)), None).unwrap();
+        assert_eq!(contents.read_all().unwrap(), reference, "{compression:?}");
+    }
+}

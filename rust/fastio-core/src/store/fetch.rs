@@ -8,7 +8,6 @@ use std::sync::Arc;
 
 use arrow_array::{RecordBatch, RecordBatchReader};
 use arrow_buffer::{Buffer, MutableBuffer};
-use arrow_ipc::reader::FileDecoder;
 use arrow_ipc::writer::{DictionaryTracker, IpcDataGenerator, IpcWriteContext, IpcWriteOptions};
 use arrow_ipc::Block;
 use arrow_schema::{ArrowError, DataType, FieldRef, Schema, SchemaRef};
@@ -17,6 +16,7 @@ use rayon::prelude::*;
 use tokio::runtime::Runtime;
 use tokio::task::JoinHandle;
 
+use crate::batch_decoder::BatchDecoder;
 use crate::decode::{
     corrupt, decode_batch, footer_len, load_dictionary, truncated, FileFooter, IpcContents,
     IpcSource, ARROW_FILE_MAGIC, FILE_HEADER_LEN, FILE_TRAILER_LEN,
@@ -43,7 +43,7 @@ pub enum RemoteContents {
 pub struct RemoteFile {
     target: RemoteObject,
     runtime: Arc<Runtime>,
-    decoder: Arc<FileDecoder>,
+    decoder: Arc<BatchDecoder>,
     schema: SchemaRef,
     blocks: Arc<Vec<Block>>,
     concurrency: usize,
