@@ -4,7 +4,8 @@
 //! An uncompressed body is decoded where it lies (a memory map, a download), realigned by
 //! arrow-ipc only when another writer left a buffer misaligned. A compressed body is
 //! decompressed into a new aligned body ([`crate::inflate`]) and decoded with alignment
-//! required, so any hidden copy would be an error instead.
+//! required, so any hidden copy would be an error instead. Columns are validated by
+//! [`crate::validate`], which checks what arrow-ipc's own validation checks, faster.
 
 use std::collections::HashMap;
 
@@ -13,11 +14,12 @@ use arrow_buffer::Buffer;
 use arrow_data::UnsafeFlag;
 use arrow_ipc::reader::{read_dictionary_impl, RecordBatchDecoder};
 use arrow_ipc::{Block, Message, MessageHeader, MetadataVersion};
-use arrow_schema::SchemaRef;
+use arrow_schema::{ArrowError, SchemaRef};
 
 use crate::error::{FastIoError, Result};
 use crate::guard;
 use crate::inflate::{inflate_batch, inflate_dictionary};
+use crate::validate::validate_column;
 
 /// Decodes the batches of one file (or indexed stream).
 pub(crate) struct BatchDecoder {
@@ -138,10 +140,27 @@ impl BatchDecoder {
             version,
         )
         .and_then(|decoder| {
-            decoder
+            let mut checked_here = UnsafeFlag::new();
+            // Safety: every column is validated below, as arrow-ipc would validate it, before
+            // the batch leaves this function; nothing reads its values before that.
+            unsafe { checked_here.set(true) };
+            let batch = decoder
                 .with_projection(self.projection.as_deref())
                 .with_require_alignment(require_alignment)
-                .read_record_batch()
+                .with_skip_validation(checked_here)
+                .read_record_batch()?;
+            for column in batch.columns() {
+                // Unvalidated, arrow-ipc builds the batch without comparing these.
+                if column.len() != batch.num_rows() {
+                    return Err(ArrowError::InvalidArgumentError(format!(
+                        "a column of {} rows in a batch of {} rows",
+                        column.len(),
+                        batch.num_rows()
+                    )));
+                }
+                validate_column(&column.to_data())?;
+            }
+            Ok(batch)
         })
         .map_err(|e| corrupt(e.to_string()))
     }

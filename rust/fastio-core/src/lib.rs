@@ -20,6 +20,7 @@ pub mod pool;
 pub mod rechunk;
 pub mod sink;
 pub mod store;
+mod validate;
 
 pub use decode::{IpcContents, IpcSource};
 pub use encode::{encode_to_vec, IpcFileEncoder, WriteStats};
