@@ -45,11 +45,16 @@ fn child_bytes(data: &ArrayData) -> usize {
 ///
 /// Large batches are cut into zero-copy slices; small ones are concatenated. A batch between
 /// half and one and a half times the target passes through untouched, so a source that
-/// already has sensible chunks is never copied.
+/// already has sensible chunks is never copied. When the target comes from a byte size (no
+/// row count asked for), a batch down to an eighth of it passes through too: pandas frames
+/// read from CSV keep their string columns in chunks of a few MB, and gathering those into
+/// the target size copied every byte of the table for nothing a reader would notice.
 pub struct Rechunker {
     schema: SchemaRef,
     target_rows: Option<usize>,
     target_bytes: usize,
+    /// The smallest share of the target (1/n) a batch may have and still pass through.
+    pass_through_fraction: usize,
     pending: Vec<RecordBatch>,
     pending_rows: usize,
 }
@@ -58,6 +63,7 @@ impl Rechunker {
     pub fn new(schema: SchemaRef, target_rows: Option<usize>, target_bytes: usize) -> Self {
         Rechunker {
             schema,
+            pass_through_fraction: if target_rows.is_some() { 2 } else { 8 },
             target_rows,
             target_bytes,
             pending: Vec::new(),
@@ -90,7 +96,8 @@ impl Rechunker {
         let mut offset = 0;
         while offset < rows {
             let remaining = rows - offset;
-            if self.pending_rows == 0 && remaining >= target / 2 && remaining <= target + target / 2
+            let smallest = target / self.pass_through_fraction;
+            if self.pending_rows == 0 && remaining >= smallest && remaining <= target + target / 2
             {
                 return emit(batch.slice(offset, remaining));
             }
@@ -199,6 +206,22 @@ mod tests {
             out.iter().map(|b| b.num_rows()).collect::<Vec<_>>(),
             vec![120, 80, 140]
         );
+    }
+
+    #[test]
+    fn a_byte_target_passes_through_chunks_of_an_eighth_and_more() {
+        let mut rechunker = Rechunker::new(batch(0, 0).schema(), None, 8 * 800);
+        let mut sizes = Vec::new();
+        let mut emit = |b: RecordBatch| {
+            sizes.push(b.num_rows());
+            Ok(())
+        };
+        for rows in [800, 100, 150, 20, 30, 2000] {
+            rechunker.push(batch(0, rows), &mut emit).unwrap();
+        }
+        rechunker.finish(&mut emit).unwrap();
+        // 100 and 150 rows pass; 20 and 30 are gathered with the start of the next batch.
+        assert_eq!(sizes, vec![800, 100, 150, 800, 800, 450]);
     }
 
     #[test]
