@@ -48,6 +48,7 @@ lint:  ## rustfmt, clippy -D warnings, ruff, stub check
 .PHONY: bench
 bench: install-dev test-servers  ## Measure against pyarrow, polars and Dagster's managers (local and S3); writes benches/RESULTS.md
 	$(PYTHON) benches/bench_core.py
+	$(PYTHON) benches/bench_core.py --threads 1
 	$(PYTHON) benches/bench_dagster.py
 	$(PYTHON) benches/bench_memory.py
 	$(PYTHON) benches/bench_store.py

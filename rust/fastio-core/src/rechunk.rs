@@ -97,8 +97,7 @@ impl Rechunker {
         while offset < rows {
             let remaining = rows - offset;
             let smallest = target / self.pass_through_fraction;
-            if self.pending_rows == 0 && remaining >= smallest && remaining <= target + target / 2
-            {
+            if self.pending_rows == 0 && remaining >= smallest && remaining <= target + target / 2 {
                 return emit(batch.slice(offset, remaining));
             }
             let take = (target - self.pending_rows).min(remaining);
