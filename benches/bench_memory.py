@@ -20,8 +20,8 @@ from report import RESULTS, stamp, write_section
 MANAGERS = {
     "FilesystemIOManager (pickle)": "dg.FilesystemIOManager(base_dir=base).create_io_manager("
     "dg.build_init_resource_context())",
-    "FastIOManager zstd": "FastIOManager(base_path=base)",
-    "FastIOManager lz4": "FastIOManager(base_path=base, compression='lz4')",
+    "FastIOManager default (lz4)": "FastIOManager(base_path=base)",
+    "FastIOManager zstd": "FastIOManager(base_path=base, compression='zstd')",
 }
 
 CHILD = """

@@ -366,3 +366,72 @@ def test_upload_options_outside_s3_limits_are_refused(
 def test_decode_rejects_objects_without_bytes() -> None:
     with pytest.raises(TypeError):
         fio.decode(12345)
+
+
+_REWRITE_SCRIPT = textwrap.dedent(
+    """
+    import json, sys, threading, time
+    import numpy as np, pyarrow as pa, pyarrow.feather as feather
+    import dagster_fastio as fio
+
+    path, compression, seconds = sys.argv[1], sys.argv[2], float(sys.argv[3])
+    rng = np.random.default_rng(5)
+    table = pa.table({"x": rng.random(3_000_000), "n": np.arange(3_000_000)})
+    feather.write_feather(table, path, compression=compression)
+    stop = threading.Event()
+
+    def rewrite():
+        # pyarrow truncates the file and writes it again in place, as polars' write_ipc does.
+        while not stop.is_set():
+            feather.write_feather(table, path, compression=compression)
+            time.sleep(0.02)  # some reads then find the file whole
+
+    writer = threading.Thread(target=rewrite)
+    writer.start()
+    outcomes = {"table": 0, "corrupt": 0}
+    deadline = time.monotonic() + seconds
+    try:
+        while time.monotonic() < deadline:
+            try:
+                result = fio.read(path)
+                result.validate(full=True)
+                outcomes["table"] += 1
+            except fio.CorruptFileError:
+                outcomes["corrupt"] += 1
+    finally:
+        stop.set()
+        writer.join()
+    print(json.dumps(outcomes))
+    """
+)
+
+
+@pytest.mark.parametrize("compression", ["uncompressed", "zstd"])
+def test_a_file_rewritten_in_place_during_reads_never_kills_the_process(
+    tmp_path: Path, compression: str
+) -> None:
+    # Regression: reads used to memory-map, and another program truncating the file meanwhile
+    # killed the reader with SIGBUS (4 of 4 runs, compressed files too).
+    done = subprocess.run(
+        [sys.executable, "-c", _REWRITE_SCRIPT, str(tmp_path / "shared.arrow"), compression, "4"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, f"exit code {done.returncode}: {done.stderr[-2000:]}"
+    outcomes = json.loads(done.stdout.strip().splitlines()[-1])
+    assert outcomes["table"] + outcomes["corrupt"] > 0
+
+
+@pytest.mark.parametrize("name", ["folder", "fifo"])
+def test_reading_what_is_not_a_file_is_a_clear_error(tmp_path: Path, name: str) -> None:
+    target = tmp_path / name
+    if name == "folder":
+        target.mkdir()
+    else:
+        os.mkfifo(target)
+    from dagster_fastio.io_manager import read_pickle
+
+    for read in (fio.read, lambda p: fio.read_batches(p).read_all(), read_pickle):
+        with pytest.raises(ValueError, match=r"folder|not a regular file"):
+            read(target)

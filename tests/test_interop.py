@@ -223,7 +223,7 @@ def test_uncompressed_read_is_zero_copy(tmp_path: Path) -> None:
     path = tmp_path / "plain.arrow"
     fio.write(table, path, compression="none")
 
-    result = fio.read(path)
+    result = fio.read(path, memory_map=True)
 
     ranges = _mappings_of(path)
     assert ranges, "the uncompressed file is not memory-mapped while its table is alive"
@@ -234,12 +234,23 @@ def test_uncompressed_read_is_zero_copy(tmp_path: Path) -> None:
     assert result.equals(table)
 
 
+def test_default_read_copies_out_of_the_file(tmp_path: Path) -> None:
+    # Safe by default: no page of the file stays mapped, so an in-place rewrite by another
+    # program cannot take the process down (see test_bad_input's rewrite test).
+    table = pa.table({"n": np.arange(2_000_000)})
+    path = tmp_path / "plain.arrow"
+    fio.write(table, path, compression="none")
+    for result in (fio.read(path), fio.read_batches(path).read_all()):
+        assert not _mappings_of(path)
+        assert result.equals(table)
+
+
 def test_compressed_read_decodes_into_memory(tmp_path: Path) -> None:
     # The counterpart: decompressed buffers cannot live in the file's pages.
     table = pa.table({"n": np.arange(1_000_000)})
     path = tmp_path / "packed.arrow"
     fio.write(table, path, compression="zstd")
-    result = fio.read(path)
+    result = fio.read(path, memory_map=True)
     ranges = _mappings_of(path)
     addresses = _buffer_addresses(result)
     assert addresses

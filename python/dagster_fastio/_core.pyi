@@ -70,10 +70,16 @@ def write_file(
 ) -> WriteStats: ...
 def decode(data: Any, columns: list[str] | None = None) -> Any: ...
 def read_file(
-    uri: str, columns: list[str] | None = None, storage_options: dict[str, str] | None = None
+    uri: str,
+    columns: list[str] | None = None,
+    storage_options: dict[str, str] | None = None,
+    memory_map: bool = False,
 ) -> Any: ...
 def read_file_batches(
-    uri: str, columns: list[str] | None = None, storage_options: dict[str, str] | None = None
+    uri: str,
+    columns: list[str] | None = None,
+    storage_options: dict[str, str] | None = None,
+    memory_map: bool = False,
 ) -> Any: ...
 def write_zstd_file(
     uri: str,

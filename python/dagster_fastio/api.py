@@ -200,30 +200,37 @@ def read(
     uri: PathOrUri,
     columns: Sequence[str] | None = None,
     storage_options: dict[str, str] | None = None,
+    memory_map: bool = False,
 ) -> pa.Table:
     """Reads a whole Arrow IPC file or stream.
 
-    Local files are memory-mapped, and the columns of an uncompressed file point into the
-    mapping. As with pyarrow's ``memory_map=True``, such a table must not outlive an in-place
-    rewrite of its file by another program (dagster-fastio itself always replaces files by
-    rename, which is safe). A store object's footer is fetched first, then its batches in
-    concurrent ranged requests, decoded as they arrive.
+    A local file is read into memory (in parallel), so nothing another program does to it
+    meanwhile can harm the process: a file cut short is a ``CorruptFileError``. With
+    ``memory_map=True`` it is mapped instead and the columns of an uncompressed file point into
+    the mapping (zero-copy); as with pyarrow's ``memory_map=True``, another program truncating
+    the file while such a table is alive then kills the process with SIGBUS (dagster-fastio
+    itself always replaces files by rename, which is safe). A store object's footer is fetched
+    first, then its batches in concurrent ranged requests, decoded as they arrive.
     """
-    return _read_all(_core.read_file(os.fspath(uri), _column_list(columns), storage_options))
+    native = _core.read_file(os.fspath(uri), _column_list(columns), storage_options, memory_map)
+    return _read_all(native)
 
 
 def read_batches(
     uri: PathOrUri,
     columns: Sequence[str] | None = None,
     storage_options: dict[str, str] | None = None,
+    memory_map: bool = False,
 ) -> pa.RecordBatchReader:
     """Opens an Arrow IPC file or stream for reading batch by batch.
 
     Batches are decoded one at a time as they are read; from a store, the next ranges are
     already downloading. A stream that replaces a dictionary part-way is the exception: it is
-    decoded when opened.
+    decoded when opened. ``memory_map`` is as for :func:`read`.
     """
-    native = _core.read_file_batches(os.fspath(uri), _column_list(columns), storage_options)
+    native = _core.read_file_batches(
+        os.fspath(uri), _column_list(columns), storage_options, memory_map
+    )
     return _lazy_reader(native)
 
 

@@ -206,7 +206,9 @@ def _table_as(table: pa.Table, wanted: str | None) -> Any:
     table = _unmark(table)
     target = wanted or stored or PYARROW_TABLE
     if target == PANDAS_FRAME:
-        return table.to_pandas()
+        # One block per column (no consolidating copy), and each Arrow column released as
+        # soon as it is converted: the load's peak is about one copy of the table, not two.
+        return table.to_pandas(split_blocks=True, self_destruct=True)
     if target in (POLARS_FRAME, POLARS_LAZY):
         import polars as pl
 
@@ -254,6 +256,14 @@ class FastIOManager(dg.ConfigurableIOManager):
         description=(
             "Upload parts in flight per output, and upstream partitions loaded at once "
             "(default 8 each)."
+        ),
+    )
+    memory_map: bool = Field(
+        default=False,
+        description=(
+            "Memory-map local files instead of reading them: uncompressed tables then load "
+            "without a copy, but another program truncating a file while its table is in use "
+            "kills the process (SIGBUS). Off by default."
         ),
     )
     storage_options: dict[str, str] = Field(
@@ -565,18 +575,32 @@ class FastIOManager(dg.ConfigurableIOManager):
     def _read_table(self, stem: _Location, columns: list[str] | None) -> pa.Table:
         path = _with_suffix(stem, TABLE_SUFFIX)
         try:
-            return read(path.text, columns=columns, storage_options=self._store_options)
+            return read(
+                path.text,
+                columns=columns,
+                storage_options=self._store_options,
+                memory_map=self.memory_map,
+            )
         except FileNotFoundError:
             raise FileNotFoundError(f"no table stored at {path}") from None
 
     def _read_as(self, path: _Location, wanted: str | None, columns: list[str] | None) -> Any:
         if wanted == PYARROW_READER:
-            reader = read_batches(path.text, columns=columns, storage_options=self._store_options)
+            reader = read_batches(
+                path.text,
+                columns=columns,
+                storage_options=self._store_options,
+                memory_map=self.memory_map,
+            )
             schema = _unmark(reader.schema.empty_table()).schema
             return pa.RecordBatchReader.from_batches(schema, reader)
-        return _table_as(
-            read(path.text, columns=columns, storage_options=self._store_options), wanted
+        table = read(
+            path.text,
+            columns=columns,
+            storage_options=self._store_options,
+            memory_map=self.memory_map,
         )
+        return _table_as(table, wanted)
 
     def _load_one(
         self, stem: _Location, annotation: Any, columns: list[str] | None, optional: bool

@@ -1,10 +1,10 @@
 //! Opaque byte payloads (pickled Python objects) stored as one zstd frame.
 
-use std::fs::File;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::Path;
 
 use crate::error::{FastIoError, Result};
+use crate::local::read_file;
 use crate::sink::Sink;
 use crate::store::{retry_if_changed, Location, UploadOptions};
 
@@ -74,7 +74,7 @@ impl Write for CountingSink {
 /// Reads and decompresses an object written by [`write_zstd`].
 pub fn read_zstd(location: Location) -> Result<Vec<u8>> {
     match location {
-        Location::Local(path) => decompress(&read_local(&path)?, &path.display().to_string()),
+        Location::Local(path) => decompress(&read_file(&path)?, &path.display().to_string()),
         Location::Remote(object) => retry_if_changed(|| match object.pin()? {
             (object, 0) => Err(FastIoError::Corrupt(format!("{} is empty", object.uri))),
             (object, size) => decompress(object.read_range(0..size)?.as_slice(), &object.uri),
@@ -85,17 +85,6 @@ pub fn read_zstd(location: Location) -> Result<Vec<u8>> {
 /// Reads and decompresses a local file written by [`write_zstd_file`].
 pub fn read_zstd_file(path: &Path) -> Result<Vec<u8>> {
     read_zstd(Location::Local(path.to_path_buf()))
-}
-
-fn read_local(path: &Path) -> Result<Vec<u8>> {
-    let mut file = File::open(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => FastIoError::NotFound(path.display().to_string()),
-        _ => FastIoError::io(format!("opening {}", path.display()), e),
-    })?;
-    let mut compressed = Vec::new();
-    file.read_to_end(&mut compressed)
-        .map_err(|e| FastIoError::io(format!("reading {}", path.display()), e))?;
-    Ok(compressed)
 }
 
 fn decompress(compressed: &[u8], name: &str) -> Result<Vec<u8>> {

@@ -1,10 +1,8 @@
 //! Arrow IPC decoding from memory: parallel for files, sequential for streams, zero-copy when
 //! the batches are uncompressed.
 
-use std::fs::File;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
-use std::ptr::NonNull;
 use std::sync::Arc;
 
 use arrow_array::{RecordBatch, RecordBatchReader};
@@ -13,12 +11,12 @@ use arrow_ipc::convert::fb_to_schema;
 use arrow_ipc::reader::{read_footer_length, StreamDecoder};
 use arrow_ipc::{Block, MessageHeader, MetadataVersion};
 use arrow_schema::{ArrowError, Schema, SchemaRef};
-use memmap2::Mmap;
 use rayon::prelude::*;
 
 use crate::batch_decoder::BatchDecoder;
 use crate::error::{panic_message, FastIoError, Result};
 use crate::guard;
+use crate::local::{map_file, read_file};
 
 /// An Arrow IPC file opens with these bytes (and closes with them after the footer).
 pub(crate) const ARROW_FILE_MAGIC: &[u8; 6] = b"ARROW1";
@@ -31,8 +29,11 @@ pub(crate) const FILE_HEADER_LEN: usize = 8;
 pub enum IpcSource<'a> {
     /// Bytes already in memory (a Python buffer, a download).
     Memory(Buffer),
-    /// A local file, memory-mapped.
+    /// A local file, read into memory: safe whatever another program does to the file.
     Path(&'a Path),
+    /// A local file, memory-mapped: uncompressed columns point into its pages (zero-copy),
+    /// at the risk described in [`crate::local`].
+    MappedPath(&'a Path),
 }
 
 enum Layout {
@@ -60,7 +61,8 @@ impl IpcContents {
     pub fn open(source: IpcSource<'_>, columns: Option<&[String]>) -> Result<Self> {
         let buffer = match source {
             IpcSource::Memory(buffer) => buffer,
-            IpcSource::Path(path) => map_file(path)?,
+            IpcSource::Path(path) => read_file(path)?,
+            IpcSource::MappedPath(path) => map_file(path)?,
         };
         catch_unwind(AssertUnwindSafe(|| Self::open_buffer(buffer, columns))).unwrap_or_else(
             |payload| {
@@ -401,31 +403,6 @@ fn projected_decoder(
         ),
         None => (decoder, schema, None),
     })
-}
-
-/// Maps a local file into memory as an Arrow buffer; nothing is read until it is touched.
-pub fn map_file(path: &Path) -> Result<Buffer> {
-    let file = File::open(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => FastIoError::NotFound(path.display().to_string()),
-        _ => FastIoError::io(format!("opening {}", path.display()), e),
-    })?;
-    let len = file
-        .metadata()
-        .map_err(|e| FastIoError::io(format!("reading {}", path.display()), e))?
-        .len();
-    if len == 0 {
-        return Err(FastIoError::Corrupt(format!("{} is empty", path.display())));
-    }
-    // Safety: our writers replace files by rename, never in place, so the mapped pages do not
-    // change under a reader. A file truncated by another program while mapped is outside that
-    // contract, as it is for every memory-mapping Arrow reader.
-    let mmap = unsafe { Mmap::map(&file) }
-        .map_err(|e| FastIoError::io(format!("mapping {}", path.display()), e))?;
-    let ptr = NonNull::new(mmap.as_ptr() as *mut u8).expect("a mapping is never null");
-    let len = mmap.len();
-    // Safety: `ptr` and `len` describe the mapping, which the Arc keeps alive for as long as
-    // any array refers to it.
-    Ok(unsafe { Buffer::from_custom_allocation(ptr, len, Arc::new(mmap)) })
 }
 
 fn projection(schema: &Schema, columns: Option<&[String]>) -> Result<Option<Vec<usize>>> {

@@ -9,11 +9,11 @@ use arrow_schema::SchemaRef;
 use std::sync::Arc;
 
 use crate::decode::{
-    corrupt, footer_len, map_file, truncated, FileFooter, ARROW_FILE_MAGIC, FILE_HEADER_LEN,
-    FILE_TRAILER_LEN,
+    corrupt, footer_len, truncated, FileFooter, ARROW_FILE_MAGIC, FILE_HEADER_LEN, FILE_TRAILER_LEN,
 };
 use crate::error::Result;
 use crate::guard;
+use crate::local::read_file;
 use crate::store::{retry_if_changed, Location};
 
 /// One record batch message.
@@ -62,11 +62,11 @@ impl Summary {
     }
 }
 
-/// Summarizes a local file (memory-mapped: only the headers are touched) or a store object
+/// Summarizes a local file (read whole: a map would die if another program truncated it) or a store object
 /// (downloaded in parallel ranges).
 pub fn describe_location(location: Location) -> Result<Summary> {
     let bytes = match location {
-        Location::Local(path) => map_file(&path)?,
+        Location::Local(path) => read_file(&path)?,
         Location::Remote(object) => retry_if_changed(|| match object.pin()? {
             (object, 0) => Err(corrupt(format!("{} is empty", object.uri))),
             (object, size) => object.read_range(0..size),

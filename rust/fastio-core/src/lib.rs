@@ -15,6 +15,7 @@ pub mod encode;
 pub mod error;
 mod guard;
 mod inflate;
+pub mod local;
 pub mod options;
 pub mod pool;
 pub mod rechunk;

@@ -14,7 +14,8 @@ use arrow_ipc::reader::FileReader;
 use arrow_ipc::writer::{FileWriter, IpcWriteOptions, StreamWriter};
 use arrow_ipc::CompressionType;
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
-use fastio_core::decode::{map_file, IpcContents};
+use fastio_core::decode::IpcContents;
+use fastio_core::local::map_file;
 use fastio_core::{
     encode_to_vec, AtomicFile, Compression, EncodeOptions, FastIoError, IpcFileEncoder, IpcSource,
 };

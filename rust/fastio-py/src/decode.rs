@@ -19,6 +19,14 @@ fn decoded_reader(contents: IpcContents) -> Result<PyRecordBatchReader, fastio_c
     )))
 }
 
+fn local_source(path: &std::path::Path, memory_map: bool) -> IpcSource<'_> {
+    if memory_map {
+        IpcSource::MappedPath(path)
+    } else {
+        IpcSource::Path(path)
+    }
+}
+
 /// Decodes an Arrow IPC file or stream handed over as a uint8 Arrow array (zero-copy).
 #[pyfunction]
 #[pyo3(signature = (data, columns = None))]
@@ -38,19 +46,20 @@ pub fn decode(
     })
 }
 
-/// Reads a whole Arrow IPC file or stream: a local file is memory-mapped and decoded in
-/// parallel; a store object is fetched range by range, decoded while downloading.
+/// Reads a whole Arrow IPC file or stream: a local file is read (or memory-mapped) and decoded
+/// in parallel; a store object is fetched range by range, decoded while downloading.
 #[pyfunction]
-#[pyo3(signature = (uri, columns = None, storage_options = None))]
+#[pyo3(signature = (uri, columns = None, storage_options = None, memory_map = false))]
 pub fn read_file(
     py: Python<'_>,
     uri: String,
     columns: Option<Vec<String>>,
     storage_options: PyStorageOptions,
+    memory_map: bool,
 ) -> PyResult<PyRecordBatchReader> {
     detached(py, move || match location(&uri, storage_options)? {
         Location::Local(path) => {
-            let contents = IpcContents::open(IpcSource::Path(&path), columns.as_deref())?;
+            let contents = IpcContents::open(local_source(&path, memory_map), columns.as_deref())?;
             decoded_reader(contents)
         }
         Location::Remote(object) => {
@@ -65,16 +74,17 @@ pub fn read_file(
 
 /// Opens an Arrow IPC file or stream for reading one batch at a time.
 #[pyfunction]
-#[pyo3(signature = (uri, columns = None, storage_options = None))]
+#[pyo3(signature = (uri, columns = None, storage_options = None, memory_map = false))]
 pub fn read_file_batches(
     py: Python<'_>,
     uri: String,
     columns: Option<Vec<String>>,
     storage_options: PyStorageOptions,
+    memory_map: bool,
 ) -> PyResult<PyRecordBatchReader> {
     detached(py, move || match location(&uri, storage_options)? {
         Location::Local(path) => {
-            let contents = IpcContents::open(IpcSource::Path(&path), columns.as_deref())?;
+            let contents = IpcContents::open(local_source(&path, memory_map), columns.as_deref())?;
             Ok(PyRecordBatchReader::new(Box::new(contents.into_reader())))
         }
         Location::Remote(object) => {
