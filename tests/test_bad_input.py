@@ -339,6 +339,43 @@ def test_unusable_uri_raises_value_error_naming_the_choices(uri: str) -> None:
             call()
 
 
+@pytest.mark.parametrize(
+    "uri", ["s3://", "s3:///key.arrow", "gs://", "az:///k", "s3:/bucket/key.arrow", "gs:/b/k"]
+)
+def test_store_uris_without_a_bucket_never_become_local_paths(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, uri: str
+) -> None:
+    # Regression: base_path="s3://" wrote ./s3:/a1.arrow on the local disk.
+    monkeypatch.chdir(tmp_path)
+    table = pa.table({"a": [1]})
+    with pytest.raises(ValueError, match=r"no bucket|one slash missing"):
+        fio.write(table, uri.rstrip("/") + "/a1.arrow" if uri.endswith("//") else uri)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("base", ["s3://", "gs://", "az:///", "s3:/bucket"])
+def test_a_base_path_without_a_bucket_fails_the_step_and_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, base: str
+) -> None:
+    import dagster as dg
+
+    from dagster_fastio import FastIOManager
+
+    monkeypatch.chdir(tmp_path)
+
+    @dg.asset
+    def a1() -> pa.Table:
+        return pa.table({"a": [1]})
+
+    result = dg.materialize(
+        [a1], resources={"io_manager": FastIOManager(base_path=base)}, raise_on_error=False
+    )
+    assert not result.success
+    message = result.get_step_failure_events()[0].step_failure_data.error.to_string()
+    assert "no bucket" in message or "one slash missing" in message
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_unknown_storage_option_is_a_value_error() -> None:
     with pytest.raises(ValueError, match='unknown storage option "aws_endpiont"'):
         fio.write(

@@ -44,13 +44,15 @@ def record_batch_bodies(data: bytes) -> list[pa.Buffer]:
 
 # --- the same tables as pyarrow's reader, from every writer ----------------------------------
 
-
-@settings(
+DIFFERENTIAL = settings(
     max_examples=60,
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
+
+
+@DIFFERENTIAL
 @given(table=tables(), codec=st.sampled_from(CODECS), chunk=st.integers(1, 200))
 def test_pyarrow_files_read_as_pyarrow_reads_them(table: pa.Table, codec: str, chunk: int) -> None:
     sink = pa.BufferOutputStream()
@@ -65,12 +67,7 @@ def test_pyarrow_files_read_as_pyarrow_reads_them(table: pa.Table, codec: str, c
     assert bitwise(fio.decode(stream.getvalue())).equals(bitwise(expected))
 
 
-@settings(
-    max_examples=60,
-    deadline=None,
-    database=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+@DIFFERENTIAL
 @given(table=tables(), codec=st.sampled_from(CODECS), chunk=st.integers(1, 200))
 def test_our_files_read_the_same_in_pyarrow(table: pa.Table, codec: str, chunk: int) -> None:
     data = fio.encode(table, compression=codec, chunk_rows=chunk)

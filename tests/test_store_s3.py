@@ -357,3 +357,19 @@ def test_projected_reads_fetch_only_the_columns_bytes(
         proxy.stop()
     # "big" alone (random doubles) is most of the file; "n" is a small part of it.
     assert fetched < info.stored_bytes * 0.35, (fetched, info.stored_bytes)
+
+
+def test_a_missing_bucket_is_a_store_error_not_a_missing_object(
+    s3_server: S3Server, bucket: str
+) -> None:
+    # Regression: a mistyped bucket read as FileNotFoundError, which an Optional input or
+    # allow_missing_partitions takes for "not materialized yet".
+    options = s3_server.options()
+    with pytest.raises(StoreError, match="bucket or container does not exist"):
+        fio.read("s3://no-such-bucket-here/t.arrow", storage_options=options)
+    with pytest.raises(StoreError, match="bucket or container does not exist"):
+        _core.object_exists("s3://no-such-bucket-here/t.arrow", options)
+    # A missing object in a bucket that exists stays a FileNotFoundError.
+    with pytest.raises(FileNotFoundError):
+        fio.read(f"s3://{bucket}/absent.arrow", storage_options=options)
+    assert not _core.object_exists(f"s3://{bucket}/absent.arrow", options)

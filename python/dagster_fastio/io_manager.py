@@ -97,6 +97,12 @@ class _Location:
     @staticmethod
     def base(text: str) -> _Location:
         if is_remote(text):
+            scheme, _, rest = text.partition("://")
+            if not rest.strip("/") and scheme.lower() != "memory":
+                raise ValueError(
+                    f"base_path {text!r} names no bucket or container: expected "
+                    f"{scheme}://<bucket>[/<prefix>]"
+                )
             return _Location(text.rstrip("/"), remote=True)
         if text.startswith("file://"):
             parsed = urlparse(text)
@@ -206,9 +212,7 @@ def _table_as(table: pa.Table, wanted: str | None) -> Any:
     table = _unmark(table)
     target = wanted or stored or PYARROW_TABLE
     if target == PANDAS_FRAME:
-        # One block per column (no consolidating copy), and each Arrow column released as
-        # soon as it is converted: the load's peak is about one copy of the table, not two.
-        return table.to_pandas(split_blocks=True, self_destruct=True)
+        return table.to_pandas()
     if target in (POLARS_FRAME, POLARS_LAZY):
         import polars as pl
 

@@ -16,7 +16,7 @@ use rayon::prelude::*;
 use crate::batch_decoder::BatchDecoder;
 use crate::error::{panic_message, FastIoError, Result};
 use crate::guard;
-use crate::local::{map_file, read_file};
+use crate::local::{map_file, LocalFile};
 
 /// An Arrow IPC file opens with these bytes (and closes with them after the footer).
 pub(crate) const ARROW_FILE_MAGIC: &[u8; 6] = b"ARROW1";
@@ -49,9 +49,33 @@ enum Layout {
     Stream { batches: Vec<RecordBatch> },
 }
 
+/// Where an opened input's bytes are read from.
+enum Bytes {
+    Memory(Buffer),
+    /// A local IPC file, read block by block: a compressed batch's bytes are only needed
+    /// until it is decompressed, so the file is never held whole in memory.
+    File(LocalFile),
+}
+
+impl Bytes {
+    fn len(&self) -> usize {
+        match self {
+            Bytes::Memory(buffer) => buffer.len(),
+            Bytes::File(file) => file.size() as usize,
+        }
+    }
+
+    fn slice(&self, offset: usize, length: usize) -> Result<Buffer> {
+        match self {
+            Bytes::Memory(buffer) => Ok(buffer.slice_with_length(offset, length)),
+            Bytes::File(file) => file.read_range(offset as u64, length),
+        }
+    }
+}
+
 /// An opened Arrow IPC file or stream, with the column projection already applied.
 pub struct IpcContents {
-    buffer: Buffer,
+    bytes: Bytes,
     schema: SchemaRef,
     layout: Layout,
 }
@@ -59,12 +83,24 @@ pub struct IpcContents {
 impl IpcContents {
     /// Opens `source`, keeping only `columns` (by name, in the given order) when set.
     pub fn open(source: IpcSource<'_>, columns: Option<&[String]>) -> Result<Self> {
-        let buffer = match source {
-            IpcSource::Memory(buffer) => buffer,
-            IpcSource::Path(path) => read_file(path)?,
-            IpcSource::MappedPath(path) => map_file(path)?,
+        let bytes = match source {
+            IpcSource::Memory(buffer) => Bytes::Memory(buffer),
+            IpcSource::Path(path) => {
+                let file = LocalFile::open(path)?;
+                let is_file = file.size() >= (FILE_HEADER_LEN + FILE_TRAILER_LEN) as u64
+                    && file
+                        .read_range(0, FILE_HEADER_LEN)?
+                        .starts_with(ARROW_FILE_MAGIC);
+                if is_file {
+                    Bytes::File(file)
+                } else {
+                    // A stream has no index: it is read whole.
+                    Bytes::Memory(file.read_all()?)
+                }
+            }
+            IpcSource::MappedPath(path) => Bytes::Memory(map_file(path)?),
         };
-        catch_unwind(AssertUnwindSafe(|| Self::open_buffer(buffer, columns))).unwrap_or_else(
+        catch_unwind(AssertUnwindSafe(|| Self::open_bytes(bytes, columns))).unwrap_or_else(
             |payload| {
                 Err(FastIoError::Corrupt(format!(
                     "decoder failed: {}",
@@ -74,41 +110,46 @@ impl IpcContents {
         )
     }
 
-    fn open_buffer(buffer: Buffer, columns: Option<&[String]>) -> Result<Self> {
+    fn open_bytes(bytes: Bytes, columns: Option<&[String]>) -> Result<Self> {
+        let buffer = match bytes {
+            Bytes::File(_) => return Self::open_file(bytes, columns),
+            Bytes::Memory(buffer) => buffer,
+        };
         if buffer.is_empty() {
             return Err(FastIoError::Corrupt("the input is empty".into()));
         }
         if buffer.len() >= FILE_HEADER_LEN && buffer.as_slice().starts_with(ARROW_FILE_MAGIC) {
-            Self::open_file(buffer, columns)
+            Self::open_file(Bytes::Memory(buffer), columns)
         } else {
             Self::open_stream(buffer, columns)
         }
     }
 
-    fn open_file(buffer: Buffer, columns: Option<&[String]>) -> Result<Self> {
-        let bytes = buffer.as_slice();
+    fn open_file(bytes: Bytes, columns: Option<&[String]>) -> Result<Self> {
         let len = bytes.len();
         if len < FILE_HEADER_LEN + FILE_TRAILER_LEN {
             return Err(truncated("shorter than an empty Arrow file"));
         }
-        let footer_len = footer_len(&bytes[len - FILE_TRAILER_LEN..])?;
+        let trailer = bytes.slice(len - FILE_TRAILER_LEN, FILE_TRAILER_LEN)?;
+        let footer_len = footer_len(trailer.as_slice())?;
         let footer_start = (len - FILE_TRAILER_LEN)
             .checked_sub(footer_len)
             .filter(|start| *start >= FILE_HEADER_LEN)
             .ok_or_else(|| corrupt("the footer length points outside the file"))?;
+        let footer = bytes.slice(footer_start, footer_len)?;
         let FileFooter {
             mut decoder,
             schema,
             dictionaries,
             batches,
             ..
-        } = FileFooter::parse(&bytes[footer_start..len - FILE_TRAILER_LEN], columns)?;
+        } = FileFooter::parse(footer.as_slice(), columns)?;
         for block in &dictionaries {
-            let message = block_buffer(&buffer, block, footer_start)?;
+            let message = block_buffer(&bytes, block, footer_start)?;
             load_dictionary(&mut decoder, block, &message)?;
         }
         Ok(IpcContents {
-            buffer,
+            bytes,
             schema,
             layout: Layout::File {
                 decoder,
@@ -153,7 +194,7 @@ impl IpcContents {
             None => (schema, batches),
         };
         Ok(IpcContents {
-            buffer,
+            bytes: Bytes::Memory(buffer),
             schema,
             layout: Layout::Stream { batches },
         })
@@ -193,14 +234,15 @@ impl IpcContents {
             match message.header {
                 MessageHeader::RecordBatch => blocks.push(block),
                 MessageHeader::DictionaryBatch if blocks.is_empty() => {
-                    let bytes = block_buffer(buffer, &block, buffer.len())?;
+                    let whole = Bytes::Memory(buffer.clone());
+                    let bytes = block_buffer(&whole, &block, buffer.len())?;
                     load_dictionary(&mut decoder, &block, &bytes)?;
                 }
                 _ => return Ok(None),
             }
         }
         Ok(Some(IpcContents {
-            buffer: buffer.clone(),
+            bytes: Bytes::Memory(buffer.clone()),
             schema,
             layout: Layout::File {
                 decoder,
@@ -217,7 +259,7 @@ impl IpcContents {
 
     /// Size of the encoded input in bytes.
     pub fn encoded_len(&self) -> usize {
-        self.buffer.len()
+        self.bytes.len()
     }
 
     pub fn num_batches(&self) -> usize {
@@ -237,7 +279,7 @@ impl IpcContents {
                 data_end,
             } => {
                 let block = &blocks[index];
-                let message = block_buffer(&self.buffer, block, *data_end)?;
+                let message = block_buffer(&self.bytes, block, *data_end)?;
                 decode_batch(decoder, index, block, &message)
             }
         }
@@ -423,7 +465,7 @@ fn projection(schema: &Schema, columns: Option<&[String]>) -> Result<Option<Vec<
         .map(Some)
 }
 
-fn block_buffer(buffer: &Buffer, block: &Block, data_end: usize) -> Result<Buffer> {
+fn block_buffer(bytes: &Bytes, block: &Block, data_end: usize) -> Result<Buffer> {
     let offset = usize::try_from(block.offset()).ok();
     let metadata = usize::try_from(block.metaDataLength()).ok();
     let body = usize::try_from(block.bodyLength()).ok();
@@ -436,7 +478,7 @@ fn block_buffer(buffer: &Buffer, block: &Block, data_end: usize) -> Result<Buffe
             .is_some_and(|end| end <= data_end)
     });
     match length {
-        Some(length) if metadata > 0 => Ok(buffer.slice_with_length(offset, length)),
+        Some(length) if metadata > 0 => bytes.slice(offset, length),
         _ => Err(truncated("a block reaches past the end of the data")),
     }
 }

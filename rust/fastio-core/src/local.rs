@@ -56,44 +56,78 @@ fn open_regular(path: &Path) -> Result<(File, u64)> {
     Ok((file, len))
 }
 
+/// An open local file, read range by range: the handle keeps the inode it opened, so a file
+/// replaced by rename meanwhile is still read whole, in the version the read began with.
+pub struct LocalFile {
+    file: File,
+    len: u64,
+    name: String,
+}
+
+impl LocalFile {
+    pub fn open(path: &Path) -> Result<Self> {
+        let (file, len) = open_regular(path)?;
+        Ok(LocalFile {
+            file,
+            len,
+            name: path.display().to_string(),
+        })
+    }
+
+    /// Size in bytes when opened.
+    pub fn size(&self) -> u64 {
+        self.len
+    }
+
+    /// Reads `length` bytes from `offset` into one 64-byte-aligned buffer, in parallel pieces
+    /// when large; a file that became shorter meanwhile is reported as corrupt.
+    pub fn read_range(&self, offset: u64, length: usize) -> Result<Buffer> {
+        // Fresh zeroed memory comes from the operating system already zero, so this costs no
+        // extra pass over the bytes.
+        let mut buffer = MutableBuffer::from_len_zeroed(length);
+        let read_piece = |(index, piece): (usize, &mut [u8])| -> Result<()> {
+            let start = offset + (index * READ_PIECE) as u64;
+            let mut done = 0;
+            while done < piece.len() {
+                match self.file.read_at(&mut piece[done..], start + done as u64) {
+                    Ok(0) => {
+                        return Err(FastIoError::Corrupt(format!(
+                            "{} became shorter while it was read (another program rewrote it?)",
+                            self.name
+                        )))
+                    }
+                    Ok(n) => done += n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(FastIoError::io(format!("reading {}", self.name), e)),
+                }
+            }
+            Ok(())
+        };
+        let bytes = buffer.as_slice_mut();
+        if length > READ_PIECE {
+            crate::pool::pool().install(|| {
+                bytes
+                    .par_chunks_mut(READ_PIECE)
+                    .enumerate()
+                    .try_for_each(read_piece)
+            })?;
+        } else {
+            read_piece((0, bytes))?;
+        }
+        Ok(buffer.into())
+    }
+
+    /// The whole file.
+    pub fn read_all(&self) -> Result<Buffer> {
+        let length = usize::try_from(self.len)
+            .map_err(|_| FastIoError::InvalidArgument(format!("{} is too large", self.name)))?;
+        self.read_range(0, length)
+    }
+}
+
 /// Reads a whole local file into one 64-byte-aligned buffer, in parallel pieces.
 pub fn read_file(path: &Path) -> Result<Buffer> {
-    let (file, len) = open_regular(path)?;
-    let len = usize::try_from(len)
-        .map_err(|_| FastIoError::InvalidArgument(format!("{} is too large", path.display())))?;
-    // Fresh zeroed memory comes from the operating system already zero, so this costs no
-    // extra pass over the bytes.
-    let mut buffer = MutableBuffer::from_len_zeroed(len);
-    let read_piece = |(index, piece): (usize, &mut [u8])| -> Result<()> {
-        let offset = (index * READ_PIECE) as u64;
-        let mut done = 0;
-        while done < piece.len() {
-            match file.read_at(&mut piece[done..], offset + done as u64) {
-                Ok(0) => {
-                    return Err(FastIoError::Corrupt(format!(
-                        "{} became shorter while it was read (another program rewrote it?)",
-                        path.display()
-                    )))
-                }
-                Ok(n) => done += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(FastIoError::io(format!("reading {}", path.display()), e)),
-            }
-        }
-        Ok(())
-    };
-    let bytes = buffer.as_slice_mut();
-    if len > READ_PIECE {
-        crate::pool::pool().install(|| {
-            bytes
-                .par_chunks_mut(READ_PIECE)
-                .enumerate()
-                .try_for_each(read_piece)
-        })?;
-    } else {
-        read_piece((0, bytes))?;
-    }
-    Ok(buffer.into())
+    LocalFile::open(path)?.read_all()
 }
 
 /// Maps a local file into memory as an Arrow buffer; nothing is read until it is touched.

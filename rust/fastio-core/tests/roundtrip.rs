@@ -62,6 +62,12 @@ fn concat(batches: &[RecordBatch]) -> RecordBatch {
     arrow_select::concat::concat_batches(&batches[0].schema(), batches).unwrap()
 }
 
+/// Every batch of `bytes`, decoded by our decoder.
+fn decode_all(bytes: Vec<u8>) -> fastio_core::Result<Vec<RecordBatch>> {
+    IpcContents::open(IpcSource::Memory(Buffer::from_vec(bytes)), None)
+        .and_then(|contents| contents.read_all())
+}
+
 fn read_with_arrow(bytes: &[u8]) -> Vec<RecordBatch> {
     FileReader::try_new(Cursor::new(bytes), None)
         .unwrap()
@@ -282,8 +288,7 @@ fn every_flipped_byte_is_an_error_or_data_never_an_abort() {
                 damaged[position] ^= bit;
                 // Either outcome is fine; reaching the next iteration is the assertion, since a
                 // bad length prefix used to abort the whole process in the allocator.
-                let _ = IpcContents::open(IpcSource::Memory(Buffer::from_vec(damaged)), None)
-                    .and_then(|contents| contents.read_all());
+                let _ = decode_all(damaged);
             }
         }
     }
@@ -295,21 +300,13 @@ fn a_damaged_length_prefix_is_corrupt_not_a_huge_allocation() {
     for compression in [Compression::Zstd, Compression::Lz4Frame] {
         let bytes = encode(&input, schema.clone(), &EncodeOptions::new(compression));
         // Locate the first compressed buffer of the first batch through the footer.
-        let len = bytes.len();
-        let footer_len = i32::from_le_bytes(bytes[len - 10..len - 6].try_into().unwrap()) as usize;
-        let footer = arrow_ipc::root_as_footer(&bytes[len - 10 - footer_len..len - 10]).unwrap();
-        let block = footer.recordBatches().unwrap().get(0);
-        let metadata_start = block.offset() as usize;
-        let body_start = metadata_start + block.metaDataLength() as usize;
-        let message = arrow_ipc::root_as_message(&bytes[metadata_start + 8..body_start]).unwrap();
-        let buffers = message.header_as_record_batch().unwrap().buffers().unwrap();
+        let (body_start, buffers) = batch_buffers(&bytes, 0);
         let buffer = buffers.iter().find(|b| b.length() > 8).unwrap();
         let prefix = body_start + buffer.offset() as usize;
         for claim in [12_i64 << 30, 1 << 40, i64::MAX, -2] {
             let mut damaged = bytes.clone();
             damaged[prefix..prefix + 8].copy_from_slice(&claim.to_le_bytes());
-            let result = IpcContents::open(IpcSource::Memory(Buffer::from_vec(damaged)), None)
-                .and_then(|contents| contents.read_all());
+            let result = decode_all(damaged);
             assert!(
                 matches!(result, Err(FastIoError::Corrupt(_))),
                 "{compression:?} claiming {claim}: {:?}",
@@ -502,8 +499,7 @@ fn every_damaged_length_prefix_is_corrupt_or_valid_data() {
             ] {
                 let mut damaged = bytes.clone();
                 damaged[at..at + 8].copy_from_slice(&claim.to_le_bytes());
-                let result = IpcContents::open(IpcSource::Memory(Buffer::from_vec(damaged)), None)
-                    .and_then(|contents| contents.read_all());
+                let result = decode_all(damaged);
                 match result {
                     Err(FastIoError::Corrupt(_)) => {}
                     Ok(batches) => {
@@ -520,8 +516,7 @@ fn every_damaged_length_prefix_is_corrupt_or_valid_data() {
             let mut damaged = bytes.clone();
             let end = at + buffer.length() as usize;
             damaged[at + 8..end].iter_mut().for_each(|b| *b = !*b);
-            let result = IpcContents::open(IpcSource::Memory(Buffer::from_vec(damaged)), None)
-                .and_then(|contents| contents.read_all());
+            let result = decode_all(damaged);
             assert!(
                 matches!(result, Err(FastIoError::Corrupt(_))),
                 "{compression:?}: {:?}",

@@ -50,6 +50,7 @@ pub struct RemoteObject {
 struct Pin {
     e_tag: Option<String>,
     version: Option<String>,
+    size: u64,
 }
 
 /// Whole reads restarted after the object changed under them, before giving up.
@@ -67,6 +68,11 @@ pub fn retry_if_changed<T>(mut read: impl FnMut() -> Result<T>) -> Result<T> {
     }
 }
 
+/// URI schemes of object stores, as they are written before "://".
+const STORE_SCHEMES: [&str; 10] = [
+    "s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "azure", "adl", "memory",
+];
+
 /// Schemes accepted besides plain paths, for the error that lists them.
 const SCHEMES: &str = "file://, s3://, s3a://, gs://, gcs://, az://, abfs://, abfss://, memory://";
 
@@ -76,6 +82,15 @@ impl Location {
         let Some((scheme, _)) = uri.split_once("://") else {
             if uri.is_empty() {
                 return Err(FastIoError::InvalidArgument("the path is empty".into()));
+            }
+            if let Some((scheme, _)) = uri.split_once(":/") {
+                if STORE_SCHEMES.contains(&scheme.to_ascii_lowercase().as_str()) {
+                    // "s3:/bucket/key" would otherwise become a folder named "s3:" here.
+                    return Err(FastIoError::InvalidArgument(format!(
+                        "{uri:?} looks like a {scheme}:// URI with one slash missing; a local \
+                         path cannot start with a store's scheme"
+                    )));
+                }
             }
             return Ok(Location::Local(PathBuf::from(uri)));
         };
@@ -96,7 +111,12 @@ impl Location {
         // The key is taken as written, not percent-decoded: "%2F" in a partition key's escape
         // must stay those three characters, as it does in a local file name.
         let after_scheme = &uri[scheme.len() + 3..];
-        let key = after_scheme.split_once('/').map_or("", |(_, key)| key);
+        let (bucket, key) = after_scheme.split_once('/').unwrap_or((after_scheme, ""));
+        if bucket.is_empty() && scheme != "memory" {
+            return Err(FastIoError::InvalidArgument(format!(
+                "{uri:?} names no bucket or container: expected {scheme}://<bucket>/<key>"
+            )));
+        }
         let path = ObjectPath::parse(key).map_err(|e| {
             FastIoError::InvalidArgument(format!("{uri:?} is not a valid object path: {e}"))
         })?;
@@ -139,6 +159,12 @@ impl RemoteObject {
             object_store::Error::Precondition { .. } if self.pin.is_some() => {
                 return FastIoError::Changed(self.uri.clone());
             }
+            // A pinned read asks only for ranges inside the pinned version's size: a range the
+            // server cannot satisfy means the object is another version now (seen on moto,
+            // which answers a GET during a replacing PUT with a 416 on an empty object).
+            _ if self.pin.is_some() && describe(&error).contains("416 Range Not Satisfiable") => {
+                return FastIoError::Changed(self.uri.clone());
+            }
             _ => {}
         }
         FastIoError::Store {
@@ -164,12 +190,39 @@ impl RemoteObject {
 
     /// Size in bytes, or `NotFound`.
     pub fn size(&self) -> Result<u64> {
+        self.head().map(|meta| meta.size)
+    }
+
+    /// The object's metadata. A HEAD answer carries no body, so a missing bucket and a missing
+    /// object both arrive as a bare 404; a one-key listing then tells them apart, because a
+    /// mistyped bucket must be a `StoreError`, not "not materialized yet" to an Optional
+    /// input or `allow_missing_partitions`.
+    fn head(&self) -> Result<object_store::ObjectMeta> {
         let store = self.store.clone();
         let path = self.path.clone();
-        runtime()?
-            .block_on(async move { store.head(&path).await })
-            .map(|meta| meta.size)
-            .map_err(|e| self.error(e))
+        let runtime = runtime()?;
+        match runtime.block_on(async move { store.head(&path).await }) {
+            Ok(meta) => Ok(meta),
+            Err(object_store::Error::NotFound { .. }) => {
+                let store = self.store.clone();
+                let path = self.path.clone();
+                let listed = runtime.block_on(async move {
+                    let mut listing = store.list(Some(&path));
+                    futures::StreamExt::next(&mut listing).await
+                });
+                match listed {
+                    Some(Err(error)) if names_a_missing_bucket(&error) => Err(FastIoError::Store {
+                        uri: self.uri.clone(),
+                        message: self.redact(format!(
+                            "the bucket or container does not exist: {}",
+                            describe(&error)
+                        )),
+                    }),
+                    _ => Err(FastIoError::NotFound(self.uri.clone())),
+                }
+            }
+            Err(error) => Err(self.error(error)),
+        }
     }
 
     /// The object held to the version a HEAD sees now, and that version's size: every later
@@ -177,15 +230,12 @@ impl RemoteObject {
     /// its version id where there is one), and a reply from another version is refused, so a
     /// read made of many requests never mixes two writers' bytes.
     pub fn pin(&self) -> Result<(RemoteObject, u64)> {
-        let store = self.store.clone();
-        let path = self.path.clone();
-        let meta = runtime()?
-            .block_on(async move { store.head(&path).await })
-            .map_err(|e| self.error(e))?;
+        let meta = self.head()?;
         let pinned = RemoteObject {
             pin: Some(Arc::new(Pin {
                 e_tag: meta.e_tag,
                 version: meta.version,
+                size: meta.size,
             })),
             ..self.clone()
         };
@@ -210,7 +260,10 @@ impl RemoteObject {
             return Ok(());
         };
         let differs = |pinned: &Option<String>, replied: &Option<String>| matches!((pinned, replied), (Some(a), Some(b)) if a != b);
-        if differs(&pin.e_tag, &meta.e_tag) || differs(&pin.version, &meta.version) {
+        if differs(&pin.e_tag, &meta.e_tag)
+            || differs(&pin.version, &meta.version)
+            || meta.size != pin.size
+        {
             return Err(FastIoError::Changed(self.uri.clone()));
         }
         Ok(())
@@ -240,6 +293,15 @@ impl RemoteObject {
             Err(error) => Err(self.error(error)),
         }
     }
+}
+
+/// Whether an error is about the bucket or container rather than the object: S3 says
+/// NoSuchBucket, Azure ContainerNotFound, GCS that the bucket does not exist.
+fn names_a_missing_bucket(error: &object_store::Error) -> bool {
+    let text = describe(error);
+    ["NoSuchBucket", "ContainerNotFound", "bucket does not exist"]
+        .iter()
+        .any(|marker| text.contains(marker))
 }
 
 /// The error and its chain of causes in one line: object_store's own message often stops at
