@@ -23,6 +23,9 @@ use crate::guard::max_uncompressed_len;
 /// matches what arrow-rs and pyarrow allocate, so SIMD kernels see aligned data).
 const ALIGNMENT: usize = 64;
 
+/// Bodies above this are first checked against what the allocator can give.
+const PROBE_ABOVE: usize = 64 << 20;
+
 /// Bodies below this are decompressed on the calling thread: a task costs more than the work.
 const PARALLEL_ABOVE: usize = 1 << 20;
 
@@ -163,9 +166,10 @@ fn locate<'a>(
 
 /// Allocates the body and writes every piece into it, zeroing the padding between them.
 fn fill(pieces: &[Piece<'_>], total: usize, codec: CompressionType) -> Result<Buffer> {
-    if Vec::<u8>::new().try_reserve_exact(total).is_err() {
+    if total > PROBE_ABOVE && Vec::<u8>::new().try_reserve_exact(total).is_err() {
         // MutableBuffer aborts the process when an allocation fails; damaged lengths that
-        // passed the ratio checks still must not get that far.
+        // passed the ratio checks still must not get that far. (The probe allocates, so
+        // ordinary batch sizes skip it.)
         return Err(corrupt(format!(
             "a batch claims {total} uncompressed bytes, more than this process can allocate"
         )));
