@@ -810,3 +810,15 @@ def test_storage_options_never_appear_in_metadata_or_logs(
     captured = capfd.readouterr()
     assert SECRET not in captured.out
     assert SECRET not in captured.err
+
+
+def test_repr_and_str_show_no_storage_option_value() -> None:
+    # Regression: repr(FastIOManager(...)) printed the secret key given as a storage option.
+    manager = FastIOManager(
+        base_path="s3://bucket/prefix",
+        storage_options={"aws_secret_access_key": "hunter2-secret", "aws_region": "eu-west-1"},
+    )
+    for text in (repr(manager), str(manager)):
+        assert "hunter2-secret" not in text
+        assert "aws_secret_access_key" in text
+        assert "s3://bucket/prefix" in text

@@ -280,6 +280,14 @@ class FastIOManager(dg.ConfigurableIOManager):
 
     _instance_storage: str | None = PrivateAttr(default=None)
 
+    def __repr_args__(self) -> Any:
+        # repr() and str() of the resource end up in logs and tracebacks: storage options show
+        # their keys only, since any value may be a credential.
+        for name, value in super().__repr_args__():
+            if name == "storage_options" and value:
+                value = {key: "***" for key in value}
+            yield name, value
+
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         if self.compression is not None and self.compression.lower() not in COMPRESSIONS:
             raise ValueError(
