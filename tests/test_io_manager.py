@@ -281,6 +281,45 @@ def test_partition_keys_with_dot_dot_or_leading_slash_stay_inside_base(tmp_path:
     assert loaded == sorted(keys)
 
 
+def test_distinct_partition_keys_never_share_a_file(tmp_path: Path) -> None:
+    # Regression: ".." and "%2E%2E", "/" and "%2F", "." and "%2E", "a//b" and "a/b" were
+    # stored in one file, and loading ".." returned "%2E%2E"'s data.
+    base = tmp_path / "base"
+    keys = ["..", "%2E%2E", "/x", "%2Fx", ".", "%2E", "a//b", "a/b", "a/", "a", "100%"]
+    partitions = dg.StaticPartitionsDefinition(keys)
+
+    @dg.asset(partitions_def=partitions)
+    def p(context: dg.AssetExecutionContext) -> pa.Table:
+        return pa.table({"key": [context.partition_key]})
+
+    @dg.asset
+    def every(p: dict[str, pa.Table]) -> dict:
+        return {key: table.column("key")[0].as_py() for key, table in p.items()}
+
+    for key in keys:
+        run_assets([p], base, partition_key=key)
+    run_assets([p, every], base, selection=[every])
+    _assert_all_inside(tmp_path, base)
+    files = [name for name in stored_files(base) if name.startswith("p/")]
+    assert len(files) == len(keys), files
+    assert read_pickle(base / "every.pickle.zst") == {key: key for key in keys}
+
+
+def test_key_escaping_is_injective_over_every_short_key() -> None:
+    from itertools import product
+
+    from dagster_fastio.io_manager import _safe_segments
+
+    seen: dict[tuple[str, ...], str] = {}
+    for length in range(6):
+        for chars in product("a/.%2FE", repeat=length):
+            key = "".join(chars)
+            segments = tuple(_safe_segments(key))
+            assert seen.setdefault(segments, key) == key, (key, seen[segments])
+            if key:
+                assert not {"", ".", ".."} & set(segments), (key, segments)
+
+
 # ---------------------------------------------------------------------------------------------
 # Output metadata.
 

@@ -64,16 +64,29 @@ def _type_name(cls: Any) -> str | None:
 
 
 def _safe_segments(text: str) -> list[str]:
-    """Splits a key on "/" into folder names that cannot leave the base folder.
+    """Splits a key on "/" into folder names that cannot leave the base folder, one way only.
 
-    A leading "/" becomes "%2F" and a ".." segment "%2E%2E", the escapes Dagster's own
-    path-based I/O managers use, so "/a" and "a" stay distinct and nothing climbs upwards.
+    A ".." segment becomes "%2E%2E" and "." "%2E", the escapes Dagster's own path-based I/O
+    managers use. A "/" that would leave an empty folder name (leading, doubled or trailing)
+    is kept as "%2F" in the next name, so "/a" and "a", "a//b" and "a/b" stay apart. "%"
+    itself becomes "%25", which makes the mapping injective: the key "%2E%2E" is stored as
+    "%252E%252E", not where ".." is. Keys without "%", "." segments or empty segments keep
+    FilesystemIOManager's paths.
     """
-    if text.startswith("/"):
-        text = "%2F" + text[1:]
-    return [
-        "%2E%2E" if part == ".." else "%2E" if part == "." else part for part in text.split("/")
-    ]
+    parts = text.replace("%", "%25").split("/")
+    segments, pending = [], ""
+    for part in parts[:-1]:
+        if part:
+            segments.append(pending + part)
+            pending = ""
+        else:
+            pending += "%2F"
+    last = parts[-1]
+    if last or segments or pending:
+        segments.append(pending + (last or "%2F"))
+    else:
+        segments.append(last)
+    return ["%2E%2E" if part == ".." else "%2E" if part == "." else part for part in segments]
 
 
 def _partition_segments(partition_key: str) -> list[str]:

@@ -11,6 +11,9 @@ use crate::error::{FastIoError, Result};
 use crate::store::upload::UploadSink;
 use crate::store::{Location, UploadOptions};
 
+/// The longest file name most file systems take, in bytes.
+const NAME_MAX: usize = 255;
+
 /// Large writes skip the buffer; it only gathers the small message headers and padding.
 const WRITE_BUFFER_BYTES: usize = 1 << 20;
 
@@ -43,7 +46,14 @@ impl AtomicFile {
         };
         std::fs::create_dir_all(&folder)
             .map_err(|e| FastIoError::io(format!("creating folder {}", folder.display()), e))?;
-        let prefix = format!(".{name}.");
+        // The temporary name adds 12 bytes (dot, dot, six random characters, ".tmp") to the
+        // target's, and most file systems stop at 255: a long name is shortened in the
+        // temporary one, so every name that fits as the target can be written.
+        let mut kept = name.len().min(NAME_MAX - 12);
+        while !name.is_char_boundary(kept) {
+            kept -= 1;
+        }
+        let prefix = format!(".{}.", &name[..kept]);
         let mut builder = tempfile::Builder::new();
         builder.prefix(&prefix).suffix(".tmp");
         #[cfg(unix)]
@@ -189,5 +199,26 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(leftovers, vec![std::ffi::OsString::from("table.arrow")]);
+    }
+
+    #[test]
+    fn names_up_to_the_file_system_limit_can_be_written() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in [
+            "a".repeat(NAME_MAX),
+            format!("{}é", "b".repeat(NAME_MAX - 13)),
+        ] {
+            let target = dir.path().join(&name);
+            let mut file = AtomicFile::create(&target, false).unwrap();
+            file.write_all(b"payload").unwrap();
+            file.commit().unwrap();
+            assert_eq!(std::fs::read(&target).unwrap(), b"payload");
+        }
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter_map(|entry| entry.ok())
+            .filter(|entry| entry.file_name().to_string_lossy().ends_with(".tmp"))
+            .collect();
+        assert!(leftovers.is_empty());
     }
 }
