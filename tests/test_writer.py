@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -490,3 +493,57 @@ def test_closed_does_not_wait_for_a_write_in_progress(tmp_path: Path) -> None:
 def test_out_of_range_numbers_are_value_errors(name: str, value: int) -> None:
     with pytest.raises(ValueError, match=name.split("_")[0]):
         fio.encode(pa.table({"x": [1]}), **{name: value})
+
+
+_INTERRUPT_SCRIPT = """
+import json, os, signal, sys, threading, time
+import numpy as np, pyarrow as pa
+import dagster_fastio as fio
+
+folder = sys.argv[1]
+target = os.path.join(folder, "t.arrow")
+table = pa.table({"x": np.random.default_rng(1).integers(0, 1000, 8_000_000)})
+fio.write(pa.table({"x": [7]}), target)  # the previous version
+start = time.perf_counter()
+fio.write(table, os.path.join(folder, "whole.arrow"), compression="zstd", level=12)
+whole = time.perf_counter() - start
+
+def interrupt():
+    time.sleep(whole / 10)
+    os.kill(os.getpid(), signal.SIGINT)
+
+threading.Thread(target=interrupt).start()
+start = time.perf_counter()
+try:
+    fio.write(table, target, compression="zstd", level=12)
+    outcome = "finished"
+except KeyboardInterrupt:
+    outcome = "interrupted"
+print(json.dumps({
+    "outcome": outcome,
+    "whole": whole,
+    "took": time.perf_counter() - start,
+    "rows": fio.read(target).num_rows,
+    "files": sorted(os.listdir(folder)),
+}))
+"""
+
+
+def test_ctrl_c_stops_a_write_between_batches_and_keeps_the_previous_version(
+    tmp_path: Path,
+) -> None:
+    # Regression: a SIGINT 0.3 s into a long write took effect at its end, after the new
+    # version had been published. Dagster terminates runs with SIGINT.
+    done = subprocess.run(
+        [sys.executable, "-c", _INTERRUPT_SCRIPT, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["outcome"] == "interrupted"
+    assert result["rows"] == 1, "the previous version must stay"
+    assert result["files"] == ["t.arrow", "whole.arrow"], "no temporary file is left"
+    # It stopped at a batch boundary, not at the end: well before a whole write's time.
+    assert result["took"] < result["whole"] * 0.6, result

@@ -119,7 +119,12 @@ pub struct IpcFileEncoder<W: Write> {
     failure: Option<String>,
     /// The process that owns `pool`: a forked child must not queue work on the parent's.
     pool_owner: u32,
+    /// Asked before each batch and before the footer whether to stop (a pending Ctrl-C).
+    interrupt_check: Option<InterruptCheck>,
 }
+
+/// Returns an error (`FastIoError::Interrupted`) when the write must stop.
+pub type InterruptCheck = Box<dyn FnMut() -> Result<()> + Send>;
 
 impl<W: Write> IpcFileEncoder<W> {
     pub fn try_new(sink: W, schema: SchemaRef, options: &EncodeOptions) -> Result<Self> {
@@ -167,7 +172,22 @@ impl<W: Write> IpcFileEncoder<W> {
             stats: WriteStats::default(),
             failure: None,
             pool_owner: std::process::id(),
+            interrupt_check: None,
         })
+    }
+
+    /// Stops the write when `check` fails, between batches and before the footer: the sink is
+    /// then never committed, so the previous version of the output stays.
+    pub fn with_interrupt_check(mut self, check: InterruptCheck) -> Self {
+        self.interrupt_check = Some(check);
+        self
+    }
+
+    fn check_interrupt(&mut self) -> Result<()> {
+        match &mut self.interrupt_check {
+            Some(check) => check(),
+            None => Ok(()),
+        }
     }
 
     pub fn schema(&self) -> &SchemaRef {
@@ -208,6 +228,7 @@ impl<W: Write> IpcFileEncoder<W> {
         while !self.in_flight.is_empty() {
             self.write_oldest()?;
         }
+        self.check_interrupt()?;
         self.write_footer()?;
         self.out
             .flush()
@@ -256,6 +277,7 @@ impl<W: Write> IpcFileEncoder<W> {
     }
 
     fn submit(&mut self, batch: RecordBatch) -> Result<()> {
+        self.check_interrupt()?;
         self.stats.rows += batch.num_rows() as u64;
         self.stats.batches += 1;
         self.stats.raw_bytes += batch_slice_bytes(&batch) as u64;

@@ -33,6 +33,10 @@ pub enum FastIoError {
     /// Arrow rejected the data while encoding (for example an error raised by the source stream).
     #[error("{0}")]
     Arrow(#[from] ArrowError),
+    /// The caller's interrupt check (a pending Ctrl-C, in Python) stopped a write; nothing was
+    /// published.
+    #[error("interrupted before the output was complete; nothing was written")]
+    Interrupted,
     /// A panic inside the core, caught so the host process survives.
     #[error("internal error in dagster-fastio (please report it): {0}")]
     Internal(String),

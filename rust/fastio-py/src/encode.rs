@@ -2,7 +2,7 @@ use std::sync::Arc;
 
 use arrow_array::UInt8Array;
 use arrow_buffer::{Buffer, ScalarBuffer};
-use fastio_core::{encode_to_vec, IpcFileEncoder, Sink};
+use fastio_core::{encode_to_vec, FastIoError, IpcFileEncoder, Sink};
 use pyo3::prelude::*;
 use pyo3_arrow::input::AnyRecordBatch;
 use pyo3_arrow::PyArray;
@@ -96,10 +96,18 @@ pub fn write_file(
     let reader = data.into_reader()?;
     detached(py, move || {
         let sink = Sink::create(location(&uri, storage_options)?, upload, fsync)?;
-        let mut encoder = IpcFileEncoder::try_new(sink, reader.schema(), &options)?;
+        let mut encoder = IpcFileEncoder::try_new(sink, reader.schema(), &options)?
+            .with_interrupt_check(Box::new(python_signals));
         encoder.write_all(reader)?;
         let (sink, stats) = encoder.finish()?;
         let parts = sink.commit()?;
         Ok(WriteStats::new(stats, parts))
     })
+}
+
+/// Lets Python run its signal handlers between batches of a write that has released the GIL:
+/// a Ctrl-C (Dagster terminates runs with SIGINT) stops the write before anything is
+/// published, and the handler's exception is raised once the write has cleaned up.
+fn python_signals() -> Result<(), FastIoError> {
+    Python::attach(|py| py.check_signals()).map_err(crate::errors::interrupted_by)
 }

@@ -1,10 +1,11 @@
 //! Core errors to Python exceptions. The exception classes live in `dagster_fastio.errors`,
 //! so that `CorruptFileError` can be both a `FastIOError` and a `ValueError`.
 
+use std::cell::RefCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use fastio_core::FastIoError;
-use pyo3::exceptions::{PyFileNotFoundError, PyOSError, PyValueError};
+use pyo3::exceptions::{PyFileNotFoundError, PyKeyboardInterrupt, PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyType;
 
@@ -17,6 +18,17 @@ fn exception(py: Python<'_>, name: &str, message: String) -> PyErr {
         Ok(class) => PyErr::from_type(class, message),
         Err(import_error) => import_error,
     }
+}
+
+thread_local! {
+    /// The exception a signal handler raised during a write, raised when the write returns.
+    static PENDING_SIGNAL: RefCell<Option<PyErr>> = const { RefCell::new(None) };
+}
+
+/// Keeps `error` (from a signal handler) to be raised when the interrupted write returns.
+pub fn interrupted_by(error: PyErr) -> FastIoError {
+    PENDING_SIGNAL.with_borrow_mut(|pending| *pending = Some(error));
+    FastIoError::Interrupted
 }
 
 pub fn to_py_err(py: Python<'_>, error: FastIoError) -> PyErr {
@@ -32,6 +44,9 @@ pub fn to_py_err(py: Python<'_>, error: FastIoError) -> PyErr {
         },
         FastIoError::Store { .. } => exception(py, "StoreError", message),
         FastIoError::Changed(_) => exception(py, "ObjectChangedError", message),
+        FastIoError::Interrupted => PENDING_SIGNAL
+            .with_borrow_mut(Option::take)
+            .unwrap_or_else(|| PyKeyboardInterrupt::new_err(message)),
         FastIoError::Arrow(_) | FastIoError::Internal(_) => exception(py, "FastIOError", message),
     }
 }
