@@ -472,3 +472,45 @@ def test_reading_what_is_not_a_file_is_a_clear_error(tmp_path: Path, name: str) 
     for read in (fio.read, lambda p: fio.read_batches(p).read_all(), read_pickle):
         with pytest.raises(ValueError, match=r"folder|not a regular file"):
             read(target)
+
+
+def test_describe_reports_damaged_headers_as_corrupt_and_quietly(tmp_path: Path) -> None:
+    # Regression: describe (and `fastio inspect`) raised "internal error ... please report
+    # it" where read raised CorruptFileError, and each caught panic printed to stderr.
+    script = textwrap.dedent(
+        """
+        import random, sys
+        import numpy as np, pyarrow as pa
+        import dagster_fastio as fio
+        from dagster_fastio import _core
+
+        table = pa.table({"n": np.arange(3000), "s": [f"v{i}" for i in range(3000)]})
+        data = bytes(fio.encode(table, compression="zstd", chunk_rows=700))
+        rng = random.Random(11)
+        path = sys.argv[1]
+        other = 0
+        for _ in range(1500):
+            damaged = bytearray(data)
+            for _ in range(rng.randint(1, 3)):
+                damaged[rng.randrange(len(damaged))] ^= 1 << rng.randrange(8)
+            open(path, "wb").write(damaged)
+            try:
+                _core.describe(path, None)
+            except fio.CorruptFileError:
+                pass
+            except Exception as error:
+                other += 1
+                print(type(error).__name__, error)
+        print("other", other)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "damaged.arrow")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={k: v for k, v in os.environ.items() if k != "FASTIO_PANIC_MESSAGES"},
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "other 0", done.stdout[-2000:]
+    assert "panicked" not in done.stderr, done.stderr[-2000:]

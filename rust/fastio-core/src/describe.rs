@@ -77,6 +77,19 @@ pub fn describe_location(location: Location) -> Result<Summary> {
 
 /// Summarizes the IPC file or stream in `bytes`.
 pub fn describe(bytes: &Buffer) -> Result<Summary> {
+    // arrow-ipc's schema conversion panics on some damaged field types (an integer 2112 bits
+    // wide): damage is reported as such, as `read` reports it.
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| describe_bytes(bytes))).unwrap_or_else(
+        |payload| {
+            Err(corrupt(format!(
+                "unreadable headers: {}",
+                crate::error::panic_message(&payload)
+            )))
+        },
+    )
+}
+
+fn describe_bytes(bytes: &Buffer) -> Result<Summary> {
     let data = bytes.as_slice();
     let is_file = data.len() >= FILE_HEADER_LEN + FILE_TRAILER_LEN
         && data.starts_with(ARROW_FILE_MAGIC)

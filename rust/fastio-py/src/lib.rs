@@ -20,6 +20,14 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[pymodule(gil_used = false)]
 fn _core(module: &Bound<'_, PyModule>) -> PyResult<()> {
+    // Every panic in the core is caught and raised as an exception that carries its message;
+    // printing it to stderr as well filled logs with noise for each damaged input. Set
+    // FASTIO_PANIC_MESSAGES to see them where they happen.
+    std::panic::set_hook(Box::new(|info| {
+        if std::env::var_os("FASTIO_PANIC_MESSAGES").is_some() {
+            eprintln!("{info}");
+        }
+    }));
     module.add("__version__", env!("CARGO_PKG_VERSION"))?;
     module.add_class::<encode::WriteStats>()?;
     module.add_class::<writer::IpcFileWriter>()?;
