@@ -4,8 +4,9 @@
 //! A mapping is only as stable as the file under it: when another program truncates and
 //! rewrites the file in place while its pages are mapped (pyarrow's `write_feather` and polars'
 //! `write_ipc` do), touching a page past the new end raises SIGBUS and kills the process. A
-//! read copies the bytes once (measured: about 20 ms per 100 MB from the page cache on two
-//! cores), and a file that shrinks meanwhile is a clean error.
+//! read copies the bytes once (measured: 79-85 ms for 507 MB of uncompressed flights from the
+//! page cache on two cores, as pyarrow's default read), and a file that shrinks meanwhile is a
+//! clean error.
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
