@@ -8,13 +8,11 @@
 //! does not shrink is stored raw, marked by the uncompressed length -1, as the format allows.
 
 use arrow_buffer::Buffer;
-use arrow_ipc::{
-    BodyCompressionBuilder, BodyCompressionMethod, CompressionType, FieldNode, MessageBuilder,
-    MessageHeader,
-};
+use arrow_ipc::{CompressionType, MessageBuilder, MessageHeader};
 use flatbuffers::FlatBufferBuilder;
 use rayon::prelude::*;
 
+use crate::batch_header;
 use crate::codec;
 use crate::error::{FastIoError, Result};
 use crate::guard;
@@ -87,27 +85,7 @@ pub(crate) fn compress_message(
     let body_len = end;
 
     let mut fbb = FlatBufferBuilder::with_capacity(512 + offsets.len() * 16);
-    let nodes: Vec<FieldNode> = batch.nodes().into_iter().flatten().copied().collect();
-    let nodes = fbb.create_vector(&nodes);
-    let buffers = fbb.create_vector(&offsets);
-    let variadic = batch
-        .variadicBufferCounts()
-        .map(|counts| fbb.create_vector(&counts.iter().collect::<Vec<i64>>()));
-    let compression = {
-        let mut builder = BodyCompressionBuilder::new(&mut fbb);
-        builder.add_codec(codec);
-        builder.add_method(BodyCompressionMethod::BUFFER);
-        builder.finish()
-    };
-    let mut header = arrow_ipc::RecordBatchBuilder::new(&mut fbb);
-    header.add_length(batch.length());
-    header.add_nodes(nodes);
-    header.add_buffers(buffers);
-    header.add_compression(compression);
-    if let Some(variadic) = variadic {
-        header.add_variadicBufferCounts(variadic);
-    }
-    let header = header.finish().as_union_value();
+    let header = batch_header::rebuild(&mut fbb, &batch, &offsets, Some(codec)).as_union_value();
     let mut root = MessageBuilder::new(&mut fbb);
     root.add_version(parsed.version());
     root.add_header_type(MessageHeader::RecordBatch);

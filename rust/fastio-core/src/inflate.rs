@@ -11,10 +11,11 @@
 use std::mem::MaybeUninit;
 
 use arrow_buffer::{Buffer, MutableBuffer};
-use arrow_ipc::{CompressionType, FieldNode};
+use arrow_ipc::CompressionType;
 use flatbuffers::FlatBufferBuilder;
 use rayon::prelude::*;
 
+use crate::batch_header;
 use crate::codec;
 use crate::error::{FastIoError, Result};
 use crate::guard::max_uncompressed_len;
@@ -236,24 +237,11 @@ fn rebuilt_header(
     dictionary: Option<&arrow_ipc::DictionaryBatch<'_>>,
 ) -> Vec<u8> {
     let mut fbb = FlatBufferBuilder::with_capacity(256 + pieces.len() * 16);
-    let nodes: Vec<FieldNode> = batch.nodes().into_iter().flatten().copied().collect();
-    let nodes = fbb.create_vector(&nodes);
     let buffers: Vec<arrow_ipc::Buffer> = pieces
         .iter()
         .map(|piece| arrow_ipc::Buffer::new(piece.offset as i64, piece.len as i64))
         .collect();
-    let buffers = fbb.create_vector(&buffers);
-    let variadic = batch
-        .variadicBufferCounts()
-        .map(|counts| fbb.create_vector(&counts.iter().collect::<Vec<i64>>()));
-    let mut builder = arrow_ipc::RecordBatchBuilder::new(&mut fbb);
-    builder.add_length(batch.length());
-    builder.add_nodes(nodes);
-    builder.add_buffers(buffers);
-    if let Some(variadic) = variadic {
-        builder.add_variadicBufferCounts(variadic);
-    }
-    let data = builder.finish();
+    let data = batch_header::rebuild(&mut fbb, batch, &buffers, None);
     match dictionary {
         None => fbb.finish(data, None),
         Some(dictionary) => {

@@ -6,6 +6,7 @@
 //! Nothing here knows about Python; `fastio-py` converts types and maps errors.
 
 mod batch_decoder;
+mod batch_header;
 pub mod blob;
 mod codec;
 mod compress;
