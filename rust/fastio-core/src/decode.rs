@@ -219,9 +219,6 @@ impl IpcContents {
         let ipc_schema = message
             .header_as_schema()
             .ok_or_else(|| corrupt("the stream's schema message has no schema"))?;
-        if !ipc_schema.endianness().equals_to_target_endianness() {
-            return Ok(None);
-        }
         let full_schema = Arc::new(fb_to_schema(ipc_schema));
         let (mut decoder, schema, _) = projected_decoder(full_schema, message.version(), columns)?;
         let mut blocks = Vec::new();
@@ -361,11 +358,7 @@ impl FileFooter {
         let ipc_schema = footer
             .schema()
             .ok_or_else(|| corrupt("the footer has no schema"))?;
-        if !ipc_schema.endianness().equals_to_target_endianness() {
-            return Err(FastIoError::Corrupt(
-                "the file was written on a machine of the other byte order".into(),
-            ));
-        }
+        guard::check_byte_order(ipc_schema)?;
         let full_schema = Arc::new(fb_to_schema(ipc_schema));
         let (decoder, schema, projection) =
             projected_decoder(full_schema.clone(), footer.version(), columns)?;

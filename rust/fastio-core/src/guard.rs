@@ -5,7 +5,7 @@
 //! allocator aborts the process, which no `catch_unwind` can stop. A length no codec can reach
 //! from the bytes present is reported as corrupt instead.
 
-use arrow_ipc::{CompressionType, Message, MessageHeader};
+use arrow_ipc::{CompressionType, Endianness, Message, MessageHeader};
 
 use crate::error::{FastIoError, Result};
 
@@ -40,6 +40,25 @@ pub(crate) fn parse(message: &[u8]) -> Result<Message<'_>> {
     };
     arrow_ipc::root_as_message(flatbuffer)
         .map_err(|e| FastIoError::Corrupt(format!("unreadable message header: {e}")))
+}
+
+/// Refuses a schema written in the other byte order. arrow-rs cannot swap bytes, so its
+/// decoders would read every multi-byte value wrong (and `fb_to_schema` panics on big-endian
+/// decimals): this runs before a schema is converted, on every path that meets one.
+pub(crate) fn check_byte_order(schema: arrow_ipc::Schema<'_>) -> Result<()> {
+    let endianness = schema.endianness();
+    if endianness.equals_to_target_endianness() {
+        return Ok(());
+    }
+    let written = if endianness == Endianness::Big {
+        "big-endian"
+    } else {
+        "little-endian"
+    };
+    Err(FastIoError::Corrupt(format!(
+        "the data was written {written}, the other byte order from this machine's; \
+         reading it is not supported (pyarrow can read it and write it back)"
+    )))
 }
 
 /// Checks one message whose metadata is `message` and whose body is `body`.
@@ -126,7 +145,7 @@ pub(crate) struct StreamIndex {
     pub complete: bool,
 }
 
-/// Walks the messages of an IPC stream, checking each one.
+/// Walks the messages of an IPC stream, checking each one (and each schema's byte order).
 pub(crate) fn index_stream(bytes: &[u8]) -> Result<StreamIndex> {
     let mut messages = Vec::new();
     let mut offset = 0;
@@ -158,6 +177,9 @@ pub(crate) fn index_stream(bytes: &[u8]) -> Result<StreamIndex> {
             break false;
         };
         let message = parse(metadata)?;
+        if let Some(schema) = message.header_as_schema() {
+            check_byte_order(schema)?;
+        }
         let body_end = usize::try_from(message.bodyLength())
             .ok()
             .and_then(|body_len| metadata_end.checked_add(body_len))
