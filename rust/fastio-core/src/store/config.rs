@@ -13,6 +13,7 @@ use url::Url;
 
 use crate::error::{FastIoError, Result};
 use crate::store::plan::{MAX_PART_SIZE, MIN_PART_SIZE};
+use crate::store::redact::{is_secret_option, Redactor};
 
 /// Options of our own, next to object_store's keys: how hard to retry a failing request.
 const MAX_RETRIES_KEY: &str = "max_retries";
@@ -28,9 +29,6 @@ pub const DEFAULT_PART_SIZE: u64 = 16 << 20;
 pub const DEFAULT_MAX_CONCURRENCY: usize = 8;
 /// More concurrent requests than this only adds memory.
 const MAX_CONCURRENCY_LIMIT: usize = 256;
-
-/// Words that mark an option whose value must never be shown.
-const SECRET_WORDS: [&str; 6] = ["secret", "key", "token", "password", "sas", "credential"];
 
 /// `storage_options`, keys lower-cased, in a stable order.
 #[derive(Debug, Clone, Default)]
@@ -57,12 +55,13 @@ impl StoreOptions {
             .join("\n")
     }
 
-    /// Values to redact from messages: secret-looking options and environment variables.
-    pub(crate) fn secrets(&self) -> Vec<String> {
+    /// What messages about these stores must not show: secret-looking options and
+    /// environment variables, whatever their length, and credentials by their shape.
+    pub(crate) fn redactor(&self) -> Redactor {
         let from_options = self
             .options
             .iter()
-            .filter(|(key, _)| is_secret_name(key))
+            .filter(|(key, _)| is_secret_option(key))
             .map(|(_, value)| value.clone());
         let from_env = std::env::vars()
             .filter(|(name, _)| {
@@ -70,14 +69,10 @@ impl StoreOptions {
                 ["aws_", "google_", "azure_"]
                     .iter()
                     .any(|prefix| name.starts_with(prefix))
-                    && is_secret_name(&name)
+                    && is_secret_option(&name)
             })
             .map(|(_, value)| value);
-        // Short values would redact ordinary words; real credentials are long.
-        from_options
-            .chain(from_env)
-            .filter(|value| value.len() >= 6)
-            .collect()
+        Redactor::new(from_options.chain(from_env))
     }
 
     fn retry_config(&self) -> Result<RetryConfig> {
@@ -106,10 +101,6 @@ impl StoreOptions {
             .filter(|(key, _)| *key != MAX_RETRIES_KEY && *key != RETRY_TIMEOUT_KEY)
             .map(|(key, value)| (key.as_str(), value.as_str()))
     }
-}
-
-fn is_secret_name(name: &str) -> bool {
-    SECRET_WORDS.iter().any(|word| name.contains(word)) && !name.ends_with("_id")
 }
 
 fn parse_seconds(value: &str) -> Option<Duration> {
@@ -193,11 +184,7 @@ pub(crate) fn build_store(
         }
     };
     built.map_err(|e| {
-        let secrets = options.secrets();
-        let mut message = e.to_string();
-        for secret in &secrets {
-            message = message.replace(secret.as_str(), "***");
-        }
+        let message = options.redactor().redact(&e.to_string());
         FastIoError::InvalidArgument(format!("cannot configure {scheme}:// store: {message}"))
     })
 }
@@ -250,18 +237,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn secrets_are_long_secret_looking_values() {
+    fn secret_looking_options_are_redacted_whatever_their_length() {
         let options = StoreOptions::new([
             ("AWS_SECRET_ACCESS_KEY", "very-secret-value"),
             ("aws_access_key_id", "visible-id"),
             ("aws_session_token", "abc"),
             ("aws_endpoint", "http://127.0.0.1:9000"),
         ]);
-        let secrets = options.secrets();
-        assert!(secrets.contains(&"very-secret-value".to_string()));
-        assert!(!secrets.contains(&"visible-id".to_string()));
-        assert!(!secrets.contains(&"http://127.0.0.1:9000".to_string()));
-        assert!(!secrets.contains(&"abc".to_string()));
+        let redacted = options
+            .redactor()
+            .redact("very-secret-value visible-id abc http://127.0.0.1:9000");
+        assert_eq!(redacted, "*** visible-id *** http://127.0.0.1:9000");
     }
 
     #[test]

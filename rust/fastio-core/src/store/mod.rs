@@ -8,6 +8,7 @@
 mod config;
 pub mod fetch;
 pub mod plan;
+mod redact;
 mod runtime;
 pub mod upload;
 
@@ -21,6 +22,7 @@ use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt};
 use url::Url;
 
 use crate::error::{FastIoError, Result};
+use redact::Redactor;
 
 pub use config::{StoreOptions, UploadOptions};
 pub use runtime::runtime;
@@ -38,8 +40,8 @@ pub struct RemoteObject {
     pub path: ObjectPath,
     /// The URI as the caller gave it, for messages.
     pub uri: String,
-    /// Values that must never appear in an error message (keys, tokens).
-    secrets: Arc<Vec<String>>,
+    /// Keeps credentials out of the messages of errors about this object.
+    redactor: Arc<Redactor>,
     /// The version every request of one read is held to, once [`RemoteObject::pin`] chose it.
     pin: Option<Arc<Pin>>,
 }
@@ -141,7 +143,7 @@ impl Location {
             store,
             path,
             uri: uri.to_string(),
-            secrets: Arc::new(options.secrets()),
+            redactor: Arc::new(options.redactor()),
             pin: None,
         }))
     }
@@ -181,11 +183,8 @@ impl RemoteObject {
         }
     }
 
-    fn redact(&self, mut message: String) -> String {
-        for secret in self.secrets.iter() {
-            message = message.replace(secret.as_str(), "***");
-        }
-        message
+    fn redact(&self, message: String) -> String {
+        self.redactor.redact(&message)
     }
 
     /// Size in bytes, or `NotFound`.
