@@ -168,7 +168,8 @@ class FaultProxy:
 
     Faults apply to the requests a predicate picks: `answer(status, count)` replies with that
     status instead of forwarding; `drop(count)` reads half the body, then resets the
-    connection. It also records every request and the most part uploads seen at once.
+    connection; `delay(seconds, count)` forwards after a pause, as a slow link would. It also
+    records every request and the most part uploads seen at once.
     """
 
     upstream_port: int
@@ -208,6 +209,11 @@ class FaultProxy:
         with self._lock:
             self._faults.append((when, "drop", count))
 
+    def delay(self, seconds: float, count: int, when: Callable[[Request], bool]) -> None:
+        """The next `count` matching requests are forwarded `seconds` late."""
+        with self._lock:
+            self._faults.append((when, f"delay {seconds}", count))
+
     def _fault_for(self, request: Request) -> str | None:
         with self._lock:
             for index, (when, action, remaining) in enumerate(self._faults):
@@ -240,6 +246,9 @@ class FaultProxy:
                 client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\0\0\0\0\0\0\0")
                 return
             body = _read_exactly(client, rest, request.body_length)
+            if action is not None and action.startswith("delay"):
+                time.sleep(float(action.split()[1]))
+                action = None
             if action is not None:
                 status = int(action.split()[1])
                 reply = (

@@ -3,6 +3,9 @@ s3s-fs: transient faults are retried, permanent ones abort the upload and publis
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import numpy as np
@@ -133,3 +136,49 @@ def test_an_exception_in_open_writer_aborts_through_the_proxy(
     assert any(r.method == "DELETE" and "uploadId=" in r.target for r in proxy.requests)
     assert s3s_server.pending_uploads(s3s_bucket) == []
     assert fio.read(uri, storage_options=s3s_server.options()).to_pydict() == {"version": [1]}
+
+
+_CLOSE_INTERRUPT_SCRIPT = """
+import json, os, signal, sys, threading, time
+import numpy as np, pyarrow as pa
+import dagster_fastio as fio
+
+uri, options = sys.argv[1], json.loads(sys.argv[2])
+rng = np.random.default_rng(3)
+table = pa.table({"x": rng.random(5_000_000)})  # 40 MB: eight 5 MiB parts
+writer = fio.open_writer(
+    uri, table.schema, compression="none", storage_options=options,
+    part_size=5 << 20, max_concurrency=8,
+)
+writer.write(table)  # returns with the parts still uploading, each held 3 s by the proxy
+threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+start = time.perf_counter()
+try:
+    writer.close()
+    outcome = "closed"
+except KeyboardInterrupt:
+    outcome = "interrupted"
+print(json.dumps({"outcome": outcome, "took": time.perf_counter() - start}))
+"""
+
+
+def test_ctrl_c_during_an_upload_close_publishes_nothing(
+    s3s_server: S3Server, s3s_bucket: str, proxy: FaultProxy
+) -> None:
+    # Regression: a SIGINT while `close()` waited for the last parts took effect only after
+    # the multipart upload was completed, so storage held the output of an interrupted step.
+    uri = f"s3://{s3s_bucket}/closing.arrow"
+    fio.write(pa.table({"x": [1.0]}), uri, storage_options=s3s_server.options())
+    proxy.delay(3.0, -1, is_part)
+    options = s3s_server.options(endpoint=proxy.endpoint)
+    done = subprocess.run(
+        [sys.executable, "-c", _CLOSE_INTERRUPT_SCRIPT, uri, json.dumps(options)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["outcome"] == "interrupted", result
+    assert fio.read(uri, storage_options=s3s_server.options()).num_rows == 1
+    assert s3s_server.pending_uploads(s3s_bucket) == []

@@ -147,9 +147,19 @@ impl Sink {
 
     /// Publishes the output; returns the number of upload parts (1 for a local file).
     pub fn commit(self) -> Result<u64> {
+        self.commit_unless(&mut || Ok(()))
+    }
+
+    /// Publishes the output unless `interrupt` fails first (it is asked just before, and while
+    /// an upload waits for its last parts); then nothing is published and the previous
+    /// version stays.
+    pub fn commit_unless(self, interrupt: &mut dyn FnMut() -> Result<()>) -> Result<u64> {
         match self {
-            Sink::File(file) => file.commit().map(|()| 1),
-            Sink::Upload(upload) => upload.commit(),
+            Sink::File(file) => {
+                interrupt()?;
+                file.commit().map(|()| 1)
+            }
+            Sink::Upload(upload) => upload.commit(interrupt),
         }
     }
 }

@@ -100,7 +100,7 @@ pub fn write_file(
             .with_interrupt_check(Box::new(python_signals));
         encoder.write_all(reader)?;
         let (sink, stats) = encoder.finish()?;
-        let parts = sink.commit()?;
+        let parts = sink.commit_unless(&mut python_signals)?;
         Ok(WriteStats::new(stats, parts))
     })
 }
@@ -108,6 +108,6 @@ pub fn write_file(
 /// Lets Python run its signal handlers between batches of a write that has released the GIL:
 /// a Ctrl-C (Dagster terminates runs with SIGINT) stops the write before anything is
 /// published, and the handler's exception is raised once the write has cleaned up.
-fn python_signals() -> Result<(), FastIoError> {
+pub fn python_signals() -> Result<(), FastIoError> {
     Python::attach(|py| py.check_signals()).map_err(crate::errors::interrupted_by)
 }

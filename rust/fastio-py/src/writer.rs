@@ -5,7 +5,7 @@ use pyo3::prelude::*;
 use pyo3_arrow::input::AnyRecordBatch;
 use pyo3_arrow::PySchema;
 
-use crate::encode::WriteStats;
+use crate::encode::{python_signals, WriteStats};
 use crate::errors::detached;
 use crate::options::encode_options;
 use crate::store::{location, upload_options, PyStorageOptions};
@@ -47,6 +47,7 @@ impl IpcFileWriter {
         let encoder = detached(py, move || {
             let sink = Sink::create(location(&uri, storage_options)?, upload, fsync)?;
             IpcFileEncoder::try_new(sink, schema, &options)
+                .map(|encoder| encoder.with_interrupt_check(Box::new(python_signals)))
         })?;
         Ok(IpcFileWriter {
             encoder: Mutex::new(Some(encoder)),
@@ -73,7 +74,7 @@ impl IpcFileWriter {
                 .take()
                 .ok_or_else(closed)?;
             let (sink, stats) = encoder.finish()?;
-            let parts = sink.commit()?;
+            let parts = sink.commit_unless(&mut python_signals)?;
             Ok(WriteStats::new(stats, parts))
         })
     }

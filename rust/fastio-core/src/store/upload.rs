@@ -24,6 +24,9 @@ use crate::store::{runtime, RemoteObject, UploadOptions};
 /// How long an abort waits for the parts in flight before cancelling them.
 const ABORT_GRACE: Duration = Duration::from_secs(30);
 
+/// How often a commit waiting for its last parts asks whether to stop.
+const INTERRUPT_POLL: Duration = Duration::from_millis(50);
+
 /// An object being written; it appears in the store only on [`UploadSink::commit`].
 pub struct UploadSink {
     target: RemoteObject,
@@ -139,7 +142,15 @@ impl UploadSink {
         let Some(handle) = self.in_flight.pop_front() else {
             return Ok(());
         };
-        match self.runtime.block_on(handle) {
+        let joined = self.runtime.block_on(handle);
+        self.part_result(joined)
+    }
+
+    fn part_result(
+        &self,
+        joined: std::result::Result<object_store::Result<()>, tokio::task::JoinError>,
+    ) -> Result<()> {
+        match joined {
             Ok(Ok(())) => Ok(()),
             Ok(Err(error)) => Err(self.target.error(error)),
             Err(join) => Err(self
@@ -157,17 +168,18 @@ impl UploadSink {
     }
 
     /// Makes the object visible: one PUT if it fits in a part, else the last part and the
-    /// multipart completion. Returns the number of parts (1 for a single PUT). On failure the
-    /// upload is aborted and the previous version of the object stays.
-    pub fn commit(mut self) -> Result<u64> {
-        let result = self.finish_upload();
+    /// multipart completion. Returns the number of parts (1 for a single PUT). On failure,
+    /// or when `interrupt` fails while the last parts upload or just before the completion,
+    /// the upload is aborted and the previous version of the object stays.
+    pub fn commit(mut self, interrupt: &mut dyn FnMut() -> Result<()>) -> Result<u64> {
+        let result = self.finish_upload(interrupt);
         if result.is_err() {
             self.abort();
         }
         result
     }
 
-    fn finish_upload(&mut self) -> Result<u64> {
+    fn finish_upload(&mut self, interrupt: &mut dyn FnMut() -> Result<()>) -> Result<u64> {
         self.check_process()?;
         if self.settled {
             return Err(FastIoError::InvalidArgument(
@@ -175,6 +187,7 @@ impl UploadSink {
             ));
         }
         let Some(upload) = self.upload.take() else {
+            interrupt()?;
             let payload = PutPayload::from(Bytes::from(std::mem::take(&mut self.part)));
             let store = self.target.store.clone();
             let path = self.target.path.clone();
@@ -190,9 +203,21 @@ impl UploadSink {
         if !last.is_empty() {
             self.spawn_part(last)?;
         }
-        while !self.in_flight.is_empty() {
-            self.wait_oldest()?;
+        while let Some(handle) = self.in_flight.front_mut() {
+            // Waiting for the last parts can take seconds on a slow link: a Ctrl-C meanwhile
+            // must still keep the new version from being published.
+            let waited = self
+                .runtime
+                .block_on(async { tokio::time::timeout(INTERRUPT_POLL, handle).await });
+            match waited {
+                Err(_still_uploading) => interrupt()?,
+                Ok(joined) => {
+                    self.in_flight.pop_front();
+                    self.part_result(joined)?;
+                }
+            }
         }
+        interrupt()?;
         let mut upload = self.upload.take().expect("put back above");
         let completed = self.runtime.block_on(async { upload.complete().await });
         self.upload = Some(upload);
