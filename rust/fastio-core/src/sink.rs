@@ -1,9 +1,10 @@
 //! Sinks: a local file (a temporary file beside the target, renamed over it at the end) or an
 //! object-store upload; either way the output appears complete or not at all.
 
-use std::fs::File;
+use std::fs::{File, TryLockError};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use tempfile::NamedTempFile;
 
@@ -16,6 +17,14 @@ const NAME_MAX: usize = 255;
 
 /// Large writes skip the buffer; it only gathers the small message headers and padding.
 const WRITE_BUFFER_BYTES: usize = 1 << 20;
+
+/// Random characters tempfile puts in a temporary name.
+const RANDOM_CHARS: usize = 6;
+
+/// A killed writer cannot delete its temporary file. One that no process holds locked and that
+/// is this old is such a leftover; the age covers only the instant between a writer creating
+/// its temporary file and locking it.
+const LEFTOVER_AGE: Duration = Duration::from_secs(60);
 
 /// A file that appears at its path complete or not at all.
 ///
@@ -54,8 +63,14 @@ impl AtomicFile {
             kept -= 1;
         }
         let prefix = format!(".{}.", &name[..kept]);
+        // Leftovers of earlier writes of this target that died go now, so a target that is
+        // written again never accumulates them (`fastio clean` finds the others).
+        reclaim_leftovers(&folder, &prefix);
         let mut builder = tempfile::Builder::new();
-        builder.prefix(&prefix).suffix(".tmp");
+        builder
+            .prefix(&prefix)
+            .suffix(".tmp")
+            .rand_bytes(RANDOM_CHARS);
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -68,6 +83,10 @@ impl AtomicFile {
                 e,
             )
         })?;
+        // Held until the file is closed, and released by the kernel when its process dies:
+        // whoever can take this lock knows no live writer has the file. Where the file system
+        // has no locks, nothing is ever reclaimed, which is the safe way to fail.
+        let _ = temp.as_file().try_lock();
         Ok(AtomicFile {
             target,
             temp: BufWriter::with_capacity(WRITE_BUFFER_BYTES, temp),
@@ -128,6 +147,45 @@ impl Write for AtomicFile {
     fn flush(&mut self) -> std::io::Result<()> {
         self.temp.flush()
     }
+}
+
+/// Deletes the temporary files named `prefix` + random characters + ".tmp" in `folder` that no
+/// live writer holds. Best effort: a write must not fail over someone else's leftover.
+fn reclaim_leftovers(folder: &Path, prefix: &str) {
+    let Ok(entries) = std::fs::read_dir(folder) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else {
+            continue;
+        };
+        let random = name
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.strip_suffix(".tmp"));
+        if random.is_some_and(|r| {
+            r.len() == RANDOM_CHARS && r.bytes().all(|b| b.is_ascii_alphanumeric())
+        }) {
+            let _ = remove_if_abandoned(&entry.path(), LEFTOVER_AGE);
+        }
+    }
+}
+
+/// Deletes `path` if it was last modified at least `min_age` ago and no process holds its lock
+/// (see [`AtomicFile::create`]); returns whether it did.
+pub(crate) fn remove_if_abandoned(path: &Path, min_age: Duration) -> std::io::Result<bool> {
+    let file = File::open(path)?;
+    let age = file.metadata()?.modified()?.elapsed().unwrap_or_default();
+    if age < min_age {
+        return Ok(false);
+    }
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(TryLockError::WouldBlock) => return Ok(false),
+        Err(TryLockError::Error(error)) => return Err(error),
+    }
+    std::fs::remove_file(path)?;
+    Ok(true)
 }
 
 /// Where an encoder's bytes go.
@@ -209,6 +267,43 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(leftovers, vec![std::ffi::OsString::from("table.arrow")]);
+    }
+
+    /// A file named as a temporary file of `target`, last modified `age` ago.
+    fn leftover(target: &Path, random: &str, age: Duration) -> PathBuf {
+        let name = target.file_name().unwrap().to_str().unwrap();
+        let path = target.with_file_name(format!(".{name}.{random}.tmp"));
+        let file = File::create(&path).unwrap();
+        file.set_modified(std::time::SystemTime::now() - age)
+            .unwrap();
+        path
+    }
+
+    #[test]
+    fn a_write_reclaims_its_targets_abandoned_temporary_files_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("table.arrow");
+        let old = Duration::from_secs(600);
+        let abandoned = leftover(&target, "aB3dE9", old);
+        let fresh = leftover(&target, "fresh1", Duration::ZERO);
+        let held = leftover(&target, "held22", old);
+        let holder = File::open(&held).unwrap();
+        holder.try_lock().unwrap();
+        let other = leftover(&dir.path().join("other.arrow"), "aB3dE9", old);
+        let mut file = AtomicFile::create(&target, false).unwrap();
+        // A live writer's own temporary file is locked: another write leaves it alone.
+        let live = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| ![&abandoned, &fresh, &held, &other].contains(&p))
+            .unwrap();
+        assert_eq!(remove_if_abandoned(&live, Duration::ZERO).unwrap(), false);
+        file.write_all(b"new").unwrap();
+        file.commit().unwrap();
+        assert!(!abandoned.exists());
+        assert!(fresh.exists() && held.exists() && other.exists());
+        drop(holder);
+        assert!(remove_if_abandoned(&held, Duration::ZERO).unwrap());
     }
 
     #[test]
