@@ -297,7 +297,7 @@ mod tests {
             .map(|e| e.unwrap().path())
             .find(|p| ![&abandoned, &fresh, &held, &other].contains(&p))
             .unwrap();
-        assert_eq!(remove_if_abandoned(&live, Duration::ZERO).unwrap(), false);
+        assert!(!remove_if_abandoned(&live, Duration::ZERO).unwrap());
         file.write_all(b"new").unwrap();
         file.commit().unwrap();
         assert!(!abandoned.exists());
