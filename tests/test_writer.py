@@ -495,6 +495,18 @@ def test_out_of_range_numbers_are_value_errors(name: str, value: int) -> None:
         fio.encode(pa.table({"x": [1]}), **{name: value})
 
 
+@pytest.mark.parametrize("name", ["chunk_rows", "level", "part_size", "max_concurrency"])
+@pytest.mark.parametrize("value", [2**63, 2**64, -(2**70)])
+def test_integers_beyond_64_bits_are_value_errors_naming_the_argument(
+    tmp_path: Path, name: str, value: int
+) -> None:
+    # Regression: pyo3's conversion raised a bare OverflowError naming no argument.
+    with pytest.raises(ValueError, match=rf"{name.split('_')[0]}.*{value}") as raised:
+        fio.write(pa.table({"x": [1]}), tmp_path / "t.arrow", **{name: value})
+    assert not isinstance(raised.value, OverflowError)
+    assert not (tmp_path / "t.arrow").exists()
+
+
 _INTERRUPT_SCRIPT = """
 import json, os, signal, sys, threading, time
 import numpy as np, pyarrow as pa

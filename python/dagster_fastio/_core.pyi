@@ -84,7 +84,7 @@ def read_file_batches(
 def write_zstd_file(
     uri: str,
     data: bytes,
-    level: int = 1,
+    level: int = ...,  # 1 (the binding's default is a checked integer, shown as "...")
     fsync: bool = False,
     storage_options: dict[str, str] | None = None,
     part_size: int | None = None,

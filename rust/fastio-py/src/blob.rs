@@ -2,14 +2,15 @@ use pyo3::prelude::*;
 use pyo3_arrow::PyArray;
 
 use crate::encode::bytes_array;
-use crate::errors::detached;
+use crate::errors::{detached, to_py_err};
+use crate::options::{zstd_level, Int};
 use crate::store::{location, upload_options, PyStorageOptions};
 
 /// Compresses a bytes payload (a pickle) with zstd into `uri`; returns the stored size and
 /// the number of upload parts.
 #[pyfunction]
 #[pyo3(signature = (
-    uri, data, level = 1, fsync = false, storage_options = None, part_size = None,
+    uri, data, level = Int::from(1), fsync = false, storage_options = None, part_size = None,
     max_concurrency = None
 ))]
 #[allow(clippy::too_many_arguments)]
@@ -17,13 +18,14 @@ pub fn write_zstd_file(
     py: Python<'_>,
     uri: String,
     data: &[u8],
-    level: i32,
+    level: Int,
     fsync: bool,
     storage_options: PyStorageOptions,
-    part_size: Option<i64>,
-    max_concurrency: Option<i64>,
+    part_size: Option<Int>,
+    max_concurrency: Option<Int>,
 ) -> PyResult<(u64, u64)> {
     let upload = upload_options(py, part_size, max_concurrency)?;
+    let level = zstd_level(level).map_err(|error| to_py_err(py, error))?;
     detached(py, || {
         let location = location(&uri, storage_options)?;
         fastio_core::blob::write_zstd(location, data, level, fsync, upload)

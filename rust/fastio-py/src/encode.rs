@@ -8,7 +8,7 @@ use pyo3_arrow::input::AnyRecordBatch;
 use pyo3_arrow::PyArray;
 
 use crate::errors::detached;
-use crate::options::encode_options;
+use crate::options::{encode_options, Int};
 use crate::store::{location, upload_options, PyStorageOptions};
 
 /// What one write produced.
@@ -55,8 +55,8 @@ pub fn encode(
     py: Python<'_>,
     data: AnyRecordBatch,
     compression: &str,
-    level: Option<i64>,
-    chunk_rows: Option<i64>,
+    level: Option<Int>,
+    chunk_rows: Option<Int>,
 ) -> PyResult<(PyArray, WriteStats)> {
     let options = encode_options(py, compression, level, chunk_rows)?;
     let reader = data.into_reader()?;
@@ -84,12 +84,12 @@ pub fn write_file(
     data: AnyRecordBatch,
     uri: String,
     compression: &str,
-    level: Option<i64>,
-    chunk_rows: Option<i64>,
+    level: Option<Int>,
+    chunk_rows: Option<Int>,
     fsync: bool,
     storage_options: PyStorageOptions,
-    part_size: Option<i64>,
-    max_concurrency: Option<i64>,
+    part_size: Option<Int>,
+    max_concurrency: Option<Int>,
 ) -> PyResult<WriteStats> {
     let options = encode_options(py, compression, level, chunk_rows)?;
     let upload = upload_options(py, part_size, max_concurrency)?;

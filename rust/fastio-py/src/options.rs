@@ -1,36 +1,76 @@
 use fastio_core::{Compression, EncodeOptions, FastIoError};
+use pyo3::exceptions::PyOverflowError;
 use pyo3::prelude::*;
 
 use crate::errors::to_py_err;
 
-/// Options from Python values; numbers arrive as i64 so that a negative or huge one is a
-/// ValueError naming the argument, not an OverflowError from the conversion.
+/// An integer argument as Python gave it. One outside i64 keeps its digits, so that the check
+/// of the option it was given for refuses it by name ("chunk_rows must be ..., not
+/// 18446744073709551616"), where pyo3 alone would raise an OverflowError naming nothing.
+pub struct Int(Result<i64, String>);
+
+impl<'a, 'py> FromPyObject<'a, 'py> for Int {
+    type Error = PyErr;
+
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        match obj.extract::<i64>() {
+            Ok(value) => Ok(Int(Ok(value))),
+            Err(error) if error.is_instance_of::<PyOverflowError>(obj.py()) => {
+                Ok(Int(Err(obj.str()?.to_string())))
+            }
+            Err(error) => Err(error),
+        }
+    }
+}
+
+impl From<i64> for Int {
+    fn from(value: i64) -> Self {
+        Int(Ok(value))
+    }
+}
+
+impl Int {
+    /// The value as `T` when `accept` takes it; otherwise an invalid-argument error whose
+    /// message `refusal` makes from the value's digits.
+    pub fn to<T>(
+        self,
+        accept: impl FnOnce(i64) -> Option<T>,
+        refusal: impl FnOnce(&str) -> String,
+    ) -> Result<T, FastIoError> {
+        let digits = match self.0 {
+            Ok(value) => match accept(value) {
+                Some(accepted) => return Ok(accepted),
+                None => value.to_string(),
+            },
+            Err(digits) => digits,
+        };
+        Err(FastIoError::InvalidArgument(refusal(&digits)))
+    }
+}
+
+/// A zstd level, checked against what zstd takes once the codec is known.
+pub fn zstd_level(level: Int) -> Result<i32, FastIoError> {
+    level.to(
+        |level| i32::try_from(level).ok(),
+        |level| format!("zstd level {level} is out of range: expected -7 to 22"),
+    )
+}
+
+/// Options from Python values; a negative or huge number is a ValueError naming the argument.
 pub fn encode_options(
     py: Python<'_>,
     compression: &str,
-    level: Option<i64>,
-    chunk_rows: Option<i64>,
+    level: Option<Int>,
+    chunk_rows: Option<Int>,
 ) -> PyResult<EncodeOptions> {
     let build = || -> Result<EncodeOptions, FastIoError> {
-        let level = level
-            .map(|level| {
-                i32::try_from(level).map_err(|_| {
-                    FastIoError::InvalidArgument(format!(
-                        "zstd level {level} is out of range: expected -7 to 22"
-                    ))
-                })
-            })
-            .transpose()?;
+        let level = level.map(zstd_level).transpose()?;
         let chunk_rows = chunk_rows
             .map(|rows| {
-                usize::try_from(rows)
-                    .ok()
-                    .filter(|rows| *rows > 0)
-                    .ok_or_else(|| {
-                        FastIoError::InvalidArgument(format!(
-                            "chunk_rows must be a positive number of rows, not {rows}"
-                        ))
-                    })
+                rows.to(
+                    |rows| usize::try_from(rows).ok().filter(|rows| *rows > 0),
+                    |rows| format!("chunk_rows must be a positive number of rows, not {rows}"),
+                )
             })
             .transpose()?;
         let options = EncodeOptions {

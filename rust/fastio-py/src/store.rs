@@ -4,6 +4,7 @@ use fastio_core::{FastIoError, Location, StoreOptions, UploadOptions};
 use pyo3::prelude::*;
 
 use crate::errors::{detached, to_py_err};
+use crate::options::Int;
 
 /// `storage_options` as given by Python (None for the environment alone).
 pub type PyStorageOptions = Option<HashMap<String, String>>;
@@ -17,26 +18,25 @@ pub fn location(uri: &str, storage_options: PyStorageOptions) -> Result<Location
 /// Upload options from Python values, checked like the other numeric arguments.
 pub fn upload_options(
     py: Python<'_>,
-    part_size: Option<i64>,
-    max_concurrency: Option<i64>,
+    part_size: Option<Int>,
+    max_concurrency: Option<Int>,
 ) -> PyResult<UploadOptions> {
     let build = || -> Result<UploadOptions, FastIoError> {
+        // Values that fit these types are checked against S3's limits by `UploadOptions`.
         let part_size = part_size
             .map(|size| {
-                u64::try_from(size).map_err(|_| {
-                    FastIoError::InvalidArgument(format!(
-                        "part_size must be a positive number of bytes, not {size}"
-                    ))
-                })
+                size.to(
+                    |size| u64::try_from(size).ok(),
+                    |size| format!("part_size must be a positive number of bytes, not {size}"),
+                )
             })
             .transpose()?;
         let max_concurrency = max_concurrency
             .map(|n| {
-                usize::try_from(n).map_err(|_| {
-                    FastIoError::InvalidArgument(format!(
-                        "max_concurrency must be a positive number, not {n}"
-                    ))
-                })
+                n.to(
+                    |n| usize::try_from(n).ok(),
+                    |n| format!("max_concurrency must be a positive number, not {n}"),
+                )
             })
             .transpose()?;
         UploadOptions::new(part_size, max_concurrency)

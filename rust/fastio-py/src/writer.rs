@@ -7,7 +7,7 @@ use pyo3_arrow::PySchema;
 
 use crate::encode::{python_signals, WriteStats};
 use crate::errors::detached;
-use crate::options::encode_options;
+use crate::options::{encode_options, Int};
 use crate::store::{location, upload_options, PyStorageOptions};
 
 /// An IPC file written batch by batch; it appears at its path (or key) only when finished.
@@ -34,12 +34,12 @@ impl IpcFileWriter {
         uri: String,
         schema: PySchema,
         compression: &str,
-        level: Option<i64>,
-        chunk_rows: Option<i64>,
+        level: Option<Int>,
+        chunk_rows: Option<Int>,
         fsync: bool,
         storage_options: PyStorageOptions,
-        part_size: Option<i64>,
-        max_concurrency: Option<i64>,
+        part_size: Option<Int>,
+        max_concurrency: Option<Int>,
     ) -> PyResult<Self> {
         let options = encode_options(py, compression, level, chunk_rows)?;
         let upload = upload_options(py, part_size, max_concurrency)?;
