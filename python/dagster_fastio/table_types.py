@@ -89,7 +89,8 @@ class TableType:
 
     def write(self, obj: Any, sink: TableSink) -> tuple[WriteInfo, pa.Schema]:
         """Stores the output; returns what was written and the schema it was written with."""
-        # Converted whole before anything is written, so a conversion error leaves nothing.
+        # A frame is converted whole before anything is written, so a conversion error leaves
+        # nothing behind and the manager may still pickle it.
         data = self.to_arrow(obj)
         return sink.write(data), data.schema
 
