@@ -21,7 +21,6 @@ from dagster_fastio.table_types import (
     ARROW_CONVERSION_ERRORS,
     TYPE_METADATA_KEY,
     InputSpec,
-    TableType,
     table_type_of,
 )
 
@@ -180,29 +179,29 @@ class FastIOManager(dg.ConfigurableIOManager):
 
     def load_input(self, context: dg.InputContext) -> Any:
         spec = InputSpec.of(_input_annotation(context))
+        storage, stem = self._storage, self._stem(context)
         columns = (context.definition_metadata or {}).get("columns")
         if not (context.has_asset_key and context.has_asset_partitions):
-            return self._load_one(self._stem(context), spec.table_type, columns, spec.optional)
-        stems = self._stem(context).partitions(context.asset_partition_keys)
+            return storage.load(stem, spec.table_type, columns, spec.optional)
+        stems = stem.partitions(context.asset_partition_keys)
         if not stems:
             return {} if spec.by_partition else None
         if len(stems) == 1 and not spec.by_partition:
-            stem = next(iter(stems.values()))
-            return self._load_one(stem, spec.table_type, columns, spec.optional)
+            return storage.load(next(iter(stems.values())), spec.table_type, columns, spec.optional)
         table_type = spec.table_type
         if table_type is None:
-            # A dict, or no table type: one value per partition, each as it was stored.
+            # A dict (or no table type): one value per partition, of the dict's value type.
             return self._load_partitions(
-                context, stems, lambda s: self._load_one(s, spec.value_type, columns, False)
+                context, stems, lambda s: storage.load(s, spec.value_type, columns)
             )
-        storage = self._storage
+        # A table type: the partitions' tables as one value of that type.
         parts = self._load_partitions(
             context, stems, lambda s: table_type.read_part(s.table.text, storage, columns)
         )
         if not parts:
             raise FileNotFoundError(
                 f"none of the {len(stems)} partitions of {context.asset_key.to_user_string()} "
-                f"is stored under {self._stem(context)}"
+                f"is stored under {stem}"
             )
         return table_type.combine(list(parts.values()), storage, columns)
 
@@ -225,16 +224,6 @@ class FastIOManager(dg.ConfigurableIOManager):
                         f"Skipped missing partition {key}: the input allows missing partitions."
                     )
         return loaded
-
-    def _load_one(
-        self, stem: Location, table_type: TableType | None, columns: Any, optional: bool
-    ) -> Any:
-        try:
-            return self._storage.load(stem, table_type, columns)
-        except FileNotFoundError:
-            if optional:
-                return None
-            raise
 
 
 def _input_annotation(context: dg.InputContext) -> Any:

@@ -79,9 +79,11 @@ class Storage:
             self.max_concurrency,
         )
 
-    def load(self, stem: Location, table_type: TableType | None, columns: Any) -> Any:
+    def load(
+        self, stem: Location, table_type: TableType | None, columns: Any, optional: bool = False
+    ) -> Any:
         """The value stored at ``stem``: its table as ``table_type`` (None: as it was stored),
-        else its pickle; ``FileNotFoundError`` when neither is there."""
+        else its pickle; when neither is there, None if ``optional``, else ``FileNotFoundError``."""
         # Each read reports absence itself, so a store is asked once per format, not twice.
         try:
             if table_type is None:
@@ -93,6 +95,8 @@ class Storage:
             return self.read_pickle(stem.pickle)
         except FileNotFoundError:
             pass
+        if optional:
+            return None
         raise FileNotFoundError(
             f"nothing stored at {stem.table} (nor {os.path.basename(stem.pickle.text)}): has the "
             "upstream output been materialized?"
