@@ -308,7 +308,7 @@ def test_distinct_partition_keys_never_share_a_file(tmp_path: Path) -> None:
 def test_key_escaping_is_injective_over_every_short_key() -> None:
     from itertools import product
 
-    from dagster_fastio.io_manager import _safe_segments
+    from dagster_fastio.layout import _safe_segments
 
     seen: dict[tuple[str, ...], str] = {}
     for length in range(6):

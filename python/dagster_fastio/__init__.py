@@ -5,10 +5,10 @@ Importing this package does not import Dagster.
 
 from __future__ import annotations
 
-from dagster_fastio._core import __version__
 from dagster_fastio.api import (
     WriteInfo,
     Writer,
+    __version__,
     decode,
     encode,
     open_writer,

@@ -1,11 +1,16 @@
 """The standalone API: ``encode`` / ``decode`` / ``write`` / ``read`` / ``read_batches`` /
-``open_writer``. No Dagster needed."""
+``open_writer``, plus pickles, ``describe`` and the location operations. No Dagster needed.
+
+This is the only module that calls the native ``_core``: everything else goes through here.
+"""
 
 from __future__ import annotations
 
 import os
+import pickle
 import time
-from collections.abc import Iterator, Sequence
+import typing
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Literal
@@ -17,17 +22,31 @@ from dagster_fastio.convert import to_arrow_source
 from dagster_fastio.errors import CorruptFileError, FastIOError, ObjectChangedError, StoreError
 
 __all__ = [
+    "COMPRESSIONS",
+    "BatchSummary",
+    "IpcSummary",
     "WriteInfo",
     "Writer",
+    "__version__",
     "decode",
+    "delete",
+    "describe",
     "encode",
+    "exists",
     "open_writer",
     "read",
     "read_batches",
+    "read_pickle",
+    "read_pickle_payload",
+    "stored_size",
     "write",
+    "write_pickle",
 ]
 
+__version__ = _core.__version__
+
 Compression = Literal["zstd", "lz4", "none"]
+COMPRESSIONS: tuple[str, ...] = typing.get_args(Compression)
 PathOrUri = str | os.PathLike[str]
 
 
@@ -334,4 +353,134 @@ def open_writer(
         storage_options,
         part_size,
         max_concurrency,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Pickles: objects that are not tables, as zstd-compressed pickle bytes.
+
+# zstd level for pickled objects: as fast as the table default.
+PICKLE_ZSTD_LEVEL = 1
+
+
+def write_pickle(
+    obj: Any,
+    uri: PathOrUri,
+    *,
+    storage_options: dict[str, str] | None = None,
+    part_size: int | None = None,
+    max_concurrency: int | None = None,
+) -> WriteInfo:
+    """Pickles ``obj`` (protocol 5) and stores it zstd-compressed at ``uri``, atomically."""
+    start = time.perf_counter()
+    data = pickle.dumps(obj, protocol=5)
+    stored_bytes, parts = _core.write_zstd_file(
+        os.fspath(uri),
+        data,
+        PICKLE_ZSTD_LEVEL,
+        storage_options=storage_options,
+        part_size=part_size,
+        max_concurrency=max_concurrency,
+    )
+    return WriteInfo(
+        uri=os.fspath(uri),
+        rows=0,
+        batches=0,
+        raw_bytes=len(data),
+        stored_bytes=stored_bytes,
+        parts=parts,
+        seconds=time.perf_counter() - start,
+        compression="zstd",
+    )
+
+
+def read_pickle_payload(uri: PathOrUri, storage_options: dict[str, str] | None = None) -> pa.Buffer:
+    """The decompressed pickle bytes stored at ``uri``, not unpickled."""
+    # The bytes arrive as a uint8 Arrow array over Rust's buffer; its data buffer hands them on
+    # through the buffer protocol without another copy.
+    return pa.array(_core.read_zstd_file(os.fspath(uri), storage_options)).buffers()[1]
+
+
+def read_pickle(uri: PathOrUri, storage_options: dict[str, str] | None = None) -> Any:
+    """The object stored in a ``.pickle.zst`` file or object."""
+    return pickle.loads(read_pickle_payload(uri, storage_options))
+
+
+# ---------------------------------------------------------------------------------------------
+# Locations.
+
+
+def exists(uri: PathOrUri, storage_options: dict[str, str] | None = None) -> bool:
+    """Whether a file or object is stored at ``uri``."""
+    return _core.object_exists(os.fspath(uri), storage_options)
+
+
+def stored_size(uri: PathOrUri, storage_options: dict[str, str] | None = None) -> int:
+    """Size in bytes of the file or object at ``uri``; ``FileNotFoundError`` when absent."""
+    return _core.object_size(os.fspath(uri), storage_options)
+
+
+def delete(uri: PathOrUri, storage_options: dict[str, str] | None = None) -> None:
+    """Deletes the file or object at ``uri``; an absent one is not an error."""
+    _core.delete_object(os.fspath(uri), storage_options)
+
+
+# ---------------------------------------------------------------------------------------------
+# describe: what a stored Arrow IPC file or stream holds, from its headers alone.
+
+
+@dataclass(frozen=True, slots=True)
+class BatchSummary:
+    """One record batch as stored."""
+
+    rows: int
+    stored_bytes: int
+    raw_bytes: int
+    """Size of its buffers once decompressed."""
+    codec: str | None
+    """The batch's compression codec; None when uncompressed."""
+
+
+@dataclass(frozen=True, slots=True)
+class IpcSummary:
+    """What ``describe`` found: nothing is decoded to learn it."""
+
+    uri: str
+    format: str
+    """``"file"`` or ``"stream"``."""
+    schema: pa.Schema
+    stored_bytes: int
+    dictionary_batches: int
+    batches: tuple[BatchSummary, ...]
+    footer_metadata: Mapping[str, str]
+
+    @property
+    def rows(self) -> int:
+        return sum(batch.rows for batch in self.batches)
+
+    @property
+    def raw_bytes(self) -> int:
+        return sum(batch.raw_bytes for batch in self.batches)
+
+    @property
+    def codecs(self) -> list[str]:
+        """The batches' codecs, sorted, ``"none"`` for uncompressed ones (or no batches)."""
+        return sorted({batch.codec or "none" for batch in self.batches}) or ["none"]
+
+
+def describe(uri: PathOrUri, storage_options: dict[str, str] | None = None) -> IpcSummary:
+    """Schema, batches, codecs and sizes of an Arrow IPC file or stream, read from its message
+    headers and footer (any writer's)."""
+    described = _core.describe(os.fspath(uri), storage_options)
+    return IpcSummary(
+        uri=os.fspath(uri),
+        format=described["format"],
+        schema=pa.schema(described["schema"]),
+        stored_bytes=described["stored_bytes"],
+        dictionary_batches=described["dictionary_batches"],
+        batches=tuple(
+            BatchSummary(rows=rows, stored_bytes=stored, raw_bytes=raw, codec=codec)
+            for rows, stored, raw, codec in described["batches"]
+        ),
+        footer_metadata=dict(described["footer_metadata"]),
     )

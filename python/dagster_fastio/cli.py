@@ -17,13 +17,22 @@ from typing import Any
 import click
 import pyarrow as pa
 
-from dagster_fastio import _core, measure, planning
-from dagster_fastio.api import open_writer, read_batches
+from dagster_fastio import measure, planning
+from dagster_fastio.api import (
+    COMPRESSIONS,
+    __version__,
+    describe,
+    open_writer,
+    read_batches,
+    read_pickle_payload,
+    stored_size,
+)
 from dagster_fastio.errors import FastIOError
+from dagster_fastio.layout import PICKLE_SUFFIX
+from dagster_fastio.table_types import TYPE_METADATA_KEY
 
-PICKLE_SUFFIX = ".pickle.zst"
+# Footer metadata key naming the writer, set by the core.
 WRITER_KEY = "dagster_fastio.writer"
-TYPE_KEY = b"dagster_fastio.python_type"
 
 
 def _options(pairs: tuple[str, ...]) -> dict[str, str] | None:
@@ -52,7 +61,7 @@ def _fail(error: Exception) -> None:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(_core.__version__, prog_name="fastio")
+@click.version_option(__version__, prog_name="fastio")
 def main() -> None:
     """Inspect, convert, measure and plan: Arrow IPC files, locally or in object stores."""
 
@@ -64,8 +73,8 @@ def main() -> None:
 def pickle_summary(uri: str, storage_options: dict[str, str] | None) -> dict[str, Any]:
     """Type and sizes of a `.pickle.zst` object, read from its opcodes: nothing is unpickled,
     so inspecting an untrusted file runs none of its code."""
-    payload = pa.array(_core.read_zstd_file(uri, storage_options)).buffers()[1]
-    stored = _core.object_size(uri, storage_options)
+    payload = read_pickle_payload(uri, storage_options)
+    stored = stored_size(uri, storage_options)
     python_type = None
     recent: list[Any] = []
     for opcode, argument, _ in pickletools.genops(pa.BufferReader(payload)):
@@ -94,30 +103,26 @@ def pickle_summary(uri: str, storage_options: dict[str, str] | None) -> dict[str
 
 
 def table_summary(uri: str, storage_options: dict[str, str] | None) -> dict[str, Any]:
-    described = _core.describe(uri, storage_options)
-    schema = pa.schema(described["schema"])
-    metadata = schema.metadata or {}
-    batches = described["batches"]
-    rows = sum(batch[0] for batch in batches)
-    raw = sum(batch[2] for batch in batches)
-    stored = described["stored_bytes"]
-    codecs = sorted({batch[3] or "none" for batch in batches}) or ["none"]
+    described = describe(uri, storage_options)
+    metadata = described.schema.metadata or {}
+    codecs = described.codecs
+    stored = described.stored_bytes
     return {
         "uri": uri,
         "kind": "arrow",
-        "format": described["format"],
-        "rows": rows,
-        "batches": len(batches),
-        "dictionary_batches": described["dictionary_batches"],
+        "format": described.format,
+        "rows": described.rows,
+        "batches": len(described.batches),
+        "dictionary_batches": described.dictionary_batches,
         "compression": codecs[0] if len(codecs) == 1 else codecs,
-        "raw_bytes": raw,
+        "raw_bytes": described.raw_bytes,
         "stored_bytes": stored,
-        "ratio": round(raw / stored, 3) if stored else None,
-        "writer": described["footer_metadata"].get(WRITER_KEY),
-        "python_type": metadata.get(TYPE_KEY, b"").decode() or None,
+        "ratio": round(described.raw_bytes / stored, 3) if stored else None,
+        "writer": described.footer_metadata.get(WRITER_KEY),
+        "python_type": metadata.get(TYPE_METADATA_KEY, b"").decode() or None,
         "schema": [
             {"name": field.name, "type": str(field.type), "nullable": field.nullable}
-            for field in schema
+            for field in described.schema
         ],
     }
 
@@ -251,7 +256,7 @@ def _format_of(src: str, declared: str | None) -> str:
 @click.argument("dst")
 @click.option(
     "--compression",
-    type=click.Choice(["zstd", "lz4", "none"]),
+    type=click.Choice(COMPRESSIONS),
     default="zstd",
     show_default=True,
 )

@@ -19,8 +19,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from dagster_fastio import _core
-from dagster_fastio.api import read, write
+from dagster_fastio.api import COMPRESSIONS, delete, read, write
 
 DEFAULT_PROFILE = Path.home() / ".cache" / "dagster-fastio" / "profile.json"
 
@@ -141,8 +140,8 @@ def run(
     finally:
         shutil.rmtree(folder, ignore_errors=True)
         if store:
-            for codec in ("zstd", "lz4", "none"):
-                _core.delete_object(f"{store.rstrip('/')}/bench-{codec}.arrow", storage_options)
+            for codec in COMPRESSIONS:
+                delete(f"{store.rstrip('/')}/bench-{codec}.arrow", storage_options)
 
 
 def profile(results: list[MethodResult], data: str) -> dict[str, Any]:

@@ -1,0 +1,321 @@
+"""The Python table types the I/O manager stores as Arrow, one handler per type.
+
+A handler knows the type name recorded in the stored schema, how an output becomes Arrow (or
+streams into a writer), how a table or a stored location comes back as the type, and whether
+an output Arrow cannot hold may be pickled instead. Supporting another type is adding one
+handler to ``TABLE_TYPES``. No Dagster import.
+"""
+
+from __future__ import annotations
+
+import re
+import types
+import typing
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+
+from dagster_fastio.api import WriteInfo, is_remote
+from dagster_fastio.convert import polars_to_arrow, to_arrow_source
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from dagster_fastio.storage import Storage, TableSink
+
+__all__ = [
+    "ARROW_CONVERSION_ERRORS",
+    "TABLE_TYPES",
+    "TYPE_METADATA_KEY",
+    "InputSpec",
+    "TableType",
+    "load_stored_type",
+    "table_type_of",
+]
+
+# Schema metadata naming the Python type that was stored, so an unannotated input gets it back.
+TYPE_METADATA_KEY = b"dagster_fastio.python_type"
+
+ARROW_CONVERSION_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError)
+_PANDAS_INDEX = re.compile(r"__index_level_\d+__")
+
+
+def _mark(schema: pa.Schema, name: str) -> pa.Schema:
+    return schema.with_metadata({**(schema.metadata or {}), TYPE_METADATA_KEY: name.encode()})
+
+
+def _unmark(table: pa.Table) -> pa.Table:
+    metadata = dict(table.schema.metadata or {})
+    if metadata.pop(TYPE_METADATA_KEY, None) is None:
+        return table
+    return table.replace_schema_metadata(metadata or None)
+
+
+def _concat(tables: list[pa.Table]) -> pa.Table:
+    return tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="default")
+
+
+# ---------------------------------------------------------------------------------------------
+# The handlers.
+
+
+class TableType:
+    """A Python table type stored as Arrow: the base handler converts eagerly and reads whole
+    tables; a handler overrides what its type does differently."""
+
+    name: str
+    """``<top-level module>.<class>``, recorded in the stored schema."""
+    may_pickle: bool = False
+    """Whether an output with columns Arrow cannot hold is pickled instead, as
+    FilesystemIOManager would store it."""
+
+    def stores(self, obj: Any) -> bool:
+        """Whether this handler stores ``obj``, which no handler matched by class name."""
+        return False
+
+    # -- output -----------------------------------------------------------------------------
+
+    def to_arrow(self, obj: Any) -> pa.Table | pa.RecordBatchReader:
+        """The output as Arrow with this type's name recorded in the schema."""
+        source = to_arrow_source(obj)
+        if isinstance(source, pa.RecordBatch):
+            source = pa.Table.from_batches([source])
+        if isinstance(source, pa.Table):
+            return source.replace_schema_metadata(_mark(source.schema, self.name).metadata)
+        reader = pa.RecordBatchReader.from_stream(source)
+        return pa.RecordBatchReader.from_batches(_mark(reader.schema, self.name), reader)
+
+    def write(self, obj: Any, sink: TableSink) -> tuple[WriteInfo, pa.Schema]:
+        """Stores the output; returns what was written and the schema it was written with."""
+        # A frame is converted whole before anything is written, so a conversion error leaves
+        # nothing behind and the manager may still pickle it.
+        data = self.to_arrow(obj)
+        return sink.write(data), data.schema
+
+    # -- input ------------------------------------------------------------------------------
+
+    def from_table(self, table: pa.Table) -> Any:
+        """A loaded table (its type name already removed) as this type."""
+        return table
+
+    def read(self, uri: str, storage: Storage, columns: list[str] | None) -> Any:
+        """The table stored at ``uri`` as this type; ``FileNotFoundError`` when absent."""
+        return self.combine([self.read_part(uri, storage, columns)], storage, columns)
+
+    def read_part(self, uri: str, storage: Storage, columns: list[str] | None) -> Any:
+        """One of several partitions, to be combined; ``FileNotFoundError`` when absent."""
+        try:
+            return storage.read(uri, columns)
+        except FileNotFoundError:
+            raise FileNotFoundError(f"no table stored at {uri}") from None
+
+    def combine(self, parts: list[Any], storage: Storage, columns: list[str] | None) -> Any:
+        """The parts ``read_part`` loaded, as one value of this type."""
+        return self.from_table(_unmark(_concat(parts)))
+
+
+class ArrowTable(TableType):
+    name = "pyarrow.Table"
+
+    def stores(self, obj: Any) -> bool:
+        return isinstance(obj, pa.RecordBatch)
+
+
+class ArrowReader(TableType):
+    name = "pyarrow.RecordBatchReader"
+
+    def stores(self, obj: Any) -> bool:
+        # Any other Arrow stream exporter, unless it streams one column rather than tables.
+        return hasattr(obj, "__arrow_c_stream__") and _exports_a_table(obj)
+
+    def from_table(self, table: pa.Table) -> Any:
+        return table.to_reader()
+
+    def read(self, uri: str, storage: Storage, columns: list[str] | None) -> Any:
+        # Batch by batch, as it was written: nothing is read before the reader is consumed.
+        reader = storage.read_batches(uri, columns)
+        schema = _unmark(reader.schema.empty_table()).schema
+        return pa.RecordBatchReader.from_batches(schema, reader)
+
+
+class PandasFrame(TableType):
+    name = "pandas.DataFrame"
+    may_pickle = True
+
+    def from_table(self, table: pa.Table) -> Any:
+        return table.to_pandas()
+
+
+class PolarsFrame(TableType):
+    name = "polars.DataFrame"
+    may_pickle = True
+
+    def from_table(self, table: pa.Table) -> Any:
+        import polars as pl
+
+        # A pandas index stored as a column is dropped, as `pl.from_pandas` drops it.
+        index_columns = [name for name in table.column_names if _PANDAS_INDEX.fullmatch(name)]
+        return pl.from_arrow(table.drop_columns(index_columns))
+
+
+class PolarsLazyFrame(PolarsFrame):
+    """Written by polars' streaming engine batch by batch; loaded as a scan that reads nothing
+    before it is collected."""
+
+    name = "polars.LazyFrame"
+    may_pickle = False
+
+    def write(self, obj: Any, sink: TableSink) -> tuple[WriteInfo, pa.Schema]:
+        # The schema comes from the first batch, so it is the one the batches really have.
+        batches = (polars_to_arrow(batch) for batch in obj.collect_batches())
+        first = next(batches, None)
+        if first is None:
+            import polars as pl
+
+            # Nothing came out: an empty frame of the declared schema, without running the
+            # query a second time.
+            first = polars_to_arrow(pl.DataFrame(schema=obj.collect_schema()))
+        schema = _mark(first.schema, self.name)
+        with sink.open_writer(schema) as writer:
+            writer.write(first)
+            for batch in batches:
+                writer.write(batch)
+        assert writer.info is not None
+        return writer.info, schema
+
+    def from_table(self, table: pa.Table) -> Any:
+        return super().from_table(table).lazy()
+
+    def read_part(self, uri: str, storage: Storage, columns: list[str] | None) -> Any:
+        # A scan reads nothing before it is collected, so absence is checked here.
+        if not storage.exists(uri):
+            raise FileNotFoundError(f"no table stored at {uri}")
+        return uri
+
+    def combine(self, parts: list[Any], storage: Storage, columns: list[str] | None) -> Any:
+        import polars as pl
+
+        paths: list[str] = parts
+        if not any(is_remote(path) for path in paths):
+            frame = pl.scan_ipc(paths)
+            return frame.select(columns) if columns else frame
+        # From a store, the lazy frame reads through this package's own reader when collected,
+        # so memory:// and the storage options work as for every other input.
+
+        def load() -> pl.DataFrame:
+            with ThreadPoolExecutor(storage.workers(len(paths)), "fastio-scan") as pool:
+                tables = list(pool.map(lambda path: storage.read(path, columns), paths))
+            return pl.DataFrame(pl.from_arrow(_unmark(_concat(tables))))
+
+        def schema() -> Any:
+            first = storage.read_batches(paths[0], columns).schema
+            return pl.DataFrame(pl.from_arrow(first.empty_table())).schema
+
+        return pl.defer(load, schema=schema)
+
+
+def _exports_a_table(obj: Any) -> bool:
+    """Whether an Arrow stream exporter streams tables (struct rows) rather than one column,
+    as pandas and polars Series, pyarrow arrays and chunked arrays do."""
+    if isinstance(obj, (pa.Array, pa.ChunkedArray)):
+        return False
+    if type(obj).__name__ == "Series" and type(obj).__module__.split(".")[0] in (
+        "pandas",
+        "polars",
+    ):
+        return False
+    if not hasattr(obj, "__arrow_c_schema__"):
+        return True
+    try:
+        pa.schema(obj)
+    except (TypeError, ValueError, pa.ArrowException):
+        return False
+    return True
+
+
+TABLE_TYPES: tuple[TableType, ...] = (
+    ArrowTable(),
+    ArrowReader(),
+    PandasFrame(),
+    PolarsFrame(),
+    PolarsLazyFrame(),
+)
+_BY_NAME = {table_type.name: table_type for table_type in TABLE_TYPES}
+
+
+def _named_in_mro(cls: Any) -> TableType | None:
+    """The handler of a class or of its nearest base, matched by name so that checking never
+    imports pandas or polars."""
+    if not isinstance(cls, type):
+        return None
+    for klass in cls.__mro__:
+        found = _BY_NAME.get(f"{klass.__module__.split('.')[0]}.{klass.__qualname__}")
+        if found is not None:
+            return found
+    return None
+
+
+def table_type_of(obj: Any) -> TableType | None:
+    """The handler that stores an output, or None when it is to be pickled."""
+    named = _named_in_mro(type(obj))
+    if named is not None:
+        return named
+    return next((table_type for table_type in TABLE_TYPES if table_type.stores(obj)), None)
+
+
+def load_stored_type(uri: str, storage: Storage, columns: list[str] | None) -> Any:
+    """The table at ``uri`` as the type recorded when it was stored (a table when none is)."""
+    table = storage.read(uri, columns)
+    recorded = (table.schema.metadata or {}).get(TYPE_METADATA_KEY, b"").decode()
+    return _BY_NAME.get(recorded, _BY_NAME["pyarrow.Table"]).from_table(_unmark(table))
+
+
+# ---------------------------------------------------------------------------------------------
+# Input annotations.
+
+
+@dataclass(frozen=True, slots=True)
+class InputSpec:
+    """What an input annotation asks for, resolved once."""
+
+    optional: bool
+    """``Optional[...]``: nothing stored loads as None."""
+    by_partition: bool
+    """A dict (``dict[partition_key, ...]``): one value per upstream partition."""
+    table_type: TableType | None
+    """The type wanted; None for the type that was stored."""
+    value_type: TableType | None
+    """For a dict, the type of each value; None for the type that was stored."""
+
+    @staticmethod
+    def of(annotation: Any) -> InputSpec:
+        inner, optional = _strip_optional(annotation)
+        value_annotation = _dict_value_annotation(inner)
+        by_partition = value_annotation is not None
+        return InputSpec(
+            optional=optional,
+            by_partition=by_partition,
+            table_type=None if by_partition else _named_in_mro(inner),
+            value_type=_named_in_mro(value_annotation) if by_partition else None,
+        )
+
+
+def _strip_optional(annotation: Any) -> tuple[Any, bool]:
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        args = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
+        if len(args) == 1 and len(typing.get_args(annotation)) == 2:
+            return args[0], True
+    return annotation, False
+
+
+def _dict_value_annotation(annotation: Any) -> Any:
+    """The annotation of a dict annotation's values (Any when unparametrised), else None."""
+    if annotation in (dict, Mapping, typing.Dict):  # noqa: UP006
+        return Any
+    if typing.get_origin(annotation) in (dict, Mapping, typing.Dict):  # noqa: UP006
+        args = typing.get_args(annotation)
+        return args[1] if len(args) == 2 else Any
+    return None
