@@ -326,6 +326,38 @@ def test_unsupported_object_raises_type_error(tmp_path: Path, data: object) -> N
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_single_column_is_a_type_error_saying_how_to_make_a_table(tmp_path: Path) -> None:
+    # Regression: an array said "Unexpected data type Int64", a Series or ChunkedArray gave a
+    # ValueError about C data structs.
+    import pandas as pd
+    import polars as pl
+
+    for column in (
+        pa.array([1, 2]),
+        pa.chunked_array([[1], [2]]),
+        pd.Series([1, 2]),
+        pl.Series("a", [1, 2]),
+    ):
+        with pytest.raises(TypeError, match="one column, not a table"):
+            fio.encode(column)
+        with pytest.raises(TypeError, match="one column, not a table"):
+            fio.write(column, tmp_path / "t.arrow")
+    assert list(tmp_path.iterdir()) == []
+    rows = pa.StructArray.from_arrays([pa.array([1, 2])], names=["a"])
+    assert fio.decode(fio.encode(rows)).to_pydict() == {"a": [1, 2]}
+
+
+@pytest.mark.parametrize("columns", [[1], [None], ["a", 2.5]])
+def test_column_names_must_be_strings(tmp_path: Path, columns: list[object]) -> None:
+    # Regression: columns=[1] silently read a column named "1".
+    target = tmp_path / "t.arrow"
+    fio.write(pa.table({"a": [1], "1": [2], "None": [3]}), target)
+    with pytest.raises(TypeError, match="column names"):
+        fio.read(target, columns=columns)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="column names"):
+        fio.read_batches(target, columns=columns)  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize("uri", ["ftp://host/key.arrow", "hdfs://nn/key.arrow", "s3://bucket"])
 def test_unusable_uri_raises_value_error_naming_the_choices(uri: str) -> None:
     table = pa.table({"a": [1]})

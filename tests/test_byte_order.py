@@ -21,7 +21,8 @@ from click.testing import CliRunner
 from servers import S3Server
 
 import dagster_fastio as fio
-from dagster_fastio import FastIOManager, _core
+from dagster_fastio import FastIOManager
+from dagster_fastio.api import describe
 from dagster_fastio.cli import main
 
 DATA = Path(__file__).parent / "data"
@@ -69,7 +70,7 @@ def test_reads_from_memory_refuse(big_endian: Path) -> None:
 
 
 def test_describe_and_the_cli_refuse(big_endian: Path) -> None:
-    assert_refused(lambda: _core.describe(str(big_endian)))
+    assert_refused(lambda: describe(big_endian))
     for command in ("inspect", "head"):
         result = CliRunner().invoke(main, [command, str(big_endian)])
         assert result.exit_code == 1, result.output
@@ -87,7 +88,7 @@ def test_store_reads_refuse(big_endian: Path, moto_server: S3Server) -> None:
     assert_refused(lambda: fio.read(uri, storage_options=options))
     assert_refused(lambda: fio.read(uri, columns=["i64"], storage_options=options))
     assert_refused(lambda: fio.read_batches(uri, storage_options=options).read_all())
-    assert_refused(lambda: _core.describe(uri, options))
+    assert_refused(lambda: describe(uri, options))
 
 
 def test_the_manager_refuses_a_big_endian_output(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ the object in between produced a valid table made of two writers' batches.
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -123,6 +124,13 @@ def test_concurrent_writers_and_readers_in_memory() -> None:
     outcome = concurrent_reads("memory://bucket/versions/busy.arrow", None, writers=4, reads=40)
     assert outcome["whole"] + outcome["changed"] == 40
     assert outcome["whole"] > 0
+
+
+def test_concurrent_writers_and_readers_on_a_local_path(tmp_path: Path) -> None:
+    # A write renames a new file into place and a read holds the file it opened, so a local
+    # read always sees one whole version and never needs to report a change.
+    outcome = concurrent_reads(str(tmp_path / "busy.arrow"), None, writers=4, reads=40)
+    assert outcome == {"whole": 40, "changed": 0}
 
 
 def test_concurrent_writers_and_readers_on_s3(moto_server: S3Server) -> None:

@@ -87,7 +87,14 @@ def _column_list(columns: Sequence[str] | None) -> list[str] | None:
         return None
     if isinstance(columns, str):
         return [columns]
-    return [str(name) for name in columns]
+    names = list(columns)
+    for name in names:
+        # str(1) or str(None) would silently ask for a column named "1" or "None".
+        if not isinstance(name, str):
+            raise TypeError(
+                f"columns must be column names (str), got {name!r} ({type(name).__name__})"
+            )
+    return names
 
 
 # Start of every message of the core's CorruptFileError and StoreError, also when they reach

@@ -52,10 +52,25 @@ def to_arrow_source(data: Any) -> Any:
         data = polars_to_arrow(data)
     if isinstance(data, pa.Table):
         return data.unify_dictionaries() if _has_dictionaries(data.schema) else data
+    kind = f"{type(data).__module__}.{type(data).__qualname__}"
+    if _is_one_column(data):
+        # These export the Arrow C interfaces too, but as a column: the core would refuse it
+        # with a message about C structs and data types.
+        raise TypeError(
+            f"cannot store a {kind} as an Arrow table: it is one column, not a table; name it, "
+            "as in pa.table({'value': array}), series.to_frame() or pl.DataFrame(series)"
+        )
     if hasattr(data, "__arrow_c_stream__") or hasattr(data, "__arrow_c_array__"):
         return data
     raise TypeError(
-        f"cannot store a {type(data).__module__}.{type(data).__qualname__} as an Arrow table: "
-        "expected a pyarrow Table, RecordBatch or RecordBatchReader, a pandas or polars "
-        "DataFrame, a polars LazyFrame, or an object with __arrow_c_stream__"
+        f"cannot store a {kind} as an Arrow table: expected a pyarrow Table, RecordBatch or "
+        "RecordBatchReader, a pandas or polars DataFrame, a polars LazyFrame, or an object "
+        "with __arrow_c_stream__"
     )
+
+
+def _is_one_column(data: Any) -> bool:
+    # A struct array is a table's rows (its fields the columns), which the core takes.
+    if isinstance(data, (pa.Array, pa.ChunkedArray)):
+        return not pa.types.is_struct(data.type)
+    return _is_instance_of(data, "pandas", "Series") or _is_instance_of(data, "polars", "Series")
