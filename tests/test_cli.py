@@ -245,3 +245,23 @@ def test_head_on_a_store_downloads_only_the_first_batches(
     gets = [r for r in proxy.requests if r.method == "GET"]
     # The footer, then the first group of batches: not the whole file.
     assert len(gets) == 2, [r.headers.get("range") for r in gets]
+
+
+def test_inputs_python_cannot_hold_end_in_one_line_not_a_traceback(tmp_path: Path) -> None:
+    # Regression: a NUL in a field name and an unknown time zone printed tracebacks.
+    nul = tmp_path / "nul.arrow"
+    feather.write_feather(pa.table({"a\0b": [1, 2]}), nul)
+    for command in ("inspect", "head"):
+        code, output = run(command, str(nul))
+        assert code == 1 and "CorruptFileError" in output and "Null byte" in output
+    zone = tmp_path / "zone.arrow"
+    feather.write_feather(
+        pa.table({"ts": pa.array([1, 2], pa.timestamp("us", tz="No/Zone"))}), zone
+    )
+    code, output = run("inspect", str(zone))
+    assert code == 0 and "timestamp" in output
+    code, output = run("head", str(zone), "--json")
+    assert code == 0
+    rows = [json.loads(line) for line in output.splitlines()]
+    assert [row["ts"].split()[0] for row in rows] == ["1", "2"]
+    assert "No/Zone" in rows[0]["ts"]

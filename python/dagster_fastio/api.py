@@ -479,10 +479,16 @@ def describe(uri: PathOrUri, storage_options: dict[str, str] | None = None) -> I
     """Schema, batches, codecs and sizes of an Arrow IPC file or stream, read from its message
     headers and footer (any writer's)."""
     described = _core.describe(os.fspath(uri), storage_options)
+    try:
+        schema = pa.schema(described["schema"])
+    except Exception as error:  # pyarrow raises a bare Exception for what C cannot hold
+        # Valid to the core, but no Arrow reader in Python can hold it (a NUL in a field
+        # name, for one): the read path says the same.
+        raise CorruptFileError(str(error)) from error
     return IpcSummary(
         uri=os.fspath(uri),
         format=described["format"],
-        schema=pa.schema(described["schema"]),
+        schema=schema,
         stored_bytes=described["stored_bytes"],
         dictionary_batches=described["dictionary_batches"],
         batches=tuple(

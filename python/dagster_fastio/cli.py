@@ -204,8 +204,12 @@ def head(
         table = pa.Table.from_batches(batches, schema=reader.schema)
     except (FastIOError, FileNotFoundError, ValueError, OSError) as error:
         _fail(error)
+    values = [_python_values(column) for column in table.columns]
+    rows_shown = [
+        dict(zip(table.column_names, row, strict=True)) for row in zip(*values, strict=True)
+    ]
     if as_json:
-        for row in table.to_pylist():
+        for row in rows_shown:
             click.echo(json.dumps(row, default=str))
         return
     from rich.console import Console
@@ -214,9 +218,27 @@ def head(
     shown = Table()
     for field in table.schema:
         shown.add_column(f"{field.name}\n{field.type}")
-    for row in table.to_pylist():
+    for row in rows_shown:
         shown.add_row(*("null" if value is None else str(value) for value in row.values()))
     Console().print(shown)
+
+
+def _python_values(column: pa.ChunkedArray) -> list[Any]:
+    """A column's values for display. Valid Arrow can still defeat Python's types (a time
+    zone this machine does not know, a date beyond year 9999): such a column is shown as its
+    stored integers, noted, rather than ending `head` in a traceback."""
+    try:
+        return column.to_pylist()
+    except (ValueError, OverflowError, KeyError, LookupError, pa.ArrowException) as error:
+        note = f" ({type(error).__name__}: {error})"
+    storage = column.type
+    if pa.types.is_timestamp(storage) or pa.types.is_date(storage) or pa.types.is_time(storage):
+        storage = pa.int64() if storage.bit_width == 64 else pa.int32()
+    try:
+        raw = pa.chunked_array([chunk.view(storage) for chunk in column.chunks], storage)
+        return [None if v is None else f"{v}{note}" for v in raw.to_pylist()]
+    except (ValueError, pa.ArrowException):
+        return [f"<not shown{note}>"] * len(column)
 
 
 # ---------------------------------------------------------------------------------------------
