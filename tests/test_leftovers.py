@@ -15,7 +15,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +30,7 @@ from dagster_fastio.cli import main
 ROWS = 6_000_000
 
 _WRITER = """
-import json, sys, time
+import json, signal, sys, time
 import numpy as np, pyarrow as pa
 import dagster_fastio as fio
 
@@ -39,14 +39,27 @@ table = pa.table({"x": np.arange(ROWS), "y": np.random.default_rng(5).random(ROW
 kwargs = dict(compression="zstd", level=3, storage_options=options, part_size=5 << 20)
 start = time.perf_counter()
 fio.write(table, scratch, **kwargs)
+writing = True
+
+def interrupt(signum, frame):
+    # Only a signal during the write counts; one that lands after it is not a failure.
+    if writing:
+        raise KeyboardInterrupt
+
+signal.signal(signal.SIGINT, interrupt)
 print(json.dumps({"whole": time.perf_counter() - start}), flush=True)
 try:
     fio.write(table, target, **kwargs)
-    print(json.dumps({"outcome": "finished"}), flush=True)
-except KeyboardInterrupt as interrupt:
-    # Raised inside the call, or at the next line once the write had returned.
-    inside = interrupt.__traceback__.tb_next is not None
-    print(json.dumps({"outcome": "interrupted" if inside else "finished"}), flush=True)
+    writing = False
+    outcome = "finished"
+except KeyboardInterrupt as error:
+    writing = False
+    # The core notes the exceptions of writes it stopped; one raised just after the write
+    # returned has no such note.
+    notes = getattr(error, "__notes__", [])
+    outcome = "interrupted" if any("nothing was written" in n for n in notes) else "finished"
+print(json.dumps({"outcome": outcome}), flush=True)
+sys.stdin.readline()  # the parent's signal has been sent: exiting now cannot meet it
 """.replace("ROWS", str(ROWS))
 
 
@@ -57,21 +70,26 @@ def _trial(
     sig: int,
     rng: random.Random,
     window: tuple[float, float] = (0.0, 1.1),
+    started: Callable[[], bool] | None = None,
 ) -> str | None:
     """Starts a write of the new version to `target`, sends `sig` at a random moment of it (a
-    fraction of a whole write's time drawn from `window`), and returns what the writer
-    reported (None when it was killed)."""
+    fraction of a whole write's time drawn from `window`, counted from when `started` first
+    answers True if given), and returns what the writer reported (None when it was killed)."""
     child = subprocess.Popen(
         [sys.executable, "-c", _WRITER, target, json.dumps(options), scratch],
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
     assert child.stdout is not None
     whole = json.loads(child.stdout.readline())["whole"]
+    deadline = time.monotonic() + 60
+    while started is not None and not started() and time.monotonic() < deadline:
+        time.sleep(0.01)
     time.sleep(whole * rng.uniform(*window))
     child.send_signal(sig)
-    out, err = child.communicate(timeout=120)
+    out, err = child.communicate("\n", timeout=120)
     if sig == signal.SIGKILL:
         assert child.returncode in (-signal.SIGKILL, 0), err[-2000:]
     else:
@@ -111,8 +129,8 @@ def test_killed_local_writes_leave_a_whole_version_and_reclaimable_leftovers(
         versions.append(_version(str(target), None))
     assert set(versions) <= {1, 2}
     left = _temporary_files(target.parent)
-    # Kills mid-write leave temporary files (each write reclaims only leftovers over a minute
-    # old, and these are seconds old): they are listed, and a dry run keeps them.
+    # A kill mid-write leaves its temporary file (the next write of the target would reuse
+    # it): it is listed, and a dry run keeps it.
     code, listed = _clean(str(tmp_path), "--older-than", "0s")
     assert code == 0
     assert sorted(Path(str(item["location"])) for item in listed) == left
@@ -124,14 +142,18 @@ def test_killed_local_writes_leave_a_whole_version_and_reclaimable_leftovers(
     assert _version(str(target), None) in (1, 2)
 
 
-def test_the_next_write_of_a_target_reclaims_its_old_leftovers(tmp_path: Path) -> None:
+def test_the_next_write_of_a_target_reuses_what_a_killed_write_left(tmp_path: Path) -> None:
     target = tmp_path / "t.arrow"
     fio.write(pa.table({"x": [0], "y": [0.0]}), target)
-    _trial(str(target), str(tmp_path / "scratch.arrow"), None, signal.SIGKILL, random.Random(2))
-    for leftover in _temporary_files(tmp_path):
-        os.utime(leftover, (time.time() - 3600, time.time() - 3600))
+    rng = random.Random(2)
+    for _ in range(3):
+        scratch = str(tmp_path / "scratch.arrow")
+        _trial(str(target), scratch, None, signal.SIGKILL, rng, window=(0.2, 0.6))
+    # Each killed write took the slot the one before it left: one leftover, not three.
+    assert [p.name for p in _temporary_files(tmp_path)] == [".t.arrow.0.tmp"]
     fio.write(pa.table({"x": [1], "y": [1.0]}), target)
     assert _temporary_files(tmp_path) == []
+    assert fio.read(target).num_rows == 1
 
 
 def test_interrupted_local_writes_keep_the_previous_version(tmp_path: Path) -> None:
@@ -151,7 +173,7 @@ def test_clean_never_touches_a_live_writers_file(tmp_path: Path) -> None:
     with fio.open_writer(target, table.schema) as writer:
         writer.write(table)
         (live,) = _temporary_files(tmp_path)
-        os.utime(live, (time.time() - 86400, time.time() - 86400))
+        os.utime(live, (time.time() - 86400, time.time() - 86400))  # old, but held
         code, listed = _clean(str(tmp_path), "--older-than", "0s", "--apply")
         assert code == 0 and [item["in_use"] for item in listed] == [True]
         assert live.exists()
@@ -168,18 +190,19 @@ def test_clean_refuses_what_it_cannot_list(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def slow_moto(moto_server: S3Server) -> Iterator[tuple[S3Server, dict[str, str]]]:
+def slow_moto(moto_server: S3Server) -> Iterator[tuple[S3Server, FaultProxy]]:
     # Parts held half a second each: a kill lands while an upload is open.
     proxy = FaultProxy(moto_server.port).start()
     proxy.delay(0.5, -1, lambda request: request.is_part)
-    yield moto_server, moto_server.options(endpoint=proxy.endpoint)
+    yield moto_server, proxy
     proxy.stop()
 
 
 def test_killed_uploads_leave_a_whole_version_and_clean_aborts_their_parts(
-    slow_moto: tuple[S3Server, dict[str, str]], tmp_path: Path
+    slow_moto: tuple[S3Server, FaultProxy], tmp_path: Path
 ) -> None:
-    server, options = slow_moto
+    server, proxy = slow_moto
+    options = server.options(endpoint=proxy.endpoint)
     bucket = server.create_bucket("leftovers")
     uri = f"s3://{bucket}/asset/t.arrow"
     fio.write(pa.table({"x": [0], "y": [0.0]}), uri, storage_options=server.options())
@@ -187,8 +210,14 @@ def test_killed_uploads_leave_a_whole_version_and_clean_aborts_their_parts(
     versions = []
     scratch = f"s3://{bucket}/scratch/t.arrow"
     for _ in range(3):
-        # Killed while the parts upload, so that each kill leaves an upload open.
-        _trial(uri, scratch, options, signal.SIGKILL, rng, window=(0.3, 0.8))
+        # Killed while the parts upload (after the first part of this write was sent, within
+        # a part's delay), so that each kill leaves an upload open.
+        seen = len(proxy.requests)
+
+        def uploading(seen: int = seen) -> bool:
+            return any(r.is_part and "/asset/t.arrow" in r.target for r in proxy.requests[seen:])
+
+        _trial(uri, scratch, options, signal.SIGKILL, rng, window=(0.0, 0.05), started=uploading)
         versions.append(_version(uri, server.options()))
     assert versions == [1, 1, 1]
     pending = server.pending_uploads(bucket)

@@ -2,7 +2,9 @@
 incomplete multipart uploads in S3. Listed by default; deleted or aborted only when asked.
 
 A local write holds a lock on its temporary file until it ends, and the kernel drops the lock
-when the process dies: a temporary file whose lock can be taken belongs to no live writer.
+when the process dies: a temporary file whose lock can be taken belongs to no live writer. The
+next write of the same target reuses such a file; these are the ones of targets not written
+again.
 S3 keeps the parts of an upload that was neither completed nor aborted (a SIGKILLed writer
 cannot abort) and bills for them until a lifecycle rule or `abort_multipart_upload` removes
 them; object_store cannot list uploads, so S3 is cleaned through boto3.
@@ -19,9 +21,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-# The core names a temporary file "." + the target's name + "." + six random characters +
-# ".tmp" (see `AtomicFile::create`).
-_TEMPORARY_NAME = re.compile(r"^\..+\.[A-Za-z0-9]{6}\.tmp$")
+# The core names a temporary file "." + the target's name + "." + a slot number + ".tmp" (see
+# `AtomicFile` in sink.rs).
+_TEMPORARY_NAME = re.compile(r"^\..+\.[0-9]{1,6}\.tmp$")
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,9 @@
 //! Sinks: a local file (a temporary file beside the target, renamed over it at the end) or an
 //! object-store upload; either way the output appears complete or not at all.
 
-use std::fs::{File, TryLockError};
-use std::io::{BufWriter, Write};
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{BufWriter, ErrorKind, Write};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
-
-use tempfile::NamedTempFile;
 
 use crate::error::{FastIoError, Result};
 use crate::store::upload::UploadSink;
@@ -15,31 +12,37 @@ use crate::store::{Location, UploadOptions};
 /// The longest file name most file systems take, in bytes.
 const NAME_MAX: usize = 255;
 
+/// Bytes a temporary name adds to the target's: two dots, the slot (up to six digits), ".tmp".
+const TEMPORARY_EXTRA: usize = 12;
+
+/// Slots tried before giving up: as many writers of one target at once as anyone would run.
+const MAX_SLOTS: usize = 1000;
+
 /// Large writes skip the buffer; it only gathers the small message headers and padding.
 const WRITE_BUFFER_BYTES: usize = 1 << 20;
 
-/// Random characters tempfile puts in a temporary name.
-const RANDOM_CHARS: usize = 6;
-
-/// A killed writer cannot delete its temporary file. One that no process holds locked and that
-/// is this old is such a leftover; the age covers only the instant between a writer creating
-/// its temporary file and locking it.
-const LEFTOVER_AGE: Duration = Duration::from_secs(60);
-
 /// A file that appears at its path complete or not at all.
+///
+/// It is written as `.{name}.{slot}.tmp` beside the target, then renamed over it. The writer
+/// holds a lock on that file for its whole life, and the kernel drops the lock when the process
+/// dies; a writer takes the lowest slot no live writer holds, so the file a killed writer left
+/// is reused by the next write of the same target instead of accumulating (`fastio clean`
+/// finds those of targets never written again). No folder is listed on the way: a partition
+/// folder of thousands of files costs a write nothing more.
 ///
 /// Readers of the old file keep a consistent view (a rename never changes an open inode), and
 /// a failed or abandoned write leaves the previous version in place: dropping an uncommitted
-/// `AtomicFile` deletes the temporary file.
+/// `AtomicFile` deletes its temporary file.
 pub struct AtomicFile {
     target: PathBuf,
-    temp: BufWriter<NamedTempFile>,
+    temp_path: PathBuf,
+    temp: Option<BufWriter<File>>,
     fsync: bool,
     written: u64,
 }
 
 impl AtomicFile {
-    /// Creates the temporary file (and any missing parent folders).
+    /// Takes a temporary file (and creates any missing parent folders).
     pub fn create(target: impl AsRef<Path>, fsync: bool) -> Result<Self> {
         let target = target.as_ref().to_path_buf();
         let name = target
@@ -55,44 +58,29 @@ impl AtomicFile {
         };
         std::fs::create_dir_all(&folder)
             .map_err(|e| FastIoError::io(format!("creating folder {}", folder.display()), e))?;
-        // The temporary name adds 12 bytes (dot, dot, six random characters, ".tmp") to the
-        // target's, and most file systems stop at 255: a long name is shortened in the
-        // temporary one, so every name that fits as the target can be written.
-        let mut kept = name.len().min(NAME_MAX - 12);
+        // Most file systems stop at 255 bytes: a long name is shortened in the temporary one,
+        // so every name that fits as the target can be written.
+        let mut kept = name.len().min(NAME_MAX - TEMPORARY_EXTRA);
         while !name.is_char_boundary(kept) {
             kept -= 1;
         }
-        let prefix = format!(".{}.", &name[..kept]);
-        // Leftovers of earlier writes of this target that died go now, so a target that is
-        // written again never accumulates them (`fastio clean` finds the others).
-        reclaim_leftovers(&folder, &prefix);
-        let mut builder = tempfile::Builder::new();
-        builder
-            .prefix(&prefix)
-            .suffix(".tmp")
-            .rand_bytes(RANDOM_CHARS);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            // tempfile defaults to 0600; a finished file should get the usual umask-governed mode.
-            builder.permissions(std::fs::Permissions::from_mode(0o666));
+        let context = || format!("creating a temporary file in {}", folder.display());
+        for slot in 0..MAX_SLOTS {
+            let temp_path = folder.join(format!(".{}.{slot}.tmp", &name[..kept]));
+            if let Some(file) = take_slot(&temp_path).map_err(|e| FastIoError::io(context(), e))? {
+                return Ok(AtomicFile {
+                    target,
+                    temp_path,
+                    temp: Some(BufWriter::with_capacity(WRITE_BUFFER_BYTES, file)),
+                    fsync,
+                    written: 0,
+                });
+            }
         }
-        let temp = builder.tempfile_in(&folder).map_err(|e| {
-            FastIoError::io(
-                format!("creating a temporary file in {}", folder.display()),
-                e,
-            )
-        })?;
-        // Held until the file is closed, and released by the kernel when its process dies:
-        // whoever can take this lock knows no live writer has the file. Where the file system
-        // has no locks, nothing is ever reclaimed, which is the safe way to fail.
-        let _ = temp.as_file().try_lock();
-        Ok(AtomicFile {
-            target,
-            temp: BufWriter::with_capacity(WRITE_BUFFER_BYTES, temp),
-            fsync,
-            written: 0,
-        })
+        Err(FastIoError::io(
+            context(),
+            std::io::Error::other(format!("{MAX_SLOTS} writers of {name} are running")),
+        ))
     }
 
     pub fn target(&self) -> &Path {
@@ -104,23 +92,42 @@ impl AtomicFile {
         self.written
     }
 
+    fn file(&mut self) -> &mut BufWriter<File> {
+        self.temp
+            .as_mut()
+            .expect("an AtomicFile is used until committed")
+    }
+
     /// Moves the finished file into place, replacing any previous version atomically.
-    pub fn commit(self) -> Result<()> {
-        let target = self.target;
-        let context = || format!("writing {}", target.display());
-        let temp = self
+    pub fn commit(mut self) -> Result<()> {
+        let context = || format!("writing {}", self.target.display());
+        let file = self
             .temp
+            .take()
+            .expect("committed once")
             .into_inner()
-            .map_err(|e| FastIoError::io(context(), e.into_error()))?;
+            .map_err(|e| FastIoError::io(context(), e.into_error()));
+        let file = match file {
+            Ok(file) => file,
+            Err(error) => {
+                self.remove_temporary();
+                return Err(error);
+            }
+        };
         if self.fsync {
-            temp.as_file()
-                .sync_all()
-                .map_err(|e| FastIoError::io(context(), e))?;
+            if let Err(e) = file.sync_all() {
+                self.remove_temporary();
+                return Err(FastIoError::io(context(), e));
+            }
         }
-        temp.persist(&target)
-            .map_err(|e| FastIoError::io(context(), e.error))?;
+        // The lock is held through the rename and released when `file` closes after it.
+        if let Err(e) = std::fs::rename(&self.temp_path, &self.target) {
+            self.remove_temporary();
+            return Err(FastIoError::io(context(), e));
+        }
+        drop(file);
         if self.fsync {
-            if let Some(parent) = target.parent().filter(|p| !p.as_os_str().is_empty()) {
+            if let Some(parent) = self.target.parent().filter(|p| !p.as_os_str().is_empty()) {
                 // The rename itself is durable only once the folder entry is on disk.
                 File::open(parent)
                     .and_then(|dir| dir.sync_all())
@@ -129,63 +136,100 @@ impl AtomicFile {
         }
         Ok(())
     }
+
+    fn remove_temporary(&self) {
+        // Still ours: no one else can hold this file while we have not closed it.
+        let _ = std::fs::remove_file(&self.temp_path);
+    }
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        if let Some(file) = self.temp.take() {
+            // Unlinked before it is closed, so no other writer can take it half-written.
+            self.remove_temporary();
+            drop(file);
+        }
+    }
+}
+
+/// Opens the temporary file at `path` for a new write, or answers None when a live writer
+/// holds it. A file there that no writer holds was left by a writer that died: it is emptied
+/// and reused.
+fn take_slot(path: &Path) -> std::io::Result<Option<File>> {
+    let mut options = OpenOptions::new();
+    options.write(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o666);
+    }
+    let (file, created) = match options.clone().create_new(true).open(path) {
+        Ok(file) => (file, true),
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => match options.open(path) {
+            Ok(file) => (file, false),
+            // Renamed into place or removed since: the slot is taken or free, try the next.
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        },
+        Err(e) => return Err(e),
+    };
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(TryLockError::WouldBlock) => return Ok(None),
+        // No locks on this file system: a file we created is ours, one we found may be live.
+        Err(TryLockError::Error(_)) if created => return Ok(Some(file)),
+        Err(TryLockError::Error(_)) => return Ok(None),
+    }
+    if !created && !is_at(&file, path)? {
+        // Between our open and our lock its writer renamed it into place (and another file
+        // may have taken the name): what we hold is no longer a temporary file.
+        return Ok(None);
+    }
+    if !created {
+        file.set_len(0)?;
+    }
+    Ok(Some(file))
+}
+
+/// Whether `path` still names the file `file` has open.
+fn is_at(file: &File, path: &Path) -> std::io::Result<bool> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let (open, named) = (
+            file.metadata()?,
+            match std::fs::metadata(path) {
+                Ok(meta) => meta,
+                Err(e) if e.kind() == ErrorKind::NotFound => return Ok(false),
+                Err(e) => return Err(e),
+            },
+        );
+        Ok(open.dev() == named.dev() && open.ino() == named.ino())
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (file, path);
+        Ok(false)
+    }
 }
 
 impl Write for AtomicFile {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.temp.write(buf)?;
+        let n = self.file().write(buf)?;
         self.written += n as u64;
         Ok(n)
     }
 
     fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
-        self.temp.write_all(buf)?;
+        self.file().write_all(buf)?;
         self.written += buf.len() as u64;
         Ok(())
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
-        self.temp.flush()
+        self.file().flush()
     }
-}
-
-/// Deletes the temporary files named `prefix` + random characters + ".tmp" in `folder` that no
-/// live writer holds. Best effort: a write must not fail over someone else's leftover.
-fn reclaim_leftovers(folder: &Path, prefix: &str) {
-    let Ok(entries) = std::fs::read_dir(folder) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some(name) = name.to_str() else {
-            continue;
-        };
-        let random = name
-            .strip_prefix(prefix)
-            .and_then(|rest| rest.strip_suffix(".tmp"));
-        if random.is_some_and(|r| {
-            r.len() == RANDOM_CHARS && r.bytes().all(|b| b.is_ascii_alphanumeric())
-        }) {
-            let _ = remove_if_abandoned(&entry.path(), LEFTOVER_AGE);
-        }
-    }
-}
-
-/// Deletes `path` if it was last modified at least `min_age` ago and no process holds its lock
-/// (see [`AtomicFile::create`]); returns whether it did.
-pub(crate) fn remove_if_abandoned(path: &Path, min_age: Duration) -> std::io::Result<bool> {
-    let file = File::open(path)?;
-    let age = file.metadata()?.modified()?.elapsed().unwrap_or_default();
-    if age < min_age {
-        return Ok(false);
-    }
-    match file.try_lock() {
-        Ok(()) => {}
-        Err(TryLockError::WouldBlock) => return Ok(false),
-        Err(TryLockError::Error(error)) => return Err(error),
-    }
-    std::fs::remove_file(path)?;
-    Ok(true)
 }
 
 /// Where an encoder's bytes go.
@@ -269,41 +313,53 @@ mod tests {
         assert_eq!(leftovers, vec![std::ffi::OsString::from("table.arrow")]);
     }
 
-    /// A file named as a temporary file of `target`, last modified `age` ago.
-    fn leftover(target: &Path, random: &str, age: Duration) -> PathBuf {
-        let name = target.file_name().unwrap().to_str().unwrap();
-        let path = target.with_file_name(format!(".{name}.{random}.tmp"));
-        let file = File::create(&path).unwrap();
-        file.set_modified(std::time::SystemTime::now() - age)
-            .unwrap();
-        path
+    fn temporary_files(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| name.ends_with(".tmp"))
+            .collect();
+        names.sort();
+        names
     }
 
     #[test]
-    fn a_write_reclaims_its_targets_abandoned_temporary_files_only() {
+    fn a_dead_writers_file_is_reused_and_a_live_ones_is_left_alone() {
         let dir = tempfile::tempdir().unwrap();
         let target = dir.path().join("table.arrow");
-        let old = Duration::from_secs(600);
-        let abandoned = leftover(&target, "aB3dE9", old);
-        let fresh = leftover(&target, "fresh1", Duration::ZERO);
-        let held = leftover(&target, "held22", old);
+        // What a killed writer leaves: slot 0, written to, unlocked.
+        std::fs::write(dir.path().join(".table.arrow.0.tmp"), b"half a file").unwrap();
+        let mut first = AtomicFile::create(&target, false).unwrap();
+        assert_eq!(first.temp_path, dir.path().join(".table.arrow.0.tmp"));
+        // A second writer of the same target while the first is live takes the next slot.
+        let mut second = AtomicFile::create(&target, false).unwrap();
+        assert_eq!(second.temp_path, dir.path().join(".table.arrow.1.tmp"));
+        first.write_all(b"one").unwrap();
+        second.write_all(b"two").unwrap();
+        first.commit().unwrap();
+        assert_eq!(
+            std::fs::read(&target).unwrap(),
+            b"one",
+            "the leftover was emptied"
+        );
+        second.commit().unwrap();
+        assert_eq!(std::fs::read(&target).unwrap(), b"two");
+        assert!(temporary_files(dir.path()).is_empty());
+    }
+
+    #[test]
+    fn a_locked_file_in_a_slot_is_never_taken() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("t.arrow");
+        let held = dir.path().join(".t.arrow.0.tmp");
+        std::fs::write(&held, b"someone else's").unwrap();
         let holder = File::open(&held).unwrap();
         holder.try_lock().unwrap();
-        let other = leftover(&dir.path().join("other.arrow"), "aB3dE9", old);
-        let mut file = AtomicFile::create(&target, false).unwrap();
-        // A live writer's own temporary file is locked: another write leaves it alone.
-        let live = std::fs::read_dir(dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .find(|p| ![&abandoned, &fresh, &held, &other].contains(&p))
-            .unwrap();
-        assert!(!remove_if_abandoned(&live, Duration::ZERO).unwrap());
-        file.write_all(b"new").unwrap();
-        file.commit().unwrap();
-        assert!(!abandoned.exists());
-        assert!(fresh.exists() && held.exists() && other.exists());
-        drop(holder);
-        assert!(remove_if_abandoned(&held, Duration::ZERO).unwrap());
+        let file = AtomicFile::create(&target, false).unwrap();
+        assert_eq!(file.temp_path, dir.path().join(".t.arrow.1.tmp"));
+        drop(file);
+        assert_eq!(std::fs::read(&held).unwrap(), b"someone else's");
+        assert_eq!(temporary_files(dir.path()), [".t.arrow.0.tmp"]);
     }
 
     #[test]
