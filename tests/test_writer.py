@@ -559,3 +559,48 @@ def test_ctrl_c_stops_a_write_between_batches_and_keeps_the_previous_version(
     assert result["files"] == ["t.arrow", "whole.arrow"], "no temporary file is left"
     # It stopped at a batch boundary, not at the end: well before a whole write's time.
     assert result["took"] < result["whole"] * 0.6, result
+
+
+def test_one_list_of_compression_names() -> None:
+    # The core's names are the API's Literal, the manager's config check and the CLI's choices;
+    # aliases the core once took ("lz4_frame", "uncompressed") are refused everywhere alike.
+    import typing
+
+    from dagster_fastio import _core
+    from dagster_fastio.api import COMPRESSIONS, Compression
+
+    assert COMPRESSIONS == tuple(_core.COMPRESSIONS) == typing.get_args(Compression)
+    for alias in ("lz4_frame", "uncompressed"):
+        with pytest.raises(ValueError, match="'zstd', 'lz4' or 'none'"):
+            fio.encode(pa.table({"x": [1]}), compression=alias)  # type: ignore[arg-type]
+    assert fio.decode(fio.encode(pa.table({"x": [1]}), compression="LZ4")).num_rows == 1  # type: ignore[arg-type]
+
+
+def test_write_options_are_keyword_only_in_one_order() -> None:
+    import inspect
+
+    from dagster_fastio.api import Writer
+
+    order = [
+        "compression",
+        "level",
+        "chunk_rows",
+        "fsync",
+        "storage_options",
+        "part_size",
+        "max_concurrency",
+    ]
+    for function, leading in (
+        (fio.write, ["data", "uri"]),
+        (fio.open_writer, ["uri", "schema"]),
+        (Writer.__init__, ["self", "uri", "schema"]),
+        (fio.encode, ["data"]),
+    ):
+        parameters = list(inspect.signature(function).parameters.values())
+        assert [p.name for p in parameters[: len(leading)]] == leading
+        options = parameters[len(leading) :]
+        assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in options), function
+        names = [p.name for p in options]
+        assert names == [name for name in order if name in names], function
+    with pytest.raises(TypeError):
+        fio.write(pa.table({"x": [1]}), "memory://b/t.arrow", "lz4")  # type: ignore[misc]

@@ -1,8 +1,11 @@
 """Typed stubs of the native module; `make lint` checks them with mypy.stubtest."""
 
-from typing import Any, final
+from typing import Any, Literal, final
+
+_Compression = Literal["zstd", "lz4", "none"]
 
 __all__ = [
+    "COMPRESSIONS",
     "IpcFileWriter",
     "WriteStats",
     "__version__",
@@ -19,6 +22,7 @@ __all__ = [
     "write_zstd_file",
 ]
 
+COMPRESSIONS: list[str]
 __version__: str
 
 @final
@@ -40,7 +44,7 @@ class IpcFileWriter:
         cls,
         uri: str,
         schema: Any,
-        compression: str = "zstd",
+        compression: _Compression = "zstd",
         level: int | None = None,
         chunk_rows: int | None = None,
         fsync: bool = False,
@@ -55,12 +59,15 @@ class IpcFileWriter:
     def closed(self) -> bool: ...
 
 def encode(
-    data: Any, compression: str = "zstd", level: int | None = None, chunk_rows: int | None = None
+    data: Any,
+    compression: _Compression = "zstd",
+    level: int | None = None,
+    chunk_rows: int | None = None,
 ) -> tuple[Any, WriteStats]: ...
 def write_file(
     data: Any,
     uri: str,
-    compression: str = "zstd",
+    compression: _Compression = "zstd",
     level: int | None = None,
     chunk_rows: int | None = None,
     fsync: bool = False,

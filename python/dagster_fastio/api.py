@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import pickle
 import time
-import typing
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
@@ -46,7 +45,9 @@ __all__ = [
 __version__ = _core.__version__
 
 Compression = Literal["zstd", "lz4", "none"]
-COMPRESSIONS: tuple[str, ...] = typing.get_args(Compression)
+# The core's names, the one list the API, FastIOManager's config and the CLI check against
+# (tests/test_writer.py checks the Literal above says the same).
+COMPRESSIONS: tuple[str, ...] = tuple(_core.COMPRESSIONS)
 PathOrUri = str | os.PathLike[str]
 
 
@@ -162,6 +163,7 @@ def _write_info(
 
 def encode(
     data: Any,
+    *,
     compression: Compression = "zstd",
     level: int | None = None,
     chunk_rows: int | None = None,
@@ -188,14 +190,14 @@ def decode(data: Any, columns: Sequence[str] | None = None) -> pa.Table:
 def write(
     data: Any,
     uri: PathOrUri,
+    *,
     compression: Compression = "zstd",
     level: int | None = None,
+    chunk_rows: int | None = None,
+    fsync: bool = False,
     storage_options: dict[str, str] | None = None,
     part_size: int | None = None,
     max_concurrency: int | None = None,
-    *,
-    chunk_rows: int | None = None,
-    fsync: bool = False,
 ) -> WriteInfo:
     """Writes ``data`` to ``uri`` as an Arrow IPC file, replacing any previous version atomically.
 
@@ -272,6 +274,7 @@ class Writer:
         self,
         uri: PathOrUri,
         schema: Any,
+        *,
         compression: Compression = "zstd",
         level: int | None = None,
         chunk_rows: int | None = None,
@@ -336,13 +339,13 @@ class Writer:
 def open_writer(
     uri: PathOrUri,
     schema: Any,
-    compression: Compression = "zstd",
-    storage_options: dict[str, str] | None = None,
-    part_size: int | None = None,
     *,
+    compression: Compression = "zstd",
     level: int | None = None,
     chunk_rows: int | None = None,
     fsync: bool = False,
+    storage_options: dict[str, str] | None = None,
+    part_size: int | None = None,
     max_concurrency: int | None = None,
 ) -> Writer:
     """Opens a streaming writer for output larger than memory.
@@ -353,13 +356,13 @@ def open_writer(
     return Writer(
         uri,
         schema,
-        compression,
-        level,
-        chunk_rows,
-        fsync,
-        storage_options,
-        part_size,
-        max_concurrency,
+        compression=compression,
+        level=level,
+        chunk_rows=chunk_rows,
+        fsync=fsync,
+        storage_options=storage_options,
+        part_size=part_size,
+        max_concurrency=max_concurrency,
     )
 
 

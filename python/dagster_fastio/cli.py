@@ -312,7 +312,7 @@ def convert(
             open_writer(
                 dst,
                 schema,
-                compression,  # type: ignore[arg-type]
+                compression=compression,  # type: ignore[arg-type]
                 storage_options=options,
                 level=level,
             ) as writer,

@@ -42,7 +42,7 @@ class TableSink:
         return api.open_writer(
             self.uri,
             schema,
-            self.compression,  # type: ignore[arg-type]
+            compression=self.compression,  # type: ignore[arg-type]
             storage_options=self.storage_options,
             part_size=self.part_size,
             level=self.level,

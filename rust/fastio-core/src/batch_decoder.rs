@@ -17,7 +17,6 @@ use arrow_ipc::{Block, Message, MessageHeader, MetadataVersion};
 use arrow_schema::{ArrowError, SchemaRef};
 
 use crate::error::{FastIoError, Result};
-use crate::guard;
 use crate::inflate::{inflate_batch, inflate_dictionary};
 use crate::validate::validate_column;
 
@@ -52,7 +51,7 @@ impl BatchDecoder {
             .ok()
             .filter(|len| *len <= bytes.len())
             .ok_or_else(|| corrupt("a block's metadata reaches past its message"))?;
-        let message = guard::parse(&bytes.as_slice()[..metadata_len])?;
+        let message = crate::ipc_format::parse_message(&bytes.as_slice()[..metadata_len])?;
         // Old files may leave the footer's version unset.
         if self.version != MetadataVersion::V1 && message.version() != self.version {
             return Err(corrupt(

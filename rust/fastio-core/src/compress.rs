@@ -15,7 +15,6 @@ use rayon::prelude::*;
 use crate::batch_header;
 use crate::codec;
 use crate::error::{FastIoError, Result};
-use crate::guard;
 
 /// Compressed buffers are padded to this in the body (the format's minimum, as pyarrow does).
 const BODY_ALIGNMENT: usize = 8;
@@ -57,7 +56,7 @@ pub(crate) fn compress_message(
     level: i32,
 ) -> Result<CompressedMessage> {
     let body = Body::split(message, metadata_len);
-    let parsed = guard::parse(&body.metadata)?;
+    let parsed = crate::ipc_format::parse_message(&body.metadata)?;
     let batch = parsed
         .header_as_record_batch()
         .ok_or_else(|| internal("arrow-ipc encoded something other than a record batch"))?;

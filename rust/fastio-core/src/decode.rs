@@ -8,22 +8,18 @@ use std::sync::Arc;
 use arrow_array::{RecordBatch, RecordBatchReader};
 use arrow_buffer::Buffer;
 use arrow_ipc::convert::fb_to_schema;
-use arrow_ipc::reader::{read_footer_length, StreamDecoder};
+use arrow_ipc::reader::StreamDecoder;
 use arrow_ipc::{Block, MessageHeader, MetadataVersion};
 use arrow_schema::{ArrowError, Schema, SchemaRef};
 use rayon::prelude::*;
 
 use crate::batch_decoder::BatchDecoder;
 use crate::error::{panic_message, FastIoError, Result};
-use crate::guard;
+use crate::ipc_format::{
+    self, block_range, check_block, corrupt, footer_len, footer_start, opens_a_file, truncated,
+    FILE_HEADER_LEN, FILE_TRAILER_LEN,
+};
 use crate::local::{map_file, LocalFile};
-
-/// An Arrow IPC file opens with these bytes (and closes with them after the footer).
-pub(crate) const ARROW_FILE_MAGIC: &[u8; 6] = b"ARROW1";
-/// Footer length (4 bytes) and closing magic (6 bytes).
-pub(crate) const FILE_TRAILER_LEN: usize = 10;
-/// Opening magic padded to 8 bytes.
-pub(crate) const FILE_HEADER_LEN: usize = 8;
 
 /// Where the bytes to decode live.
 pub enum IpcSource<'a> {
@@ -88,9 +84,7 @@ impl IpcContents {
             IpcSource::Path(path) => {
                 let file = LocalFile::open(path)?;
                 let is_file = file.size() >= (FILE_HEADER_LEN + FILE_TRAILER_LEN) as u64
-                    && file
-                        .read_range(0, FILE_HEADER_LEN)?
-                        .starts_with(ARROW_FILE_MAGIC);
+                    && opens_a_file(file.read_range(0, FILE_HEADER_LEN)?.as_slice());
                 if is_file {
                     Bytes::File(file)
                 } else {
@@ -118,7 +112,7 @@ impl IpcContents {
         if buffer.is_empty() {
             return Err(FastIoError::Corrupt("the input is empty".into()));
         }
-        if buffer.len() >= FILE_HEADER_LEN && buffer.as_slice().starts_with(ARROW_FILE_MAGIC) {
+        if opens_a_file(buffer.as_slice()) {
             Self::open_file(Bytes::Memory(buffer), columns)
         } else {
             Self::open_stream(buffer, columns)
@@ -132,10 +126,7 @@ impl IpcContents {
         }
         let trailer = bytes.slice(len - FILE_TRAILER_LEN, FILE_TRAILER_LEN)?;
         let footer_len = footer_len(trailer.as_slice())?;
-        let footer_start = (len - FILE_TRAILER_LEN)
-            .checked_sub(footer_len)
-            .filter(|start| *start >= FILE_HEADER_LEN)
-            .ok_or_else(|| corrupt("the footer length points outside the file"))?;
+        let footer_start = footer_start(len as u64, footer_len as u64)? as usize;
         let footer = bytes.slice(footer_start, footer_len)?;
         let FileFooter {
             mut decoder,
@@ -160,7 +151,7 @@ impl IpcContents {
     }
 
     fn open_stream(buffer: Buffer, columns: Option<&[String]>) -> Result<Self> {
-        let index = guard::index_stream(buffer.as_slice())?;
+        let index = ipc_format::index_stream(buffer.as_slice())?;
         if let Some(contents) = Self::open_indexed_stream(&buffer, &index, columns)? {
             return Ok(contents);
         }
@@ -205,7 +196,7 @@ impl IpcContents {
     /// mid-stream, a truncated stream) goes through the sequential stream decoder.
     fn open_indexed_stream(
         buffer: &Buffer,
-        index: &guard::StreamIndex,
+        index: &ipc_format::StreamIndex,
         columns: Option<&[String]>,
     ) -> Result<Option<Self>> {
         let Some((first, rest)) = index.messages.split_first() else {
@@ -214,8 +205,9 @@ impl IpcContents {
         if !index.complete || first.header != MessageHeader::Schema {
             return Ok(None);
         }
-        let message =
-            guard::parse(&buffer.as_slice()[first.offset..first.offset + first.metadata_len])?;
+        let message = ipc_format::parse_message(
+            &buffer.as_slice()[first.offset..first.offset + first.metadata_len],
+        )?;
         let ipc_schema = message
             .header_as_schema()
             .ok_or_else(|| corrupt("the stream's schema message has no schema"))?;
@@ -330,14 +322,6 @@ impl RecordBatchReader for IpcBatchReader {
     }
 }
 
-/// Length of the footer, from the last ten bytes of a file (length and closing magic).
-pub(crate) fn footer_len(trailer: &[u8]) -> Result<usize> {
-    let trailer: [u8; FILE_TRAILER_LEN] = trailer
-        .try_into()
-        .map_err(|_| truncated("shorter than an empty Arrow file"))?;
-    read_footer_length(trailer).map_err(|_| truncated("no footer at the end"))
-}
-
 /// A parsed file footer: a decoder for the requested columns (its dictionaries still to be
 /// loaded), the projected schema, and where the dictionaries and batches are.
 pub(crate) struct FileFooter {
@@ -358,7 +342,7 @@ impl FileFooter {
         let ipc_schema = footer
             .schema()
             .ok_or_else(|| corrupt("the footer has no schema"))?;
-        guard::check_byte_order(ipc_schema)?;
+        ipc_format::check_byte_order(ipc_schema)?;
         let full_schema = Arc::new(fb_to_schema(ipc_schema));
         let (decoder, schema, projection) =
             projected_decoder(full_schema.clone(), footer.version(), columns)?;
@@ -391,7 +375,7 @@ pub(crate) fn load_dictionary(
     block: &Block,
     message: &Buffer,
 ) -> Result<()> {
-    check_block(message, block)?;
+    check_block(message.as_slice(), block)?;
     decoder.read_dictionary(block, message)
 }
 
@@ -404,7 +388,7 @@ pub(crate) fn decode_batch(
     message: &Buffer,
 ) -> Result<RecordBatch> {
     catch_unwind(AssertUnwindSafe(|| {
-        check_block(message, block)?;
+        check_block(message.as_slice(), block)?;
         decoder
             .read_record_batch(block, message)
             .map_err(|e| match e {
@@ -459,36 +443,6 @@ fn projection(schema: &Schema, columns: Option<&[String]>) -> Result<Option<Vec<
 }
 
 fn block_buffer(bytes: &Bytes, block: &Block, data_end: usize) -> Result<Buffer> {
-    let offset = usize::try_from(block.offset()).ok();
-    let metadata = usize::try_from(block.metaDataLength()).ok();
-    let body = usize::try_from(block.bodyLength()).ok();
-    let (Some(offset), Some(metadata), Some(body)) = (offset, metadata, body) else {
-        return Err(corrupt("a footer block has a negative offset or length"));
-    };
-    let length = metadata.checked_add(body).filter(|length| {
-        offset
-            .checked_add(*length)
-            .is_some_and(|end| end <= data_end)
-    });
-    match length {
-        Some(length) if metadata > 0 => bytes.slice(offset, length),
-        _ => Err(truncated("a block reaches past the end of the data")),
-    }
-}
-
-/// Checks the declared buffer lengths of the message a footer block points to.
-fn check_block(message: &Buffer, block: &Block) -> Result<()> {
-    let (metadata, body) = message.as_slice().split_at(block.metaDataLength() as usize);
-    guard::check_message(metadata, body)
-}
-
-pub(crate) fn corrupt(message: impl Into<String>) -> FastIoError {
-    FastIoError::Corrupt(message.into())
-}
-
-pub(crate) fn truncated(message: impl Into<String>) -> FastIoError {
-    FastIoError::Corrupt(format!(
-        "truncated or not an Arrow IPC file: {}",
-        message.into()
-    ))
+    let range = block_range(block, data_end as u64)?;
+    bytes.slice(range.start as usize, (range.end - range.start) as usize)
 }

@@ -8,11 +8,13 @@ use arrow_schema::SchemaRef;
 
 use std::sync::Arc;
 
-use crate::decode::{
-    corrupt, footer_len, truncated, FileFooter, ARROW_FILE_MAGIC, FILE_HEADER_LEN, FILE_TRAILER_LEN,
-};
+use crate::decode::FileFooter;
 use crate::error::Result;
-use crate::guard;
+use crate::guard::check_message;
+use crate::ipc_format::{
+    block_range, corrupt, footer_len, footer_start, index_stream, opens_a_file, parse_message,
+    truncated, ARROW_FILE_MAGIC, FILE_HEADER_LEN, FILE_TRAILER_LEN,
+};
 use crate::local::read_file;
 use crate::store::{retry_if_changed, Location};
 
@@ -89,115 +91,147 @@ pub fn describe(bytes: &Buffer) -> Result<Summary> {
     )
 }
 
+/// What a walk of a file's footer or a stream's messages finds.
+struct Walk {
+    schema: SchemaRef,
+    /// (offset, metadata length, body length) of every record batch message.
+    messages: Vec<(usize, usize, usize)>,
+    dictionary_batches: u64,
+    footer_metadata: Vec<(String, String)>,
+}
+
 fn describe_bytes(bytes: &Buffer) -> Result<Summary> {
     let data = bytes.as_slice();
     let is_file = data.len() >= FILE_HEADER_LEN + FILE_TRAILER_LEN
-        && data.starts_with(ARROW_FILE_MAGIC)
+        && opens_a_file(data)
         && data.ends_with(ARROW_FILE_MAGIC);
-    // (offset, metadata length, body length) of every record batch message.
-    let mut messages = Vec::new();
-    let mut dictionary_batches = 0;
-    let mut footer_metadata = Vec::new();
-    let schema = if is_file {
-        let footer_len = footer_len(&data[data.len() - FILE_TRAILER_LEN..])?;
-        let footer_start = (data.len() - FILE_TRAILER_LEN)
-            .checked_sub(footer_len)
-            .filter(|start| *start >= FILE_HEADER_LEN)
-            .ok_or_else(|| corrupt("the footer length points outside the file"))?;
-        let footer_bytes = &data[footer_start..data.len() - FILE_TRAILER_LEN];
-        let footer = FileFooter::parse(footer_bytes, None)?;
-        if let Ok(raw) = arrow_ipc::root_as_footer(footer_bytes) {
-            for pair in raw.custom_metadata().into_iter().flatten() {
-                if let (Some(key), Some(value)) = (pair.key(), pair.value()) {
-                    footer_metadata.push((key.to_string(), value.to_string()));
-                }
-            }
-        }
-        dictionary_batches = footer.dictionaries.len() as u64;
-        for block in &footer.batches {
-            let (Ok(offset), Ok(metadata), Ok(body)) = (
-                usize::try_from(block.offset()),
-                usize::try_from(block.metaDataLength()),
-                usize::try_from(block.bodyLength()),
-            ) else {
-                return Err(corrupt("a footer block has a negative offset or length"));
-            };
-            if offset.saturating_add(metadata).saturating_add(body) > footer_start {
-                return Err(truncated("a block reaches past the end of the data"));
-            }
-            messages.push((offset, metadata, body));
-        }
-        footer.schema
+    let walk = if is_file {
+        walk_file(data)?
     } else {
-        let index = guard::index_stream(data)?;
-        if !index.complete {
-            return Err(truncated("the stream ends part-way through a message"));
-        }
-        let mut schema = None;
-        for message in &index.messages {
-            match message.header {
-                MessageHeader::Schema => {
-                    let metadata = &data[message.offset..message.offset + message.metadata_len];
-                    let parsed = guard::parse(metadata)?;
-                    let ipc_schema = parsed
-                        .header_as_schema()
-                        .ok_or_else(|| corrupt("a schema message has no schema"))?;
-                    schema.get_or_insert_with(|| Arc::new(fb_to_schema(ipc_schema)));
-                }
-                MessageHeader::DictionaryBatch => dictionary_batches += 1,
-                MessageHeader::RecordBatch => {
-                    messages.push((message.offset, message.metadata_len, message.body_len))
-                }
-                _ => {}
-            }
-        }
-        schema.ok_or_else(|| corrupt("no schema message"))?
+        walk_stream(data)?
     };
-    let mut batches = Vec::new();
-    for (offset, metadata_len, body_len) in messages {
-        let metadata = &data[offset..offset + metadata_len];
-        let body = &data[offset + metadata_len..offset + metadata_len + body_len];
-        let parsed = guard::parse(metadata)?;
-        {
-            let batch = parsed
-                .header_as_record_batch()
-                .ok_or_else(|| corrupt("a record batch message has no header"))?;
-            guard::check_message(metadata, body)?;
-            let codec = batch.compression().map(|c| match c.codec() {
-                CompressionType::LZ4_FRAME => "lz4",
-                _ => "zstd",
-            });
-            let mut raw = 0u64;
-            for buffer in batch.buffers().into_iter().flatten() {
-                let length = buffer.length().max(0) as u64;
-                raw += match codec {
-                    Some(_) if length >= 8 => {
-                        let at = buffer.offset() as usize;
-                        let prefix: [u8; 8] =
-                            body[at..at + 8].try_into().expect("checked by the guard");
-                        match i64::from_le_bytes(prefix) {
-                            -1 => length - 8,
-                            declared => declared.max(0) as u64,
-                        }
-                    }
-                    _ => length,
-                };
-            }
-            batches.push(BatchSummary {
-                rows: batch.length().max(0) as u64,
-                stored_bytes: body_len as u64,
-                raw_bytes: raw,
-                codec,
-            });
-        }
-    }
+    let batches = walk
+        .messages
+        .iter()
+        .map(|&(offset, metadata_len, body_len)| {
+            let body_start = offset + metadata_len;
+            summarize_batch(
+                &data[offset..body_start],
+                &data[body_start..body_start + body_len],
+            )
+        })
+        .collect::<Result<Vec<_>>>()?;
     Ok(Summary {
         format: if is_file { "file" } else { "stream" },
-        schema,
+        schema: walk.schema,
         stored_bytes: data.len() as u64,
         batches,
-        dictionary_batches,
+        dictionary_batches: walk.dictionary_batches,
+        footer_metadata: walk.footer_metadata,
+    })
+}
+
+/// The batches a file's footer lists, and its key-value metadata.
+fn walk_file(data: &[u8]) -> Result<Walk> {
+    let footer_len = footer_len(&data[data.len() - FILE_TRAILER_LEN..])?;
+    let footer_start = footer_start(data.len() as u64, footer_len as u64)?;
+    let footer_bytes = &data[footer_start as usize..data.len() - FILE_TRAILER_LEN];
+    let footer = FileFooter::parse(footer_bytes, None)?;
+    let mut footer_metadata = Vec::new();
+    if let Ok(raw) = arrow_ipc::root_as_footer(footer_bytes) {
+        for pair in raw.custom_metadata().into_iter().flatten() {
+            if let (Some(key), Some(value)) = (pair.key(), pair.value()) {
+                footer_metadata.push((key.to_string(), value.to_string()));
+            }
+        }
+    }
+    let messages = footer
+        .batches
+        .iter()
+        .map(|block| {
+            let range = block_range(block, footer_start)?;
+            let metadata = block.metaDataLength() as usize;
+            let offset = range.start as usize;
+            Ok((
+                offset,
+                metadata,
+                (range.end - range.start) as usize - metadata,
+            ))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Walk {
+        schema: footer.schema,
+        messages,
+        dictionary_batches: footer.dictionaries.len() as u64,
         footer_metadata,
+    })
+}
+
+/// The messages of a whole stream.
+fn walk_stream(data: &[u8]) -> Result<Walk> {
+    let index = index_stream(data)?;
+    if !index.complete {
+        return Err(truncated("the stream ends part-way through a message"));
+    }
+    let mut schema = None;
+    let mut messages = Vec::new();
+    let mut dictionary_batches = 0;
+    for message in &index.messages {
+        match message.header {
+            MessageHeader::Schema => {
+                let metadata = &data[message.offset..message.offset + message.metadata_len];
+                let parsed = parse_message(metadata)?;
+                let ipc_schema = parsed
+                    .header_as_schema()
+                    .ok_or_else(|| corrupt("a schema message has no schema"))?;
+                schema.get_or_insert_with(|| Arc::new(fb_to_schema(ipc_schema)));
+            }
+            MessageHeader::DictionaryBatch => dictionary_batches += 1,
+            MessageHeader::RecordBatch => {
+                messages.push((message.offset, message.metadata_len, message.body_len))
+            }
+            _ => {}
+        }
+    }
+    Ok(Walk {
+        schema: schema.ok_or_else(|| corrupt("no schema message"))?,
+        messages,
+        dictionary_batches,
+        footer_metadata: Vec::new(),
+    })
+}
+
+/// Rows, codec and sizes of one record batch message, from its header and buffer prefixes.
+fn summarize_batch(metadata: &[u8], body: &[u8]) -> Result<BatchSummary> {
+    let parsed = parse_message(metadata)?;
+    let batch = parsed
+        .header_as_record_batch()
+        .ok_or_else(|| corrupt("a record batch message has no header"))?;
+    check_message(metadata, body)?;
+    let codec = batch.compression().map(|c| match c.codec() {
+        CompressionType::LZ4_FRAME => "lz4",
+        _ => "zstd",
+    });
+    let mut raw = 0u64;
+    for buffer in batch.buffers().into_iter().flatten() {
+        let length = buffer.length().max(0) as u64;
+        raw += match codec {
+            Some(_) if length >= 8 => {
+                let at = buffer.offset() as usize;
+                let prefix: [u8; 8] = body[at..at + 8].try_into().expect("checked by the guard");
+                match i64::from_le_bytes(prefix) {
+                    -1 => length - 8,
+                    declared => declared.max(0) as u64,
+                }
+            }
+            _ => length,
+        };
+    }
+    Ok(BatchSummary {
+        rows: batch.length().max(0) as u64,
+        stored_bytes: body.len() as u64,
+        raw_bytes: raw,
+        codec,
     })
 }
 

@@ -27,11 +27,9 @@ use rayon::ThreadPool;
 
 use crate::compress::compress_message;
 use crate::error::{FastIoError, Result};
+use crate::ipc_format::ARROW_FILE_MAGIC;
 use crate::options::EncodeOptions;
 use crate::rechunk::{batch_slice_bytes, dictionary_values_bytes, Rechunker};
-
-/// Closes every Arrow IPC file, after the footer and its length (Arrow columnar format spec).
-const ARROW_FILE_MAGIC: &[u8; 6] = b"ARROW1";
 
 /// Footer key naming the program that wrote the file, read back by `inspect`-style tools.
 pub const WRITER_METADATA_KEY: &str = "dagster_fastio.writer";

@@ -25,6 +25,9 @@ pub enum Compression {
 }
 
 impl Compression {
+    /// Every codec, by the one name each has in the core, the Python API, FastIOManager's
+    /// config and the CLI.
+    pub const ALL: [Compression; 3] = [Compression::Zstd, Compression::Lz4Frame, Compression::None];
     pub const CHOICES: &'static str = "'zstd', 'lz4' or 'none'";
 
     pub fn name(self) -> &'static str {
@@ -48,15 +51,16 @@ impl FromStr for Compression {
     type Err = FastIoError;
 
     fn from_str(s: &str) -> Result<Self> {
-        match s.to_ascii_lowercase().as_str() {
-            "zstd" => Ok(Compression::Zstd),
-            "lz4" | "lz4_frame" => Ok(Compression::Lz4Frame),
-            "none" | "uncompressed" => Ok(Compression::None),
-            other => Err(FastIoError::InvalidArgument(format!(
-                "unknown compression {other:?}: expected {}",
-                Compression::CHOICES
-            ))),
-        }
+        let name = s.to_ascii_lowercase();
+        Compression::ALL
+            .into_iter()
+            .find(|compression| compression.name() == name)
+            .ok_or_else(|| {
+                FastIoError::InvalidArgument(format!(
+                    "unknown compression {s:?}: expected {}",
+                    Compression::CHOICES
+                ))
+            })
     }
 }
 

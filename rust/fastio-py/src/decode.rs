@@ -2,8 +2,8 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::UInt8Type;
 use arrow_array::RecordBatchIterator;
 use fastio_core::decode::IpcContents;
-use fastio_core::store::fetch::{RemoteContents, DEFAULT_FETCH_CONCURRENCY as FETCH_CONCURRENCY};
-use fastio_core::{IpcSource, Location};
+use fastio_core::open::{self, LocalRead};
+use fastio_core::IpcSource;
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3_arrow::{PyArray, PyRecordBatchReader};
@@ -11,19 +11,21 @@ use pyo3_arrow::{PyArray, PyRecordBatchReader};
 use crate::errors::detached;
 use crate::store::{location, PyStorageOptions};
 
-fn decoded_reader(contents: IpcContents) -> Result<PyRecordBatchReader, fastio_core::FastIoError> {
-    let schema = contents.schema();
-    let batches = contents.read_all()?;
-    Ok(PyRecordBatchReader::new(Box::new(
-        RecordBatchIterator::new(batches.into_iter().map(Ok), schema),
+fn decoded_reader(
+    schema: arrow_schema::SchemaRef,
+    batches: Vec<arrow_array::RecordBatch>,
+) -> PyRecordBatchReader {
+    PyRecordBatchReader::new(Box::new(RecordBatchIterator::new(
+        batches.into_iter().map(Ok),
+        schema,
     )))
 }
 
-fn local_source(path: &std::path::Path, memory_map: bool) -> IpcSource<'_> {
+fn local_read(memory_map: bool) -> LocalRead {
     if memory_map {
-        IpcSource::MappedPath(path)
+        LocalRead::Map
     } else {
-        IpcSource::Path(path)
+        LocalRead::Copy
     }
 }
 
@@ -42,7 +44,7 @@ pub fn decode(
     let buffer = bytes.values().inner().clone();
     detached(py, move || {
         let contents = IpcContents::open(IpcSource::Memory(buffer), columns.as_deref())?;
-        decoded_reader(contents)
+        Ok(decoded_reader(contents.schema(), contents.read_all()?))
     })
 }
 
@@ -57,18 +59,11 @@ pub fn read_file(
     storage_options: PyStorageOptions,
     memory_map: bool,
 ) -> PyResult<PyRecordBatchReader> {
-    detached(py, move || match location(&uri, storage_options)? {
-        Location::Local(path) => {
-            let contents = IpcContents::open(local_source(&path, memory_map), columns.as_deref())?;
-            decoded_reader(contents)
-        }
-        Location::Remote(object) => {
-            let (schema, batches) =
-                RemoteContents::read_whole(&object, columns.as_deref(), FETCH_CONCURRENCY)?;
-            Ok(PyRecordBatchReader::new(Box::new(
-                RecordBatchIterator::new(batches.into_iter().map(Ok), schema),
-            )))
-        }
+    detached(py, move || {
+        let location = location(&uri, storage_options)?;
+        let (schema, batches) =
+            open::read_all(&location, columns.as_deref(), local_read(memory_map))?;
+        Ok(decoded_reader(schema, batches))
     })
 }
 
@@ -82,14 +77,9 @@ pub fn read_file_batches(
     storage_options: PyStorageOptions,
     memory_map: bool,
 ) -> PyResult<PyRecordBatchReader> {
-    detached(py, move || match location(&uri, storage_options)? {
-        Location::Local(path) => {
-            let contents = IpcContents::open(local_source(&path, memory_map), columns.as_deref())?;
-            Ok(PyRecordBatchReader::new(Box::new(contents.into_reader())))
-        }
-        Location::Remote(object) => {
-            let contents = RemoteContents::open(object, columns.as_deref(), FETCH_CONCURRENCY)?;
-            Ok(PyRecordBatchReader::new(contents.into_reader()))
-        }
+    detached(py, move || {
+        let location = location(&uri, storage_options)?;
+        let reader = open::read_batches(location, columns.as_deref(), local_read(memory_map))?;
+        Ok(PyRecordBatchReader::new(reader))
     })
 }

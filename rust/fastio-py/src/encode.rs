@@ -2,7 +2,8 @@ use std::sync::Arc;
 
 use arrow_array::UInt8Array;
 use arrow_buffer::{Buffer, ScalarBuffer};
-use fastio_core::{encode_to_vec, FastIoError, IpcFileEncoder, Sink};
+use fastio_core::open;
+use fastio_core::{encode_to_vec, FastIoError};
 use pyo3::prelude::*;
 use pyo3_arrow::input::AnyRecordBatch;
 use pyo3_arrow::PyArray;
@@ -95,8 +96,8 @@ pub fn write_file(
     let upload = upload_options(py, part_size, max_concurrency)?;
     let reader = data.into_reader()?;
     detached(py, move || {
-        let sink = Sink::create(location(&uri, storage_options)?, upload, fsync)?;
-        let mut encoder = IpcFileEncoder::try_new(sink, reader.schema(), &options)?
+        let target = location(&uri, storage_options)?;
+        let mut encoder = open::create_file(target, reader.schema(), &options, upload, fsync)?
             .with_interrupt_check(Box::new(python_signals));
         encoder.write_all(reader)?;
         let (sink, stats) = encoder.finish()?;

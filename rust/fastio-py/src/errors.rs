@@ -7,15 +7,18 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use fastio_core::FastIoError;
 use pyo3::exceptions::{PyFileNotFoundError, PyKeyboardInterrupt, PyOSError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::PyType;
 
-fn exception(py: Python<'_>, name: &str, message: String) -> PyErr {
-    let class = py
-        .import("dagster_fastio.errors")
-        .and_then(|module| module.getattr(name))
-        .and_then(|class| class.cast_into::<PyType>().map_err(PyErr::from));
-    match class {
-        Ok(class) => PyErr::from_type(class, message),
+/// The exception classes of `dagster_fastio.errors`, looked up once each.
+static CORRUPT: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static STORE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static CHANGED: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static BASE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+
+fn exception(py: Python<'_>, class: &PyOnceLock<Py<PyType>>, name: &str, message: String) -> PyErr {
+    match class.import(py, "dagster_fastio.errors", name) {
+        Ok(class) => PyErr::from_type(class.clone(), message),
         Err(import_error) => import_error,
     }
 }
@@ -34,7 +37,7 @@ pub fn interrupted_by(error: PyErr) -> FastIoError {
 pub fn to_py_err(py: Python<'_>, error: FastIoError) -> PyErr {
     let message = error.to_string();
     match error {
-        FastIoError::Corrupt(_) => exception(py, "CorruptFileError", message),
+        FastIoError::Corrupt(_) => exception(py, &CORRUPT, "CorruptFileError", message),
         FastIoError::NotFound(path) => PyFileNotFoundError::new_err((2, message, path)),
         FastIoError::InvalidArgument(_) => PyValueError::new_err(message),
         FastIoError::Io { ref source, .. } => match source.raw_os_error() {
@@ -42,12 +45,21 @@ pub fn to_py_err(py: Python<'_>, error: FastIoError) -> PyErr {
             Some(errno) => PyOSError::new_err((errno, message)),
             None => PyOSError::new_err(message),
         },
-        FastIoError::Store { .. } => exception(py, "StoreError", message),
-        FastIoError::Changed(_) => exception(py, "ObjectChangedError", message),
-        FastIoError::Interrupted => PENDING_SIGNAL
-            .with_borrow_mut(Option::take)
-            .unwrap_or_else(|| PyKeyboardInterrupt::new_err(message)),
-        FastIoError::Arrow(_) | FastIoError::Internal(_) => exception(py, "FastIOError", message),
+        FastIoError::Store { .. } => exception(py, &STORE, "StoreError", message),
+        FastIoError::Changed(_) => exception(py, &CHANGED, "ObjectChangedError", message),
+        FastIoError::Interrupted => {
+            let error = PENDING_SIGNAL
+                .with_borrow_mut(Option::take)
+                .unwrap_or_else(|| PyKeyboardInterrupt::new_err(message.clone()));
+            // Says, in the traceback and Dagster's event log, that the write was undone: a
+            // signal that arrives just after a write completed raises the same exception.
+            let note = format!("dagster_fastio: {message}");
+            let _ = error.value(py).call_method1("add_note", (note,));
+            error
+        }
+        FastIoError::Arrow(_) | FastIoError::Internal(_) => {
+            exception(py, &BASE, "FastIOError", message)
+        }
     }
 }
 

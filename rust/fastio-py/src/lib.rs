@@ -29,6 +29,8 @@ fn _core(module: &Bound<'_, PyModule>) -> PyResult<()> {
         }
     }));
     module.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    let compressions = fastio_core::Compression::ALL.map(fastio_core::Compression::name);
+    module.add("COMPRESSIONS", compressions.to_vec())?;
     module.add_class::<encode::WriteStats>()?;
     module.add_class::<writer::IpcFileWriter>()?;
     module.add_function(wrap_pyfunction!(blob::write_zstd_file, module)?)?;

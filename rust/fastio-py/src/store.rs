@@ -52,10 +52,7 @@ pub fn object_exists(
     uri: String,
     storage_options: PyStorageOptions,
 ) -> PyResult<bool> {
-    detached(py, move || match location(&uri, storage_options)? {
-        Location::Local(path) => Ok(path.is_file()),
-        Location::Remote(object) => object.exists(),
-    })
+    detached(py, move || location(&uri, storage_options)?.exists())
 }
 
 /// Deletes the object or local file at `uri`; an absent one is not an error.
@@ -66,17 +63,7 @@ pub fn delete_object(
     uri: String,
     storage_options: PyStorageOptions,
 ) -> PyResult<()> {
-    detached(py, move || match location(&uri, storage_options)? {
-        Location::Local(path) => match std::fs::remove_file(&path) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(FastIoError::Io {
-                context: format!("deleting {}", path.display()),
-                source: e,
-            }),
-        },
-        Location::Remote(object) => object.delete(),
-    })
+    detached(py, move || location(&uri, storage_options)?.delete())
 }
 
 /// Size in bytes of the object or local file at `uri`.
@@ -87,20 +74,5 @@ pub fn object_size(
     uri: String,
     storage_options: PyStorageOptions,
 ) -> PyResult<u64> {
-    detached(py, move || match location(&uri, storage_options)? {
-        Location::Local(path) => {
-            std::fs::metadata(&path)
-                .map(|m| m.len())
-                .map_err(|e| match e.kind() {
-                    std::io::ErrorKind::NotFound => {
-                        FastIoError::NotFound(path.display().to_string())
-                    }
-                    _ => FastIoError::Io {
-                        context: format!("reading {}", path.display()),
-                        source: e,
-                    },
-                })
-        }
-        Location::Remote(object) => object.size(),
-    })
+    detached(py, move || location(&uri, storage_options)?.size())
 }

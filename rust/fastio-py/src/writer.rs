@@ -1,5 +1,6 @@
 use std::sync::Mutex;
 
+use fastio_core::open;
 use fastio_core::{FastIoError, IpcFileEncoder, Sink};
 use pyo3::prelude::*;
 use pyo3_arrow::input::AnyRecordBatch;
@@ -45,8 +46,8 @@ impl IpcFileWriter {
         let upload = upload_options(py, part_size, max_concurrency)?;
         let schema = schema.into_inner();
         let encoder = detached(py, move || {
-            let sink = Sink::create(location(&uri, storage_options)?, upload, fsync)?;
-            IpcFileEncoder::try_new(sink, schema, &options)
+            let target = location(&uri, storage_options)?;
+            open::create_file(target, schema, &options, upload, fsync)
                 .map(|encoder| encoder.with_interrupt_check(Box::new(python_signals)))
         })?;
         Ok(IpcFileWriter {

@@ -8,20 +8,20 @@ use std::sync::Arc;
 
 use arrow_array::{RecordBatch, RecordBatchReader};
 use arrow_buffer::{Buffer, MutableBuffer};
-use arrow_ipc::writer::{DictionaryTracker, IpcDataGenerator, IpcWriteContext, IpcWriteOptions};
 use arrow_ipc::Block;
-use arrow_schema::{ArrowError, DataType, FieldRef, Schema, SchemaRef};
+use arrow_schema::{ArrowError, SchemaRef};
 use futures::StreamExt;
 use rayon::prelude::*;
 use tokio::runtime::Runtime;
 use tokio::task::JoinHandle;
 
 use crate::batch_decoder::BatchDecoder;
-use crate::decode::{
-    corrupt, decode_batch, footer_len, load_dictionary, truncated, FileFooter, IpcContents,
-    IpcSource, ARROW_FILE_MAGIC, FILE_HEADER_LEN, FILE_TRAILER_LEN,
-};
+use crate::decode::{decode_batch, load_dictionary, FileFooter, IpcContents, IpcSource};
 use crate::error::{panic_message, Result};
+use crate::ipc_format::{
+    block_range, corrupt, footer_len, footer_start, truncated, ARROW_FILE_MAGIC, FILE_TRAILER_LEN,
+};
+use crate::store::column_ranges::ColumnRanges;
 use crate::store::{retry_if_changed, runtime, RemoteObject};
 
 /// Bytes read from the end first: the footer of a file of thousands of batches fits.
@@ -79,10 +79,7 @@ impl RemoteContents {
         }
         let trailer_start = tail.len() - FILE_TRAILER_LEN;
         let footer_len = footer_len(&tail[trailer_start..])? as u64;
-        let data_end = (size - FILE_TRAILER_LEN as u64)
-            .checked_sub(footer_len)
-            .filter(|start| *start >= FILE_HEADER_LEN as u64)
-            .ok_or_else(|| corrupt("the footer length points outside the file"))?;
+        let data_end = footer_start(size, footer_len)?;
         let footer = if footer_len as usize <= trailer_start {
             tail.slice_with_length(trailer_start - footer_len as usize, footer_len as usize)
         } else {
@@ -198,24 +195,6 @@ fn open_whole(buffer: Buffer, columns: Option<&[String]>) -> Result<IpcContents>
     IpcContents::open(IpcSource::Memory(buffer), columns)
 }
 
-/// The byte range of a footer block, checked against the end of the batch area.
-fn block_range(block: &Block, data_end: u64) -> Result<Range<u64>> {
-    let offset = u64::try_from(block.offset()).ok();
-    let metadata = u64::try_from(block.metaDataLength())
-        .ok()
-        .filter(|m| *m > 0);
-    let body = u64::try_from(block.bodyLength()).ok();
-    let (Some(offset), Some(metadata), Some(body)) = (offset, metadata, body) else {
-        return Err(corrupt("a footer block has a negative offset or length"));
-    };
-    let end = offset
-        .checked_add(metadata)
-        .and_then(|end| end.checked_add(body))
-        .filter(|end| *end <= data_end && offset >= FILE_HEADER_LEN as u64)
-        .ok_or_else(|| truncated("a block reaches past the end of the data"))?;
-    Ok(offset..end)
-}
-
 /// The block as it sits at the start of its own fetched message.
 fn rebased(block: &Block) -> Block {
     Block::new(0, block.metaDataLength(), block.bodyLength())
@@ -270,148 +249,6 @@ impl RemoteFile {
         let length = block.metaDataLength() as usize + block.bodyLength() as usize;
         let bytes = message.slice_with_length(offset, length);
         decode_batch(&self.decoder, index, &rebased(block), &bytes)
-    }
-}
-
-/// Which buffers of a record batch message belong to the projected columns.
-///
-/// A message lists its buffers column after column, each column's in a number fixed by its
-/// type. That number is taken from arrow-ipc itself, by encoding an empty batch of each column;
-/// view types (with a variable count of data buffers) opt out, and their batches are fetched
-/// whole.
-pub(crate) struct ColumnRanges {
-    /// Buffer index range of each projected column, in the message's buffer list.
-    buffers: Vec<Range<usize>>,
-    total_buffers: usize,
-}
-
-/// Ranges of the body closer than this are fetched as one.
-const RANGE_GAP: u64 = 64 << 10;
-
-impl ColumnRanges {
-    pub(crate) fn new(schema: &Schema, projection: &[usize]) -> Option<Self> {
-        if projection.len() == schema.fields().len() {
-            return None;
-        }
-        let counts = schema
-            .fields()
-            .iter()
-            .map(buffers_of)
-            .collect::<Option<Vec<_>>>()?;
-        let starts: Vec<usize> = counts
-            .iter()
-            .scan(0, |next, count| {
-                let start = *next;
-                *next += count;
-                Some(start)
-            })
-            .collect();
-        Some(ColumnRanges {
-            buffers: projection
-                .iter()
-                .map(|&column| starts[column]..starts[column] + counts[column])
-                .collect(),
-            total_buffers: counts.iter().sum(),
-        })
-    }
-
-    /// Body byte ranges (merged when close) holding the projected columns' buffers, from the
-    /// batch's message header; None when the header does not match the schema's layout.
-    fn body_ranges(&self, metadata: &[u8], body_len: u64) -> Option<Vec<Range<u64>>> {
-        let message = crate::guard::parse(metadata).ok()?;
-        let batch = message.header_as_record_batch()?;
-        let buffers = batch.buffers()?;
-        if buffers.len() != self.total_buffers {
-            return None;
-        }
-        let mut wanted: Vec<Range<u64>> = Vec::new();
-        for columns in &self.buffers {
-            for index in columns.clone() {
-                let buffer = buffers.get(index);
-                let start = u64::try_from(buffer.offset()).ok()?;
-                let end = start.checked_add(u64::try_from(buffer.length()).ok()?)?;
-                if end > body_len {
-                    return None;
-                }
-                if start < end {
-                    wanted.push(start..end);
-                }
-            }
-        }
-        wanted.sort_by_key(|range| range.start);
-        let mut merged: Vec<Range<u64>> = Vec::new();
-        for range in wanted {
-            match merged.last_mut() {
-                Some(last) if range.start <= last.end + RANGE_GAP => {
-                    last.end = last.end.max(range.end)
-                }
-                _ => merged.push(range),
-            }
-        }
-        Some(merged)
-    }
-}
-
-fn buffers_of(field: &FieldRef) -> Option<usize> {
-    if has_view_type(field.data_type()) {
-        return None;
-    }
-    // A dictionary column's buffers in a record batch are those of its keys.
-    let keys_only = field
-        .as_ref()
-        .clone()
-        .with_data_type(keys_of(field.data_type())?);
-    let schema = Arc::new(Schema::new(vec![keys_only]));
-    let empty = RecordBatch::new_empty(schema);
-    let (_, encoded) = IpcDataGenerator::default()
-        .encode(
-            &empty,
-            &mut DictionaryTracker::new(false),
-            &IpcWriteOptions::default(),
-            &mut IpcWriteContext::default(),
-        )
-        .ok()?;
-    let message = arrow_ipc::root_as_message(&encoded.ipc_message).ok()?;
-    Some(message.header_as_record_batch()?.buffers()?.len())
-}
-
-/// `data_type` with every dictionary replaced by its key type; None where that is not
-/// worked out (unions, run-end encoding).
-fn keys_of(data_type: &DataType) -> Option<DataType> {
-    let field = |f: &FieldRef| -> Option<FieldRef> {
-        Some(Arc::new(
-            f.as_ref().clone().with_data_type(keys_of(f.data_type())?),
-        ))
-    };
-    Some(match data_type {
-        DataType::Dictionary(key, _) => key.as_ref().clone(),
-        DataType::List(f) => DataType::List(field(f)?),
-        DataType::LargeList(f) => DataType::LargeList(field(f)?),
-        DataType::FixedSizeList(f, size) => DataType::FixedSizeList(field(f)?, *size),
-        DataType::Map(f, sorted) => DataType::Map(field(f)?, *sorted),
-        DataType::Struct(fields) => {
-            DataType::Struct(fields.iter().map(field).collect::<Option<Vec<_>>>()?.into())
-        }
-        DataType::Union(..) | DataType::RunEndEncoded(..) => return None,
-        other => other.clone(),
-    })
-}
-
-fn has_view_type(data_type: &DataType) -> bool {
-    match data_type {
-        DataType::Utf8View
-        | DataType::BinaryView
-        | DataType::ListView(_)
-        | DataType::LargeListView(_) => true,
-        DataType::List(f)
-        | DataType::LargeList(f)
-        | DataType::FixedSizeList(f, _)
-        | DataType::Map(f, _) => has_view_type(f.data_type()),
-        DataType::Struct(fields) => fields.iter().any(|f| has_view_type(f.data_type())),
-        DataType::Union(fields, _) => fields.iter().any(|(_, f)| has_view_type(f.data_type())),
-        DataType::Dictionary(_, value) => has_view_type(value),
-        DataType::RunEndEncoded(_, values) => has_view_type(values.data_type()),
-        _ => false,
     }
 }
 
@@ -603,40 +440,5 @@ impl Iterator for RemoteBatchReader {
 impl RecordBatchReader for RemoteBatchReader {
     fn schema(&self) -> SchemaRef {
         self.file.schema.clone()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use arrow_schema::{Field, Fields};
-
-    use super::*;
-
-    #[test]
-    fn buffer_counts_come_from_arrow_ipc_and_views_opt_out() {
-        let dictionary = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
-        let pair = DataType::Struct(Fields::from(vec![
-            Field::new("a", DataType::Float64, true),
-            Field::new("b", dictionary.clone(), true),
-        ]));
-        let schema = Schema::new(vec![
-            Field::new("n", DataType::Int64, true),
-            Field::new("w", DataType::Utf8, true),
-            Field::new("d", dictionary, true),
-            Field::new("p", pair, true),
-            Field::new("v", DataType::Utf8View, true),
-        ]);
-        let counts: Vec<_> = schema.fields().iter().map(buffers_of).collect();
-        // validity + values; validity + offsets + data; the keys; struct validity + children.
-        assert_eq!(counts, vec![Some(2), Some(3), Some(2), Some(5), None]);
-        assert!(
-            ColumnRanges::new(&schema, &[0, 3]).is_none(),
-            "a view column opts out"
-        );
-        let without_views = Schema::new(schema.fields()[..4].to_vec());
-        let ranges = ColumnRanges::new(&without_views, &[3, 1]).unwrap();
-        assert_eq!(ranges.buffers, vec![7..12, 2..5]);
-        assert_eq!(ranges.total_buffers, 12);
-        assert!(ColumnRanges::new(&without_views, &[0, 1, 2, 3]).is_none());
     }
 }

@@ -5,6 +5,7 @@
 //! are reused. Everything asynchronous runs on one tokio runtime, created lazily and rebuilt
 //! in a forked child, where the parent's runtime threads do not exist.
 
+mod column_ranges;
 mod config;
 pub mod fetch;
 pub mod plan;
@@ -294,6 +295,46 @@ impl RemoteObject {
     }
 }
 
+impl Location {
+    /// Whether a file (not a folder) or an object is there; any failure other than absence
+    /// is an error.
+    pub fn exists(&self) -> Result<bool> {
+        match self {
+            Location::Local(path) => Ok(path.is_file()),
+            Location::Remote(object) => object.exists(),
+        }
+    }
+
+    /// Size in bytes, or `NotFound`.
+    pub fn size(&self) -> Result<u64> {
+        match self {
+            Location::Local(path) => {
+                std::fs::metadata(path)
+                    .map(|meta| meta.len())
+                    .map_err(|e| match e.kind() {
+                        std::io::ErrorKind::NotFound => {
+                            FastIoError::NotFound(path.display().to_string())
+                        }
+                        _ => FastIoError::io(format!("reading {}", path.display()), e),
+                    })
+            }
+            Location::Remote(object) => object.size(),
+        }
+    }
+
+    /// Deletes the file or object; deleting an absent one is not an error.
+    pub fn delete(&self) -> Result<()> {
+        match self {
+            Location::Local(path) => match std::fs::remove_file(path) {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                Err(e) => Err(FastIoError::io(format!("deleting {}", path.display()), e)),
+            },
+            Location::Remote(object) => object.delete(),
+        }
+    }
+}
+
 /// Whether an error is about the bucket or container rather than the object: S3 says
 /// NoSuchBucket, Azure ContainerNotFound, GCS that the bucket does not exist.
 fn names_a_missing_bucket(error: &object_store::Error) -> bool {
@@ -352,4 +393,61 @@ fn cached_store(scheme: &str, url: &Url, options: &StoreOptions) -> Result<Arc<d
     let store = config::build_store(scheme, url, options)?;
     stores.insert(key, store.clone());
     Ok(store)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(uri: &str) -> Result<Location> {
+        Location::parse(uri, &StoreOptions::default())
+    }
+
+    fn refused(uri: &str, says: &str) {
+        match parse(uri) {
+            Err(FastIoError::InvalidArgument(message)) => {
+                assert!(message.contains(says), "{uri}: {message}")
+            }
+            Err(other) => panic!("{uri}: {other}"),
+            Ok(_) => panic!("{uri} was accepted"),
+        }
+    }
+
+    #[test]
+    fn paths_and_file_uris_are_local() {
+        for (uri, path) in [
+            ("data/t.arrow", "data/t.arrow"),
+            ("/tmp/t.arrow", "/tmp/t.arrow"),
+            ("file:///tmp/t.arrow", "/tmp/t.arrow"),
+            ("file://localhost/tmp/t.arrow", "/tmp/t.arrow"),
+        ] {
+            match parse(uri).unwrap() {
+                Location::Local(parsed) => assert_eq!(parsed, PathBuf::from(path)),
+                Location::Remote(_) => panic!("{uri} is local"),
+            }
+        }
+    }
+
+    #[test]
+    fn store_uris_keep_their_key_as_written() {
+        match parse("memory://bucket/a/k%2Fv/t.arrow").unwrap() {
+            Location::Remote(object) => {
+                assert_eq!(object.path.as_ref(), "a/k%2Fv/t.arrow");
+                assert_eq!(object.uri, "memory://bucket/a/k%2Fv/t.arrow");
+            }
+            Location::Local(_) => panic!("memory:// is a store"),
+        }
+    }
+
+    #[test]
+    fn uris_that_name_no_object_are_refused() {
+        refused("", "empty");
+        refused("s3://", "no bucket");
+        refused("gs:///key", "no bucket");
+        refused("s3:/bucket/key", "one slash missing");
+        refused("s3://bucket", "not an object");
+        refused("s3://bucket/", "not an object");
+        refused("file://elsewhere/tmp/t.arrow", "another host");
+        refused("ftp://host/t.arrow", "unsupported URI scheme");
+    }
 }
