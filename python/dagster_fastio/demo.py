@@ -26,7 +26,7 @@ from pathlib import Path
 # Each handoff runs in a fresh process, so one manager's freed memory does not lower the next
 # one's peak. The child prints one JSON line.
 _HANDOFF = """
-import json, statistics, sys, time
+import json, os, statistics, sys, time
 import dagster as dg, pandas as pd
 from dagster_fastio import FastIOManager
 from dagster_fastio.examples.flights import load_flights
@@ -59,6 +59,9 @@ for output, inputs in prepared:
     before = status("VmRSS")
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")  # resets VmHWM, the peak resident set
+    # Dirty pages of the previous handoff are written back now, not on this one's clock (as
+    # `make bench` does): without it one manager's timing swung from 83 to 206 ms.
+    os.sync()
     start = time.perf_counter()
     manager.handle_output(output, frame)
     loaded = manager.load_input(inputs)
