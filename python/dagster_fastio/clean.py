@@ -41,18 +41,22 @@ class Leftover:
     removed: bool = False
 
 
-def _held_by_a_writer(path: Path) -> bool:
+def _unless_held(path: Path, remove: bool) -> tuple[bool, bool]:
+    """Whether a live writer holds `path` and, when none does and `remove` is set, whether it
+    was deleted, under the lock taken to find out (so a writer starting meanwhile is spared)."""
     try:
         with open(path, "rb") as file:
             try:
                 fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                return True
-            fcntl.flock(file, fcntl.LOCK_UN)
-            return False
+                return True, False
+            if remove:
+                path.unlink()
+            return False, remove
     except OSError:
-        # Unreadable, or on a file system without locks: not provably abandoned.
-        return True
+        # Gone (its writer finished), unreadable, or on a file system without locks: not
+        # provably abandoned.
+        return True, False
 
 
 def local_leftovers(base: Path, older_than: float, remove: bool) -> Iterator[Leftover]:
@@ -69,25 +73,8 @@ def local_leftovers(base: Path, older_than: float, remove: bool) -> Iterator[Lef
             except FileNotFoundError:
                 continue  # its writer finished meanwhile
             age = now - stat.st_mtime
-            in_use = age < older_than or _held_by_a_writer(path)
-            removed = False
-            if remove and not in_use:
-                # Checked again under the lock, so a writer that started meanwhile is spared.
-                removed = _remove_unlocked(path)
+            in_use, removed = (True, False) if age < older_than else _unless_held(path, remove)
             yield Leftover(str(path), stat.st_size, age, in_use, removed=removed)
-
-
-def _remove_unlocked(path: Path) -> bool:
-    try:
-        with open(path, "rb") as file:
-            try:
-                fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return False
-            path.unlink()
-            return True
-    except FileNotFoundError:
-        return False
 
 
 def _boto3_client(storage_options: dict[str, str] | None) -> object:
