@@ -9,6 +9,7 @@ __all__ = [
     "IpcFileWriter",
     "WriteStats",
     "__version__",
+    "content_hash",
     "decode",
     "delete_object",
     "describe",
@@ -17,6 +18,7 @@ __all__ = [
     "object_size",
     "read_file",
     "read_file_batches",
+    "read_footer",
     "read_zstd_file",
     "write_file",
     "write_zstd_file",
@@ -37,6 +39,10 @@ class WriteStats:
     def stored_bytes(self) -> int: ...
     @property
     def parts(self) -> int: ...
+    @property
+    def content_hash(self) -> str | None: ...
+    @property
+    def column_stats(self) -> str | None: ...
 
 @final
 class IpcFileWriter:
@@ -51,6 +57,9 @@ class IpcFileWriter:
         storage_options: dict[str, str] | None = None,
         part_size: int | None = None,
         max_concurrency: int | None = None,
+        metadata: dict[str, str] | None = None,
+        content_hash: bool = True,
+        statistics: bool = True,
     ) -> IpcFileWriter: ...
     def write(self, data: Any) -> None: ...
     def finish(self) -> WriteStats: ...
@@ -63,6 +72,9 @@ def encode(
     compression: _Compression = "zstd",
     level: int | None = None,
     chunk_rows: int | None = None,
+    metadata: dict[str, str] | None = None,
+    content_hash: bool = True,
+    statistics: bool = True,
 ) -> tuple[Any, WriteStats]: ...
 def write_file(
     data: Any,
@@ -74,6 +86,9 @@ def write_file(
     storage_options: dict[str, str] | None = None,
     part_size: int | None = None,
     max_concurrency: int | None = None,
+    metadata: dict[str, str] | None = None,
+    content_hash: bool = True,
+    statistics: bool = True,
 ) -> WriteStats: ...
 def decode(data: Any, columns: list[str] | None = None) -> Any: ...
 def read_file(
@@ -102,3 +117,5 @@ def object_exists(uri: str, storage_options: dict[str, str] | None = None) -> bo
 def delete_object(uri: str, storage_options: dict[str, str] | None = None) -> None: ...
 def describe(uri: str, storage_options: dict[str, str] | None = None) -> dict[str, Any]: ...
 def object_size(uri: str, storage_options: dict[str, str] | None = None) -> int: ...
+def read_footer(uri: str, storage_options: dict[str, str] | None = None) -> dict[str, Any]: ...
+def content_hash(data: Any) -> str | None: ...

@@ -6,6 +6,7 @@ This is the only module that calls the native ``_core``: everything else goes th
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import time
@@ -23,10 +24,13 @@ from dagster_fastio.errors import CorruptFileError, FastIOError, ObjectChangedEr
 __all__ = [
     "COMPRESSIONS",
     "BatchSummary",
+    "ColumnStats",
+    "Footer",
     "IpcSummary",
     "WriteInfo",
     "Writer",
     "__version__",
+    "content_hash",
     "decode",
     "delete",
     "describe",
@@ -35,6 +39,7 @@ __all__ = [
     "open_writer",
     "read",
     "read_batches",
+    "read_footer",
     "read_pickle",
     "read_pickle_payload",
     "stored_size",
@@ -52,6 +57,18 @@ PathOrUri = str | os.PathLike[str]
 
 
 @dataclass(frozen=True, slots=True)
+class ColumnStats:
+    """One column's statistics as the encoder gathered them."""
+
+    name: str
+    null_count: int
+    min: str | None
+    """The smallest value as Arrow displays it (ISO dates and times, UTC instants); None for
+    types without an order (lists, structs, dictionaries, intervals) or an all-null column."""
+    max: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class WriteInfo:
     """What one ``write`` (or ``open_writer`` session) stored."""
 
@@ -66,6 +83,10 @@ class WriteInfo:
     """Upload parts (1 for a local file)."""
     seconds: float
     compression: str
+    content_hash: str | None = None
+    """``xxh3-128:<hex>`` of the table's schema and values, whatever its batches and codec."""
+    column_stats: tuple[ColumnStats, ...] = ()
+    """Null count, smallest and largest value of each column."""
 
     @property
     def compression_ratio(self) -> float:
@@ -74,6 +95,14 @@ class WriteInfo:
     @property
     def throughput_mb_s(self) -> float:
         return self.raw_bytes / 1e6 / self.seconds if self.seconds > 0 else 0.0
+
+
+def _column_stats(text: str | None) -> tuple[ColumnStats, ...]:
+    if not text:
+        return ()
+    return tuple(
+        ColumnStats(c["name"], c["null_count"], c["min"], c["max"]) for c in json.loads(text)
+    )
 
 
 def is_remote(uri: PathOrUri) -> bool:
@@ -158,6 +187,8 @@ def _write_info(
         parts=stats.parts,
         seconds=seconds,
         compression=compression.lower(),
+        content_hash=stats.content_hash,
+        column_stats=_column_stats(stats.column_stats),
     )
 
 
@@ -167,13 +198,25 @@ def encode(
     compression: Compression = "zstd",
     level: int | None = None,
     chunk_rows: int | None = None,
+    metadata: Mapping[str, str] | None = None,
+    content_hash: bool = True,
+    statistics: bool = True,
 ) -> pa.Buffer:
     """Encodes ``data`` as an Arrow IPC file (Feather v2) in memory.
 
     Returns a ``pyarrow.Buffer`` over the encoder's own memory (no copy); it supports the
-    buffer protocol, so ``bytes(buf)``, ``memoryview(buf)`` and file writes accept it.
+    buffer protocol, so ``bytes(buf)``, ``memoryview(buf)`` and file writes accept it. The
+    footer options are :func:`write`'s.
     """
-    array, _ = _core.encode(to_arrow_source(data), compression, level, chunk_rows)
+    array, _ = _core.encode(
+        to_arrow_source(data),
+        compression,
+        level,
+        chunk_rows,
+        _footer_metadata(metadata),
+        content_hash,
+        statistics,
+    )
     return pa.array(array).buffers()[1]
 
 
@@ -198,6 +241,9 @@ def write(
     storage_options: dict[str, str] | None = None,
     part_size: int | None = None,
     max_concurrency: int | None = None,
+    metadata: Mapping[str, str] | None = None,
+    content_hash: bool = True,
+    statistics: bool = True,
 ) -> WriteInfo:
     """Writes ``data`` to ``uri`` as an Arrow IPC file, replacing any previous version atomically.
 
@@ -207,6 +253,10 @@ def write(
     PUT when it fits in one part; a failure aborts the upload and keeps the previous version.
     ``storage_options`` take object_store's keys (``aws_endpoint``, ``aws_region``, ...) on top
     of the environment; ``max_retries`` and ``retry_timeout`` (seconds) tune retries.
+
+    The footer records the row count, ``metadata`` (str keys and values), the content hash
+    (``content_hash``, see :func:`content_hash`) and per-column null counts and bounds
+    (``statistics``); :func:`read_footer` reads them back without reading the data.
     """
     source = to_arrow_source(data)
     start = time.perf_counter()
@@ -220,6 +270,9 @@ def write(
         storage_options,
         part_size,
         max_concurrency,
+        _footer_metadata(metadata),
+        content_hash,
+        statistics,
     )
     return _write_info(uri, stats, time.perf_counter() - start, compression)
 
@@ -282,6 +335,9 @@ class Writer:
         storage_options: dict[str, str] | None = None,
         part_size: int | None = None,
         max_concurrency: int | None = None,
+        metadata: Mapping[str, str] | None = None,
+        content_hash: bool = True,
+        statistics: bool = True,
     ) -> None:
         self._uri = uri
         self._compression = compression
@@ -296,6 +352,9 @@ class Writer:
             storage_options,
             part_size,
             max_concurrency,
+            _footer_metadata(metadata),
+            content_hash,
+            statistics,
         )
         self.info: WriteInfo | None = None
         """Set once the writer has closed cleanly."""
@@ -347,11 +406,14 @@ def open_writer(
     storage_options: dict[str, str] | None = None,
     part_size: int | None = None,
     max_concurrency: int | None = None,
+    metadata: Mapping[str, str] | None = None,
+    content_hash: bool = True,
+    statistics: bool = True,
 ) -> Writer:
     """Opens a streaming writer for output larger than memory.
 
     ``schema`` is a ``pyarrow.Schema`` or any object with ``__arrow_c_schema__``. The store
-    options are ``write``'s.
+    and footer options are ``write``'s.
     """
     return Writer(
         uri,
@@ -363,7 +425,26 @@ def open_writer(
         storage_options=storage_options,
         part_size=part_size,
         max_concurrency=max_concurrency,
+        metadata=metadata,
+        content_hash=content_hash,
+        statistics=statistics,
     )
+
+
+def _footer_metadata(metadata: Mapping[str, str] | None) -> dict[str, str] | None:
+    if metadata is None:
+        return None
+    for key, value in metadata.items():
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise TypeError(f"metadata keys and values must be str, got {key!r}: {value!r}")
+    return dict(metadata)
+
+
+def content_hash(data: Any) -> str | None:
+    """The content hash ``write`` stores for ``data``: xxh3-128 over the schema (names, types,
+    schema metadata) and the values, independent of batch boundaries, codec and level;
+    ``None`` when a column's type cannot be hashed. Columns are hashed in parallel."""
+    return _core.content_hash(to_arrow_source(data))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -499,4 +580,55 @@ def describe(uri: PathOrUri, storage_options: dict[str, str] | None = None) -> I
             for rows, stored, raw, codec in described["batches"]
         ),
         footer_metadata=dict(described["footer_metadata"]),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Footers: what a file records about itself, read without its batches.
+
+ROWS_KEY = "dagster_fastio.rows"
+CONTENT_HASH_KEY = "dagster_fastio.content_hash"
+COLUMN_STATS_KEY = "dagster_fastio.column_stats"
+
+
+@dataclass(frozen=True, slots=True)
+class Footer:
+    """An Arrow IPC file's footer: its schema and key-value metadata."""
+
+    uri: str
+    schema: pa.Schema
+    metadata: Mapping[str, str]
+    batches: int
+    stored_bytes: int
+
+    @property
+    def rows(self) -> int | None:
+        """The row count this package's writer records; None for other writers' files."""
+        text = self.metadata.get(ROWS_KEY)
+        return int(text) if text is not None else None
+
+    @property
+    def content_hash(self) -> str | None:
+        return self.metadata.get(CONTENT_HASH_KEY)
+
+    @property
+    def column_stats(self) -> tuple[ColumnStats, ...]:
+        return _column_stats(self.metadata.get(COLUMN_STATS_KEY))
+
+
+def read_footer(uri: PathOrUri, storage_options: dict[str, str] | None = None) -> Footer:
+    """The footer of the Arrow IPC file at ``uri``, in one ranged read on a store (two for a
+    footer over 64 KiB); ``FileNotFoundError`` when absent, ``CorruptFileError`` for a stream
+    or a damaged file."""
+    found = _core.read_footer(os.fspath(uri), storage_options)
+    try:
+        schema = pa.schema(found["schema"])
+    except Exception as error:  # pyarrow raises a bare Exception for what C cannot hold
+        raise CorruptFileError(str(error)) from error
+    return Footer(
+        uri=os.fspath(uri),
+        schema=schema,
+        metadata=dict(found["metadata"]),
+        batches=found["batches"],
+        stored_bytes=found["stored_bytes"],
     )

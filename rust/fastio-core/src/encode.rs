@@ -7,7 +7,7 @@
 //! builders; this module only schedules and places the pieces.
 
 use std::cell::RefCell;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::io::Write;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc::{sync_channel, Receiver};
@@ -15,17 +15,21 @@ use std::sync::Arc;
 
 use arrow_array::{ArrayRef, RecordBatch, RecordBatchOptions, RecordBatchReader};
 use arrow_buffer::Buffer;
-use arrow_ipc::convert::{metadata_to_fb, IpcSchemaEncoder};
+use arrow_ipc::convert::IpcSchemaEncoder;
 use arrow_ipc::writer::{
     write_message, DictionaryHandling, DictionaryTracker, EncodedData, FileWriter,
     IpcDataGenerator, IpcWriteContext, IpcWriteOptions, StreamEncoder,
 };
-use arrow_ipc::{Block, CompressionType, FooterBuilder, MetadataVersion};
+use arrow_ipc::{Block, CompressionType, FooterBuilder, KeyValueBuilder, MetadataVersion};
 use arrow_schema::{ArrowError, DataType, Schema, SchemaRef};
 use flatbuffers::FlatBufferBuilder;
 use rayon::ThreadPool;
 
+use crate::column_stats::{
+    batch_stats, empty_stats, merge_stats, stats_json, ColumnStats, COLUMN_STATS_KEY,
+};
 use crate::compress::compress_message;
+use crate::content_hash::{ContentHasher, CONTENT_HASH_KEY};
 use crate::error::{FastIoError, Result};
 use crate::ipc_format::ARROW_FILE_MAGIC;
 use crate::options::EncodeOptions;
@@ -33,9 +37,11 @@ use crate::rechunk::{batch_slice_bytes, dictionary_values_bytes, Rechunker};
 
 /// Footer key naming the program that wrote the file, read back by `inspect`-style tools.
 pub const WRITER_METADATA_KEY: &str = "dagster_fastio.writer";
+/// Footer key of the row count, so a reader of the footer alone knows it.
+pub const ROWS_METADATA_KEY: &str = "dagster_fastio.rows";
 
 /// What an encoder wrote.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct WriteStats {
     pub rows: u64,
     pub batches: u64,
@@ -43,6 +49,10 @@ pub struct WriteStats {
     pub raw_bytes: u64,
     /// Size of the file, header and footer included.
     pub stored_bytes: u64,
+    /// See [`crate::content_hash`]; None when not asked for, or for a type it cannot hash.
+    pub content_hash: Option<String>,
+    /// One entry per column, when asked for.
+    pub column_stats: Option<Vec<ColumnStats>>,
 }
 
 struct CountingWriter<W> {
@@ -80,9 +90,12 @@ enum EncodedBatch {
     },
 }
 
+/// A batch's message and, when asked for, its column statistics.
+type Encoded = (EncodedBatch, Option<Vec<ColumnStats>>);
+
 enum EncodedBody {
-    InFlight(Receiver<Result<EncodedBatch>>),
-    Ready(Result<EncodedBatch>),
+    InFlight(Receiver<Result<Encoded>>),
+    Ready(Result<Encoded>),
 }
 
 /// One batch on its way to the sink: its dictionary messages, then its body.
@@ -119,6 +132,10 @@ pub struct IpcFileEncoder<W: Write> {
     pool_owner: u32,
     /// Asked before each batch and before the footer whether to stop (a pending Ctrl-C).
     interrupt_check: Option<InterruptCheck>,
+    /// Fed each batch in order on the calling thread, while the workers compress.
+    hasher: Option<ContentHasher>,
+    column_stats: Option<Vec<ColumnStats>>,
+    footer_metadata: Vec<(String, String)>,
 }
 
 /// Returns an error (`FastIoError::Interrupted`) when the write must stop.
@@ -145,6 +162,7 @@ impl<W: Write> IpcFileEncoder<W> {
         let has_dictionaries = !dictionary_tracker.dict_id().is_empty();
         let pool = crate::pool::pool();
         let threads = pool.current_num_threads();
+        let schema_for_hash = schema.clone();
         Ok(IpcFileEncoder {
             out,
             pool,
@@ -171,6 +189,11 @@ impl<W: Write> IpcFileEncoder<W> {
             failure: None,
             pool_owner: std::process::id(),
             interrupt_check: None,
+            hasher: options
+                .content_hash
+                .then(|| ContentHasher::new(&schema_for_hash)),
+            column_stats: options.statistics.then(|| empty_stats(&schema_for_hash)),
+            footer_metadata: options.footer_metadata.clone(),
         })
     }
 
@@ -227,12 +250,14 @@ impl<W: Write> IpcFileEncoder<W> {
             self.write_oldest()?;
         }
         self.check_interrupt()?;
+        self.stats.content_hash = self.hasher.take().and_then(ContentHasher::finish);
+        self.stats.column_stats = self.column_stats.take();
         self.write_footer()?;
         self.out
             .flush()
             .map_err(|e| FastIoError::io("flushing the IPC file", e))?;
         self.stats.stored_bytes = self.out.written;
-        Ok((self.out.inner, self.stats))
+        Ok((self.out.inner, std::mem::take(&mut self.stats)))
     }
 
     /// Whether an earlier error has made the output unusable.
@@ -303,6 +328,8 @@ impl<W: Write> IpcFileEncoder<W> {
         } else {
             Vec::new()
         };
+        let statistics = self.column_stats.is_some();
+        let hashed = self.hasher.is_some().then(|| batch.clone());
         let body = if self.parallel {
             let (sender, receiver) = sync_channel(1);
             let schema = self.schema.clone();
@@ -313,22 +340,32 @@ impl<W: Write> IpcFileEncoder<W> {
             self.pool.spawn(move || {
                 // A panic on a pool thread would abort the process; it becomes an error instead.
                 let result = catch_unwind(AssertUnwindSafe(|| {
+                    let stats = statistics.then(|| batch_stats(&batch));
                     encode_body(&batch, &schema, &options, codec, level, has_dictionaries)
+                        .map(|body| (body, stats))
                 }))
                 .unwrap_or_else(|payload| Err(FastIoError::from_panic(payload)));
                 let _ = sender.send(result);
             });
             EncodedBody::InFlight(receiver)
         } else {
-            EncodedBody::Ready(encode_body(
-                &batch,
-                &self.schema,
-                &self.write_options,
-                self.codec,
-                self.zstd_level,
-                self.has_dictionaries,
-            ))
+            let stats = statistics.then(|| batch_stats(&batch));
+            EncodedBody::Ready(
+                encode_body(
+                    &batch,
+                    &self.schema,
+                    &self.write_options,
+                    self.codec,
+                    self.zstd_level,
+                    self.has_dictionaries,
+                )
+                .map(|body| (body, stats)),
+            )
         };
+        if let (Some(hasher), Some(batch)) = (&mut self.hasher, hashed) {
+            // The workers compress this batch meanwhile; the hash needs the batches in order.
+            hasher.update(&batch);
+        }
         self.in_flight
             .push_back(PendingBatch { dictionaries, body });
         while self.in_flight.len() > self.max_in_flight {
@@ -345,12 +382,15 @@ impl<W: Write> IpcFileEncoder<W> {
             let block = self.write_message(dictionary)?;
             self.dictionary_blocks.push(block);
         }
-        let body = match pending.body {
+        let (body, stats) = match pending.body {
             EncodedBody::Ready(result) => result?,
             EncodedBody::InFlight(receiver) => receiver.recv().map_err(|_| {
                 FastIoError::Internal("an encoding task ended without a result".into())
             })??,
         };
+        if let (Some(total), Some(stats)) = (&mut self.column_stats, stats) {
+            merge_stats(total, stats);
+        }
         let block = match body {
             EncodedBatch::Data(message) => self.write_message(message)?,
             EncodedBatch::Buffers {
@@ -391,11 +431,32 @@ impl<W: Write> IpcFileEncoder<W> {
         let schema = IpcSchemaEncoder::new()
             .with_dictionary_tracker(&mut tracker)
             .schema_to_fb_offset(&mut fbb, &self.schema);
-        let writer = HashMap::from([(
+        // The caller's entries first: what the encoder measured itself wins over them. Sorted,
+        // so that the same table and options give the same bytes.
+        let mut entries: BTreeMap<String, String> = self.footer_metadata.iter().cloned().collect();
+        entries.insert(
             WRITER_METADATA_KEY.to_string(),
             format!("dagster-fastio {}", env!("CARGO_PKG_VERSION")),
-        )]);
-        let custom_metadata = metadata_to_fb(&mut fbb, &writer);
+        );
+        entries.insert(ROWS_METADATA_KEY.to_string(), self.stats.rows.to_string());
+        if let Some(hash) = &self.stats.content_hash {
+            entries.insert(CONTENT_HASH_KEY.to_string(), hash.clone());
+        }
+        if let Some(stats) = &self.stats.column_stats {
+            entries.insert(COLUMN_STATS_KEY.to_string(), stats_json(stats));
+        }
+        let pairs: Vec<_> = entries
+            .iter()
+            .map(|(key, value)| {
+                let key = fbb.create_string(key);
+                let value = fbb.create_string(value);
+                let mut pair = KeyValueBuilder::new(&mut fbb);
+                pair.add_key(key);
+                pair.add_value(value);
+                pair.finish()
+            })
+            .collect();
+        let custom_metadata = fbb.create_vector(&pairs);
         let mut footer = FooterBuilder::new(&mut fbb);
         footer.add_version(MetadataVersion::V5);
         footer.add_schema(schema);

@@ -75,6 +75,12 @@ pub struct EncodeOptions {
     pub chunk_bytes: usize,
     /// Encode batches on the rayon pool; off only for comparisons and debugging.
     pub parallel: bool,
+    /// Compute the content hash (see `content_hash`) and store it in the footer.
+    pub content_hash: bool,
+    /// Gather null counts and bounds per column (see `column_stats`) into the footer.
+    pub statistics: bool,
+    /// Extra key-value pairs for the file footer (provenance, for instance).
+    pub footer_metadata: Vec<(String, String)>,
 }
 
 impl Default for EncodeOptions {
@@ -85,6 +91,9 @@ impl Default for EncodeOptions {
             chunk_rows: None,
             chunk_bytes: DEFAULT_CHUNK_BYTES,
             parallel: true,
+            content_hash: true,
+            statistics: true,
+            footer_metadata: Vec::new(),
         }
     }
 }

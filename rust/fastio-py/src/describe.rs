@@ -1,4 +1,5 @@
 use fastio_core::describe::describe_location;
+use fastio_core::footer;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use pyo3_arrow::PySchema;
@@ -36,5 +37,30 @@ pub fn describe(
         .map(|(key, value)| (key.as_str(), value.as_str()))
         .collect();
     result.set_item("footer_metadata", footer)?;
+    Ok(result)
+}
+
+/// A file's footer alone, with one ranged read on a store: a dict with `schema`, `metadata`
+/// (the footer's key-value pairs), `batches` and `stored_bytes`.
+#[pyfunction]
+#[pyo3(signature = (uri, storage_options = None))]
+pub fn read_footer(
+    py: Python<'_>,
+    uri: String,
+    storage_options: PyStorageOptions,
+) -> PyResult<Bound<'_, PyDict>> {
+    let footer = detached(py, move || {
+        footer::read_footer(&location(&uri, storage_options)?)
+    })?;
+    let result = PyDict::new(py);
+    result.set_item("schema", PySchema::new(footer.schema.clone()))?;
+    let metadata: std::collections::HashMap<&str, &str> = footer
+        .metadata
+        .iter()
+        .map(|(key, value)| (key.as_str(), value.as_str()))
+        .collect();
+    result.set_item("metadata", metadata)?;
+    result.set_item("batches", footer.batches)?;
+    result.set_item("stored_bytes", footer.stored_bytes)?;
     Ok(result)
 }

@@ -9,12 +9,12 @@ use pyo3_arrow::input::AnyRecordBatch;
 use pyo3_arrow::PyArray;
 
 use crate::errors::detached;
-use crate::options::{encode_options, Int};
+use crate::options::{encode_options, FooterMetadata, Int, WithContent};
 use crate::store::{location, upload_options, PyStorageOptions};
 
 /// What one write produced.
 #[pyclass(frozen, get_all, module = "dagster_fastio._core")]
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub struct WriteStats {
     pub rows: u64,
     pub batches: u64,
@@ -22,6 +22,10 @@ pub struct WriteStats {
     pub stored_bytes: u64,
     /// Upload parts; 1 for a local file or a single PUT.
     pub parts: u64,
+    /// `xxh3-128:<hex>` of the logical content, when computed.
+    pub content_hash: Option<String>,
+    /// The footer's JSON list of per-column statistics, when gathered.
+    pub column_stats: Option<String>,
 }
 
 #[pymethods]
@@ -42,6 +46,11 @@ impl WriteStats {
             raw_bytes: stats.raw_bytes,
             stored_bytes: stats.stored_bytes,
             parts,
+            content_hash: stats.content_hash,
+            column_stats: stats
+                .column_stats
+                .as_deref()
+                .map(fastio_core::column_stats::stats_json),
         }
     }
 }
@@ -51,15 +60,26 @@ impl WriteStats {
 /// The bytes come back as a uint8 Arrow array over the encoder's own allocation, so Python
 /// can view them as a buffer without copying them.
 #[pyfunction]
-#[pyo3(signature = (data, compression = "zstd", level = None, chunk_rows = None))]
+#[pyo3(signature = (
+    data, compression = "zstd", level = None, chunk_rows = None, metadata = None,
+    content_hash = true, statistics = true
+))]
+#[allow(clippy::too_many_arguments)]
 pub fn encode(
     py: Python<'_>,
     data: AnyRecordBatch,
     compression: &str,
     level: Option<Int>,
     chunk_rows: Option<Int>,
+    metadata: FooterMetadata,
+    content_hash: bool,
+    statistics: bool,
 ) -> PyResult<(PyArray, WriteStats)> {
-    let options = encode_options(py, compression, level, chunk_rows)?;
+    let options = encode_options(py, compression, level, chunk_rows)?.with_content(
+        metadata,
+        content_hash,
+        statistics,
+    );
     let reader = data.into_reader()?;
     let (bytes, stats) = detached(py, move || encode_to_vec(reader, &options))?;
     Ok((bytes_array(bytes), WriteStats::new(stats, 1)))
@@ -77,7 +97,8 @@ pub fn bytes_array(bytes: Vec<u8>) -> PyArray {
 #[pyfunction]
 #[pyo3(signature = (
     data, uri, compression = "zstd", level = None, chunk_rows = None, fsync = false,
-    storage_options = None, part_size = None, max_concurrency = None
+    storage_options = None, part_size = None, max_concurrency = None, metadata = None,
+    content_hash = true, statistics = true
 ))]
 #[allow(clippy::too_many_arguments)]
 pub fn write_file(
@@ -91,8 +112,15 @@ pub fn write_file(
     storage_options: PyStorageOptions,
     part_size: Option<Int>,
     max_concurrency: Option<Int>,
+    metadata: FooterMetadata,
+    content_hash: bool,
+    statistics: bool,
 ) -> PyResult<WriteStats> {
-    let options = encode_options(py, compression, level, chunk_rows)?;
+    let options = encode_options(py, compression, level, chunk_rows)?.with_content(
+        metadata,
+        content_hash,
+        statistics,
+    );
     let upload = upload_options(py, part_size, max_concurrency)?;
     let reader = data.into_reader()?;
     detached(py, move || {
@@ -111,4 +139,16 @@ pub fn write_file(
 /// published, and the handler's exception is raised once the write has cleaned up.
 pub fn python_signals() -> Result<(), FastIoError> {
     Python::attach(|py| py.check_signals()).map_err(crate::errors::interrupted_by)
+}
+
+/// The content hash of a table or stream (see `fastio_core::content_hash`), its columns hashed
+/// in parallel; None when a column's type cannot be hashed.
+#[pyfunction]
+pub fn content_hash(py: Python<'_>, data: AnyRecordBatch) -> PyResult<Option<String>> {
+    let reader = data.into_reader()?;
+    detached(py, move || {
+        let schema = reader.schema();
+        let batches = reader.collect::<Result<Vec<_>, _>>()?;
+        Ok(fastio_core::content_hash::hash_batches(&schema, &batches))
+    })
 }

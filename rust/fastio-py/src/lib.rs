@@ -41,6 +41,8 @@ fn _core(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(decode::read_file, module)?)?;
     module.add_function(wrap_pyfunction!(decode::read_file_batches, module)?)?;
     module.add_function(wrap_pyfunction!(describe::describe, module)?)?;
+    module.add_function(wrap_pyfunction!(describe::read_footer, module)?)?;
+    module.add_function(wrap_pyfunction!(encode::content_hash, module)?)?;
     module.add_function(wrap_pyfunction!(store::object_exists, module)?)?;
     module.add_function(wrap_pyfunction!(store::delete_object, module)?)?;
     module.add_function(wrap_pyfunction!(store::object_size, module)?)?;

@@ -1,3 +1,5 @@
+use std::collections::HashMap;
+
 use fastio_core::{Compression, EncodeOptions, FastIoError};
 use pyo3::exceptions::PyOverflowError;
 use pyo3::prelude::*;
@@ -82,4 +84,28 @@ pub fn encode_options(
         Ok(options)
     };
     build().map_err(|error| to_py_err(py, error))
+}
+
+/// Key-value pairs for a file's footer, as Python gave them.
+pub type FooterMetadata = Option<HashMap<String, String>>;
+
+/// The footer contents a write asks for.
+pub trait WithContent {
+    fn with_content(self, metadata: FooterMetadata, content_hash: bool, statistics: bool) -> Self;
+}
+
+impl WithContent for EncodeOptions {
+    fn with_content(
+        mut self,
+        metadata: FooterMetadata,
+        content_hash: bool,
+        statistics: bool,
+    ) -> Self {
+        let mut pairs: Vec<(String, String)> = metadata.unwrap_or_default().into_iter().collect();
+        pairs.sort();
+        self.footer_metadata = pairs;
+        self.content_hash = content_hash;
+        self.statistics = statistics;
+        self
+    }
 }

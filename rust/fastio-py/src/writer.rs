@@ -8,7 +8,7 @@ use pyo3_arrow::PySchema;
 
 use crate::encode::{python_signals, WriteStats};
 use crate::errors::detached;
-use crate::options::{encode_options, Int};
+use crate::options::{encode_options, FooterMetadata, Int, WithContent};
 use crate::store::{location, upload_options, PyStorageOptions};
 
 /// An IPC file written batch by batch; it appears at its path (or key) only when finished.
@@ -27,7 +27,8 @@ impl IpcFileWriter {
     #[new]
     #[pyo3(signature = (
         uri, schema, compression = "zstd", level = None, chunk_rows = None, fsync = false,
-        storage_options = None, part_size = None, max_concurrency = None
+        storage_options = None, part_size = None, max_concurrency = None, metadata = None,
+        content_hash = true, statistics = true
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -41,8 +42,15 @@ impl IpcFileWriter {
         storage_options: PyStorageOptions,
         part_size: Option<Int>,
         max_concurrency: Option<Int>,
+        metadata: FooterMetadata,
+        content_hash: bool,
+        statistics: bool,
     ) -> PyResult<Self> {
-        let options = encode_options(py, compression, level, chunk_rows)?;
+        let options = encode_options(py, compression, level, chunk_rows)?.with_content(
+            metadata,
+            content_hash,
+            statistics,
+        );
         let upload = upload_options(py, part_size, max_concurrency)?;
         let schema = schema.into_inner();
         let encoder = detached(py, move || {
