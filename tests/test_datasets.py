@@ -641,7 +641,7 @@ def test_memory_store_serves_the_lazy_dataset_and_names_it_for_arrow(tmp_path: P
 
 
 def test_storage_options_pyarrow_cannot_take_are_named_without_values() -> None:
-    from dagster_fastio.datasets import arrow_filesystem
+    from dagster_fastio.arrow_filesystems import arrow_filesystem
 
     with pytest.raises(ValueError, match="'aws_sse_kms_key_id'") as raised:
         arrow_filesystem(["s3://b/k.arrow"], {"aws_sse_kms_key_id": "kms-secret-value"})

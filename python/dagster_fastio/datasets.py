@@ -8,7 +8,6 @@ from the partition keys the caller passes, never from parsing paths. No Dagster 
 
 from __future__ import annotations
 
-import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -18,13 +17,13 @@ from typing import Any
 import pyarrow as pa
 
 from dagster_fastio import api
+from dagster_fastio.arrow_filesystems import arrow_filesystem
 from dagster_fastio.table_types import TYPE_METADATA_KEY, InputSpec, is_pandas_index_column
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import polars as pl
     import pyarrow.dataset as ds
-    import pyarrow.fs as pafs
 
     from dagster_fastio.layout import Location
     from dagster_fastio.storage import Storage
@@ -35,7 +34,6 @@ __all__ = [
     "PARTITION_COLUMNS_METADATA_KEY",
     "StoredPartitions",
     "arrow_dataset",
-    "arrow_filesystem",
     "dataset_kind",
     "open_dataset",
     "scan_partitions",
@@ -393,7 +391,16 @@ def arrow_dataset(
     import pyarrow.dataset as ds
     import pyarrow.fs as pafs
 
-    filesystem, paths = arrow_filesystem(parts.uris, storage.storage_options, storage.memory_map)
+    filesystem, paths = arrow_filesystem(
+        parts.uris,
+        storage.storage_options,
+        storage.memory_map,
+        instead=(
+            f"annotate the input pl.LazyFrame with input metadata "
+            f"{{{DATASET_METADATA_KEY!r}: True}} (read through dagster-fastio's own reader, "
+            "with the same key columns and pruning), or pa.Table"
+        ),
+    )
     stored, first = _stored_schema(parts, storage, allow_missing, on_missing)
     stored = _projected(stored, columns, parts.key_columns)
     schema = pa.schema(
@@ -423,69 +430,6 @@ def arrow_dataset(
         filesystem=filesystem,
         partitions=expressions,
     )
-
-
-# object_store's S3 keys (with or without "aws_", any case) and pyarrow S3FileSystem's names.
-_S3_OPTIONS = {
-    "access_key_id": "access_key",
-    "secret_access_key": "secret_key",
-    "session_token": "session_token",
-    "token": "session_token",
-    "region": "region",
-    "default_region": "region",
-    "endpoint": "endpoint_override",
-    "endpoint_url": "endpoint_override",
-}
-# Options that tune only this package's own client: pyarrow has its own defaults for them.
-_S3_IGNORED = {"max_retries", "retry_timeout", "timeout", "connect_timeout"}
-_TRUE = {"true", "1", "yes", "on"}
-
-
-def arrow_filesystem(
-    uris: Sequence[str], storage_options: Mapping[str, str] | None, memory_map: bool = False
-) -> tuple[pafs.FileSystem, list[str]]:
-    """The pyarrow filesystem holding ``uris`` (all under one base) and their paths in it."""
-    import pyarrow.fs as pafs
-
-    remote = {uri.partition("://")[0].lower() for uri in uris if api.is_remote(uri)}
-    if not remote:
-        return pafs.LocalFileSystem(use_mmap=memory_map), [os.path.abspath(uri) for uri in uris]
-    if remote != {"s3"}:
-        scheme = sorted(remote - {"s3"})[0]
-        raise ValueError(
-            f"a pyarrow.dataset.Dataset input reads local files and s3:// objects, not "
-            f"{scheme}:// ones: annotate the input pl.LazyFrame with input metadata "
-            f"{{{DATASET_METADATA_KEY!r}: True}} (read through dagster-fastio's own reader, "
-            "with the same key columns and pruning), or pa.Table"
-        )
-    settings: dict[str, Any] = {}
-    allow_http = False
-    for key, value in (storage_options or {}).items():
-        name = key.lower().removeprefix("aws_")
-        if name in _S3_OPTIONS:
-            settings[_S3_OPTIONS[name]] = value
-        elif name == "allow_http":
-            allow_http = str(value).lower() in _TRUE
-        elif name == "virtual_hosted_style_request":
-            settings["force_virtual_addressing"] = str(value).lower() in _TRUE
-        elif name == "skip_signature":
-            settings["anonymous"] = str(value).lower() in _TRUE
-        elif name not in _S3_IGNORED:
-            # The key only, never its value: any value may be a credential.
-            raise ValueError(
-                f"storage option {key!r} has no equivalent in pyarrow's S3FileSystem, which a "
-                "pyarrow.dataset.Dataset input reads through; supported: aws_access_key_id, "
-                "aws_secret_access_key, aws_session_token, aws_region, aws_endpoint, "
-                "aws_allow_http, aws_virtual_hosted_style_request, aws_skip_signature"
-            )
-    endpoint = settings.get("endpoint_override")
-    if endpoint is not None and "://" in endpoint:
-        scheme, _, rest = endpoint.partition("://")
-        settings["endpoint_override"] = rest.rstrip("/")
-        settings["scheme"] = scheme.lower()
-    elif allow_http:
-        settings["scheme"] = "http"
-    return pafs.S3FileSystem(**settings), [uri.partition("://")[2] for uri in uris]
 
 
 # ---------------------------------------------------------------------------------------------
