@@ -14,6 +14,7 @@ import dagster as dg
 from pydantic import Field, PrivateAttr
 
 from dagster_fastio.api import COMPRESSIONS, read_pickle
+from dagster_fastio.datasets import dataset_kind, open_dataset
 from dagster_fastio.layout import PICKLE_SUFFIX, TABLE_SUFFIX, Location, make_room_for_partitions
 from dagster_fastio.metadata import pickle_metadata, table_metadata
 from dagster_fastio.storage import Storage
@@ -181,7 +182,20 @@ class FastIOManager(dg.ConfigurableIOManager):
         spec = InputSpec.of(_input_annotation(context))
         storage, stem = self._storage, self._stem(context)
         columns = (context.definition_metadata or {}).get("columns")
-        if not (context.has_asset_key and context.has_asset_partitions):
+        partitioned = context.has_asset_key and context.has_asset_partitions
+        kind = dataset_kind(spec, context.definition_metadata or {})
+        if kind is not None:
+            # The stored files as one lazy dataset with key columns (see ``datasets``).
+            return open_dataset(
+                kind,
+                storage,
+                stem,
+                stem.partitions(context.asset_partition_keys) if partitioned else None,
+                context.definition_metadata or {},
+                optional=spec.optional,
+                on_missing=lambda uri: context.log.warning(f"Skipped missing partition {uri}."),
+            )
+        if not partitioned:
             return storage.load(stem, spec.table_type, columns, spec.optional)
         stems = stem.partitions(context.asset_partition_keys)
         if not stems:

@@ -31,6 +31,7 @@ __all__ = [
     "TYPE_METADATA_KEY",
     "InputSpec",
     "TableType",
+    "is_pandas_index_column",
     "load_stored_type",
     "table_type_of",
 ]
@@ -40,6 +41,11 @@ TYPE_METADATA_KEY = b"dagster_fastio.python_type"
 
 ARROW_CONVERSION_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError)
 _PANDAS_INDEX = re.compile(r"__index_level_\d+__")
+
+
+def is_pandas_index_column(name: str) -> bool:
+    """Whether a column holds a pandas index, which polars inputs leave out."""
+    return _PANDAS_INDEX.fullmatch(name) is not None
 
 
 def _mark(schema: pa.Schema, name: str) -> pa.Schema:
@@ -156,7 +162,7 @@ class PolarsFrame(TableType):
         import polars as pl
 
         # A pandas index stored as a column is dropped, as `pl.from_pandas` drops it.
-        index_columns = [name for name in table.column_names if _PANDAS_INDEX.fullmatch(name)]
+        index_columns = [name for name in table.column_names if is_pandas_index_column(name)]
         return pl.from_arrow(table.drop_columns(index_columns))
 
 
@@ -288,6 +294,8 @@ class InputSpec:
     """The type wanted; None for the type that was stored."""
     value_type: TableType | None
     """For a dict, the type of each value; None for the type that was stored."""
+    dataset: bool = False
+    """``pyarrow.dataset.Dataset``: the stored files as one dataset (``datasets``)."""
 
     @staticmethod
     def of(annotation: Any) -> InputSpec:
@@ -299,7 +307,16 @@ class InputSpec:
             by_partition=by_partition,
             table_type=None if by_partition else _named_in_mro(inner),
             value_type=_named_in_mro(value_annotation) if by_partition else None,
+            dataset=not by_partition and _is_arrow_dataset(inner),
         )
+
+
+def _is_arrow_dataset(annotation: Any) -> bool:
+    # By name, as the handlers are matched: checking never imports pyarrow.dataset.
+    return isinstance(annotation, type) and any(
+        klass.__module__ == "pyarrow._dataset" and klass.__qualname__ == "Dataset"
+        for klass in annotation.__mro__
+    )
 
 
 def _strip_optional(annotation: Any) -> tuple[Any, bool]:
