@@ -41,8 +41,8 @@ test: install-dev test-servers  ## Install everything the tests need, then run t
 lint:  ## rustfmt, clippy -D warnings, ruff, stub check
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -q -- -D warnings
-	$(PYTHON) -m ruff check python tests benches
-	$(PYTHON) -m ruff format --check python tests benches
+	$(PYTHON) -m ruff check python tests benches tools
+	$(PYTHON) -m ruff format --check python tests benches tools
 	$(PYTHON) -m mypy.stubtest dagster_fastio._core
 
 .PHONY: bench
@@ -53,8 +53,13 @@ bench: install-dev test-servers  ## Measure against pyarrow, polars and Dagster'
 	$(PYTHON) benches/bench_memory.py
 	$(PYTHON) benches/bench_store.py
 
+.PHONY: screenshots
+screenshots:  ## Photograph the example assets' metadata in dagster dev (headless Chromium) into docs/screenshots
+	$(PIP) install -q '.[demo,screenshots]'
+	$(PYTHON) tools/screenshots.py
+
 .PHONY: fmt
 fmt:  ## Format Rust and Python
 	cargo fmt --all
-	$(PYTHON) -m ruff format python tests benches
-	$(PYTHON) -m ruff check --fix python tests benches
+	$(PYTHON) -m ruff format python tests benches tools
+	$(PYTHON) -m ruff check --fix python tests benches tools

@@ -20,17 +20,21 @@ from dagster_fastio.errors import CorruptFileError, FastIOError, ObjectChangedEr
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from dagster_fastio.asset_checks import checks
+    from dagster_fastio.components import FastIOManagerComponent
     from dagster_fastio.io_manager import FastIOManager
 
 __all__ = [
     "CorruptFileError",
     "FastIOError",
     "FastIOManager",
+    "FastIOManagerComponent",
     "ObjectChangedError",
     "StoreError",
     "WriteInfo",
     "Writer",
     "__version__",
+    "checks",
     "decode",
     "encode",
     "open_writer",
@@ -40,11 +44,26 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> object:
-    # FastIOManager needs Dagster; importing it only on first use keeps `import dagster_fastio`
-    # light for the standalone API.
-    if name == "FastIOManager":
-        from dagster_fastio.io_manager import FastIOManager
+# The names that need Dagster, and the module each lives in: importing them only on first use
+# keeps `import dagster_fastio` light for the standalone API. `checks` lives in asset_checks.py:
+# a submodule named `checks` would replace the function on this package once imported.
+_NEED_DAGSTER = {
+    "FastIOManager": "dagster_fastio.io_manager",
+    "FastIOManagerComponent": "dagster_fastio.components",
+    "checks": "dagster_fastio.asset_checks",
+}
 
-        return FastIOManager
-    raise AttributeError(f"module 'dagster_fastio' has no attribute {name!r}")
+
+def __getattr__(name: str) -> object:
+    module = _NEED_DAGSTER.get(name)
+    if module is None:
+        raise AttributeError(f"module 'dagster_fastio' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
+
+
+def __dir__() -> list[str]:
+    # dg finds components by listing the module its entry point names (this package), so the
+    # lazy names must be listed too.
+    return sorted({*globals(), *_NEED_DAGSTER})
