@@ -153,10 +153,6 @@ def test_partition_row_count_bounds_check_reads_the_latest_partition(tmp_path: P
         assert "Value `1` is less than 2" in evaluation[name].description
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs the total dagster/row_count on partitioned outputs (another part of issue 12)",
-)
 def test_row_count_bounds_check_of_a_partitioned_asset_reads_the_total(tmp_path: Path) -> None:
     @dg.asset(partitions_def=DAYS)
     def daily() -> pa.Table:

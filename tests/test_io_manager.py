@@ -62,7 +62,7 @@ def test_unpartitioned_table_is_stored_at_key_dot_arrow(tmp_path: Path) -> None:
 
     result = run_assets([a], tmp_path)
     assert stored_files(tmp_path) == ["a.arrow"]
-    assert _metadata(result, "a")["uri"] == str(tmp_path / "a.arrow")
+    assert _metadata(result, "a")["dagster/uri"] == str(tmp_path / "a.arrow")
     assert feather.read_table(tmp_path / "a.arrow").equals(_table())
 
 
@@ -74,7 +74,7 @@ def test_unpartitioned_dict_is_stored_as_zstd_pickle(tmp_path: Path) -> None:
     result = run_assets([a], tmp_path)
     assert stored_files(tmp_path) == ["a.pickle.zst"]
     path = tmp_path / "a.pickle.zst"
-    assert _metadata(result, "a")["uri"] == str(path)
+    assert _metadata(result, "a")["dagster/uri"] == str(path)
     raw = path.read_bytes()
     assert raw[:4] == ZSTD_FRAME_MAGIC
     assert read_pickle(path) == {"answer": 42, "items": [1, 2, 3]}
@@ -88,7 +88,9 @@ def test_key_prefix_becomes_folders(tmp_path: Path) -> None:
     result = run_assets([a], tmp_path)
     assert a.key == dg.AssetKey(["p", "q", "a"])
     assert stored_files(tmp_path) == ["p/q/a.arrow"]
-    assert _metadata(result, ["p", "q", "a"])["uri"] == str(tmp_path / "p" / "q" / "a.arrow")
+    assert _metadata(result, ["p", "q", "a"])["dagster/uri"] == str(
+        tmp_path / "p" / "q" / "a.arrow"
+    )
 
 
 def test_static_partition_is_a_file_in_the_asset_folder(tmp_path: Path) -> None:
@@ -131,7 +133,7 @@ def test_multi_partition_key_is_one_folder_per_dimension_sorted_by_name(tmp_path
         [a], tmp_path, partition_key=dg.MultiPartitionKey({"zone": "south", "colour": "red"})
     )
     assert stored_files(tmp_path) == ["a/red/south.arrow"]
-    assert _metadata(result, "a")["uri"] == str(tmp_path / "a" / "red" / "south.arrow")
+    assert _metadata(result, "a")["dagster/uri"] == str(tmp_path / "a" / "red" / "south.arrow")
     assert feather.read_table(tmp_path / "a" / "red" / "south.arrow").to_pylist() == [
         {"zone": "south", "colour": "red"}
     ]
@@ -345,7 +347,7 @@ def test_table_output_metadata(tmp_path: Path) -> None:
     assert isinstance(schema, dg.TableSchema)
     assert [column.name for column in schema.columns] == ["x", "label", "score"]
     assert [column.type for column in schema.columns] == ["int64", "string", "double"]
-    assert meta["uri"] == str(path)
+    assert meta["dagster/uri"] == str(path)
     assert meta["stored_bytes"] == path.stat().st_size
     assert meta["raw_bytes"] >= table.nbytes
     # The default on a local disk, where it hands tables over fastest.
@@ -376,15 +378,19 @@ def test_pandas_output_metadata_names_columns_but_not_the_unnamed_index(tmp_path
     assert [c.name for c in named_meta["dagster/column_schema"].columns] == ["x", "id"]
 
 
-def test_partitioned_output_reports_partition_row_count(tmp_path: Path) -> None:
-    @dg.asset(partitions_def=dg.StaticPartitionsDefinition(["k"]))
-    def a() -> pa.Table:
-        return _table(7)
+def test_partitioned_output_reports_partition_and_total_row_counts(tmp_path: Path) -> None:
+    @dg.asset(partitions_def=dg.StaticPartitionsDefinition(["j", "k", "l"]))
+    def a(context: dg.AssetExecutionContext) -> pa.Table:
+        return _table({"j": 3, "k": 7, "l": 0}[context.partition_key])
 
     meta = _metadata(run_assets([a], tmp_path, partition_key="k"), "a")
     assert meta["dagster/partition_row_count"] == 7
-    assert "dagster/row_count" not in meta
+    assert meta["dagster/row_count"] == 7  # the only partition stored so far
     assert meta["stored_bytes"] == (tmp_path / "a" / "k.arrow").stat().st_size
+    meta = _metadata(run_assets([a], tmp_path, partition_key="j"), "a")
+    assert (meta["dagster/partition_row_count"], meta["dagster/row_count"]) == (3, 10)
+    meta = _metadata(run_assets([a], tmp_path, partition_key="k"), "a")
+    assert (meta["dagster/partition_row_count"], meta["dagster/row_count"]) == (7, 10)
 
 
 def test_pickle_output_metadata(tmp_path: Path) -> None:
@@ -395,7 +401,7 @@ def test_pickle_output_metadata(tmp_path: Path) -> None:
     meta = _metadata(run_assets([a], tmp_path), "a")
     path = tmp_path / "a.pickle.zst"
     assert meta["python_type"] == "dict"
-    assert meta["uri"] == str(path)
+    assert meta["dagster/uri"] == str(path)
     assert meta["stored_bytes"] == path.stat().st_size
     assert meta["raw_bytes"] == len(pickle.dumps({"numbers": list(range(1000))}, protocol=5))
     assert meta["compression"] == "zstd"
@@ -650,7 +656,7 @@ def test_default_base_path_is_the_ephemeral_instance_storage(tmp_path: Path) -> 
         storage = Path(instance.storage_directory())
         result = run_assets([a, b], tmp_path, instance=instance, io_manager=FastIOManager())
     assert storage.is_relative_to(tmp_path)
-    assert _metadata(result, "a")["uri"] == str(storage / "a.arrow")
+    assert _metadata(result, "a")["dagster/uri"] == str(storage / "a.arrow")
     assert feather.read_table(storage / "a.arrow").equals(_table())
     assert read_pickle(storage / "b.pickle.zst") == {"rows": 5}
 
@@ -733,7 +739,7 @@ def test_object_store_base_path_is_never_a_local_folder(
     result = run_assets([a], tmp_path, io_manager=manager, raise_on_error=False)
     assert list(tmp_path.iterdir()) == []
     if result.success:
-        assert _metadata(result, "a")["uri"] == "memory://prefix/a.arrow"
+        assert _metadata(result, "a")["dagster/uri"] == "memory://prefix/a.arrow"
     else:
         error = result.get_step_failure_events()[0].step_failure_data.error
         assert error is not None

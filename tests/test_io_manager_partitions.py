@@ -101,7 +101,7 @@ def test_daily_reads_hourly_partitions_as_a_dict(hourly_base: Path) -> None:
     result = _daily_run(hourly_base, daily_dict)
     meta = _metadata(result, "daily_dict")
     assert meta["dagster/partition_row_count"] == 1
-    assert meta["uri"] == str(hourly_base / "daily_dict" / "2024-01-01.arrow")
+    assert meta["dagster/uri"] == str(hourly_base / "daily_dict" / "2024-01-01.arrow")
     assert feather.read_table(hourly_base / "daily_dict" / "2024-01-01.arrow").to_pylist() == [
         {"hours": 24}
     ]
@@ -535,7 +535,7 @@ def test_dynamic_partitions(tmp_path: Path) -> None:
         instance.add_dynamic_partitions("items", keys)
         for key in keys:
             result = run_assets([item], base, partition_key=key, instance=instance)
-            assert _metadata(result, "item")["uri"] == str(base / "item" / f"{key}.arrow")
+            assert _metadata(result, "item")["dagster/uri"] == str(base / "item" / f"{key}.arrow")
         result = run_assets(
             [item, inventory, inventory_table],
             base,

@@ -79,7 +79,7 @@ def test_assets_hand_over_through_s3(s3s_server: S3Server, s3s_bucket: str) -> N
         "dagster/scanned.pickle.zst",
     ]
     metadata = result.asset_materializations_for_node("frame")[0].metadata
-    assert metadata["uri"].value == f"s3://{s3s_bucket}/dagster/frame.arrow"
+    assert metadata["dagster/uri"].value == f"s3://{s3s_bucket}/dagster/frame.arrow"
     assert metadata["parts"].value == 1
     assert metadata["compression"].value == "lz4"
     rendered = repr(result.all_events)

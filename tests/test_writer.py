@@ -589,6 +589,9 @@ def test_write_options_are_keyword_only_in_one_order() -> None:
         "storage_options",
         "part_size",
         "max_concurrency",
+        "metadata",
+        "content_hash",
+        "statistics",
     ]
     for function, leading in (
         (fio.write, ["data", "uri"]),

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from dagster_fastio.asset_checks import checks
     from dagster_fastio.components import FastIOManagerComponent
     from dagster_fastio.io_manager import FastIOManager
+    from dagster_fastio.versions import data_version, stored_data_version
 
 __all__ = [
     "CorruptFileError",
@@ -35,11 +36,13 @@ __all__ = [
     "Writer",
     "__version__",
     "checks",
+    "data_version",
     "decode",
     "encode",
     "open_writer",
     "read",
     "read_batches",
+    "stored_data_version",
     "write",
 ]
 
@@ -51,6 +54,8 @@ _NEED_DAGSTER = {
     "FastIOManager": "dagster_fastio.io_manager",
     "FastIOManagerComponent": "dagster_fastio.components",
     "checks": "dagster_fastio.asset_checks",
+    "data_version": "dagster_fastio.versions",
+    "stored_data_version": "dagster_fastio.versions",
 }
 
 

@@ -30,6 +30,7 @@ __all__ = [
     "WriteInfo",
     "Writer",
     "__version__",
+    "column_stats_of",
     "content_hash",
     "decode",
     "delete",
@@ -87,6 +88,8 @@ class WriteInfo:
     """``xxh3-128:<hex>`` of the table's schema and values, whatever its batches and codec."""
     column_stats: tuple[ColumnStats, ...] = ()
     """Null count, smallest and largest value of each column."""
+    written: bool = True
+    """False when the stored file already held this content and was left as it was."""
 
     @property
     def compression_ratio(self) -> float:
@@ -97,7 +100,7 @@ class WriteInfo:
         return self.raw_bytes / 1e6 / self.seconds if self.seconds > 0 else 0.0
 
 
-def _column_stats(text: str | None) -> tuple[ColumnStats, ...]:
+def column_stats_of(text: str | None) -> tuple[ColumnStats, ...]:
     if not text:
         return ()
     return tuple(
@@ -188,7 +191,7 @@ def _write_info(
         seconds=seconds,
         compression=compression.lower(),
         content_hash=stats.content_hash,
-        column_stats=_column_stats(stats.column_stats),
+        column_stats=column_stats_of(stats.column_stats),
     )
 
 
@@ -589,6 +592,7 @@ def describe(uri: PathOrUri, storage_options: dict[str, str] | None = None) -> I
 ROWS_KEY = "dagster_fastio.rows"
 CONTENT_HASH_KEY = "dagster_fastio.content_hash"
 COLUMN_STATS_KEY = "dagster_fastio.column_stats"
+COMPRESSION_KEY = "dagster_fastio.compression"
 
 
 @dataclass(frozen=True, slots=True)
@@ -613,7 +617,11 @@ class Footer:
 
     @property
     def column_stats(self) -> tuple[ColumnStats, ...]:
-        return _column_stats(self.metadata.get(COLUMN_STATS_KEY))
+        return column_stats_of(self.metadata.get(COLUMN_STATS_KEY))
+
+    @property
+    def compression(self) -> str | None:
+        return self.metadata.get(COMPRESSION_KEY)
 
 
 def read_footer(uri: PathOrUri, storage_options: dict[str, str] | None = None) -> Footer:

@@ -19,8 +19,11 @@ import pyarrow as pa
 
 from dagster_fastio import measure, planning
 from dagster_fastio.api import (
+    COLUMN_STATS_KEY,
     COMPRESSIONS,
+    CONTENT_HASH_KEY,
     __version__,
+    column_stats_of,
     describe,
     open_writer,
     read_batches,
@@ -107,6 +110,8 @@ def table_summary(uri: str, storage_options: dict[str, str] | None) -> dict[str,
     metadata = described.schema.metadata or {}
     codecs = described.codecs
     stored = described.stored_bytes
+    footer = described.footer_metadata
+    stats = {column.name: column for column in column_stats_of(footer.get(COLUMN_STATS_KEY))}
     return {
         "uri": uri,
         "kind": "arrow",
@@ -118,10 +123,28 @@ def table_summary(uri: str, storage_options: dict[str, str] | None) -> dict[str,
         "raw_bytes": described.raw_bytes,
         "stored_bytes": stored,
         "ratio": round(described.raw_bytes / stored, 3) if stored else None,
-        "writer": described.footer_metadata.get(WRITER_KEY),
+        "writer": footer.get(WRITER_KEY),
         "python_type": metadata.get(TYPE_METADATA_KEY, b"").decode() or None,
+        "content_hash": footer.get(CONTENT_HASH_KEY),
+        # Who wrote it: FastIOManager records the run, asset, partition and code version.
+        "provenance": {
+            key: value for key, value in sorted(footer.items()) if key.startswith("dagster/")
+        },
         "schema": [
-            {"name": field.name, "type": str(field.type), "nullable": field.nullable}
+            {
+                "name": field.name,
+                "type": str(field.type),
+                "nullable": field.nullable,
+                **(
+                    {
+                        "null_count": stats[field.name].null_count,
+                        "min": stats[field.name].min,
+                        "max": stats[field.name].max,
+                    }
+                    if field.name in stats
+                    else {}
+                ),
+            }
             for field in described.schema
         ],
     }
@@ -163,15 +186,28 @@ def inspect(uri: str, as_json: bool, storage_options: tuple[str, ...]) -> None:
     for key, value in summary.items():
         if key == "schema":
             continue
+        if key == "provenance":
+            for name, text in value.items():
+                facts.add_row(name, text)
+            continue
         shown = _size(value) if key.endswith("_bytes") else value
         facts.add_row(key, "-" if shown is None else str(shown))
     console.print(facts)
     if "schema" in summary:
+        with_stats = any("null_count" in field for field in summary["schema"])
         columns = Table(title="schema")
-        for heading in ("column", "type", "nullable"):
+        headings = ["column", "type", "nullable"] + (["nulls", "min", "max"] if with_stats else [])
+        for heading in headings:
             columns.add_column(heading)
         for field in summary["schema"]:
-            columns.add_row(field["name"], field["type"], "yes" if field["nullable"] else "no")
+            row = [field["name"], field["type"], "yes" if field["nullable"] else "no"]
+            if with_stats:
+                row += [
+                    str(field.get("null_count", "-")),
+                    str(field.get("min") or "-"),
+                    str(field.get("max") or "-"),
+                ]
+            columns.add_row(*row)
         console.print(columns)
 
 

@@ -24,6 +24,7 @@ from dagster_fastio.table_types import (
     InputSpec,
     table_type_of,
 )
+from dagster_fastio.versions import stored_data_version
 
 # The suffixes, the type key and read_pickle were first exported from here; they stay importable.
 __all__ = ["PICKLE_SUFFIX", "TABLE_SUFFIX", "TYPE_METADATA_KEY", "FastIOManager", "read_pickle"]
@@ -74,6 +75,13 @@ class FastIOManager(dg.ConfigurableIOManager):
             "Memory-map local files instead of reading them: uncompressed tables then load "
             "without a copy, but another program truncating a file while its table is in use "
             "kills the process (SIGBUS). Off by default."
+        ),
+    )
+    report_total_rows: bool = Field(
+        default=True,
+        description=(
+            "For partitioned assets, also report dagster/row_count: the rows of every stored "
+            "partition, read from their footers (one small read per stored partition)."
         ),
     )
     storage_options: dict[str, str] = Field(
@@ -158,9 +166,17 @@ class FastIOManager(dg.ConfigurableIOManager):
             chosen = (context.definition_metadata or {}).get(
                 COMPRESSION_METADATA_KEY, storage.compression
             )
+            previous = storage.footer(stem.table)
+            sink = storage.table_sink(stem.table, chosen, provenance(context), previous)
             try:
-                info, schema = table_type.write(obj, storage.table_sink(stem.table, chosen))
-                metadata, stale = table_metadata(info, schema, partitioned), stem.pickle
+                info, schema = table_type.write(obj, sink)
+                metadata = table_metadata(info, schema, partitioned, previous)
+                stale = stem.pickle
+                if not info.written:
+                    context.log.info(
+                        f"{stem.table} already holds this content ({info.content_hash}): "
+                        "left as it is."
+                    )
             except ARROW_CONVERSION_ERRORS:
                 if not table_type.may_pickle:
                     raise
@@ -174,7 +190,44 @@ class FastIOManager(dg.ConfigurableIOManager):
             metadata, stale = pickle_metadata(info, obj), stem.table
         # A type change (table <-> object) must not leave the old format behind to be loaded.
         storage.delete(stale)
+        if partitioned and self.report_total_rows:
+            total = self._stored_rows(context, self._stem(context))
+            if total is not None:
+                metadata["dagster/row_count"] = dg.MetadataValue.int(total)
         context.add_output_metadata(metadata)
+
+    def _stored_rows(self, context: dg.OutputContext, stem: Location) -> int | None:
+        """Rows of every stored partition of the asset, from their footers; None when the
+        partition keys cannot be listed here."""
+        try:
+            instance = context.step_context.instance
+        except dg.DagsterInvariantViolationError:
+            instance = None
+        try:
+            keys = context.asset_partitions_def.get_partition_keys(
+                dynamic_partitions_store=instance
+            )
+        except Exception:  # a dynamic partitioning without an instance to list it
+            return None
+        storage = self._storage
+        stems = list(stem.partitions(keys).values())
+        with ThreadPoolExecutor(storage.workers(len(stems)), "fastio-rows") as pool:
+            footers = pool.map(lambda s: storage.footer(s.table), stems)
+            return sum(footer.rows or 0 for footer in footers if footer is not None)
+
+    def stored_data_version(
+        self, asset_key: dg.AssetKey | str | list[str], partition_key: str | None = None
+    ) -> dg.DataVersion | None:
+        """The data version of what this manager stores for ``asset_key`` (and partition),
+        from the file's footer alone; for observable source assets:
+
+        ``return context.resources.io_manager.stored_data_version(["raw", "events"])``.
+        """
+        key = dg.AssetKey.from_coercible(asset_key)
+        stem = self._storage.base.stem(key.path)
+        if partition_key is not None:
+            stem = next(iter(stem.partitions([partition_key]).values()))
+        return stored_data_version(stem.table.text, self._storage.storage_options)
 
     # -- input ----------------------------------------------------------------------------
 
@@ -238,6 +291,30 @@ class FastIOManager(dg.ConfigurableIOManager):
                         f"Skipped missing partition {key}: the input allows missing partitions."
                     )
         return loaded
+
+
+def provenance(context: dg.OutputContext) -> dict[str, str]:
+    """Footer entries naming the run, asset (or step), partition and code version that wrote a
+    file; what a testing context does not carry is left out."""
+    entries: dict[str, str] = {}
+
+    def add(key: str, value: Callable[[], Any]) -> None:
+        try:
+            found = value()
+        except dg.DagsterInvariantViolationError:
+            return
+        if found is not None:
+            entries[key] = str(found)
+
+    add("dagster/run_id", lambda: context.run_id)
+    if not context.has_asset_key:
+        add("dagster/step_key", lambda: context.step_key)
+        return entries
+    entries["dagster/asset_key"] = context.asset_key.to_user_string()
+    add("dagster/code_version", lambda: context.asset_spec.code_version)
+    if context.has_asset_partitions and len(context.asset_partition_keys) == 1:
+        entries["dagster/partition_key"] = str(context.asset_partition_keys[0])
+    return entries
 
 
 def _input_annotation(context: dg.InputContext) -> Any:

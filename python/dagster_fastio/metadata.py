@@ -1,5 +1,6 @@
-"""The output metadata FastIOManager reports: row count and column schema for tables, the
-Python type for pickles, and for both where, how and how fast the output was stored."""
+"""The output metadata FastIOManager reports: row count, column schema, statistics, content
+hash and schema changes for tables, the Python type for pickles, and for both where, how and
+how fast the output was stored."""
 
 from __future__ import annotations
 
@@ -8,24 +9,71 @@ from typing import Any
 import dagster as dg
 import pyarrow as pa
 
-from dagster_fastio.api import WriteInfo
+from dagster_fastio.api import Footer, WriteInfo
 
-__all__ = ["pickle_metadata", "table_metadata"]
+__all__ = ["pickle_metadata", "schema_changes", "table_metadata"]
+
+_STATS_SCHEMA = dg.TableSchema(
+    columns=[
+        dg.TableColumn("column", "string"),
+        dg.TableColumn("null_count", "int"),
+        dg.TableColumn("min", "string"),
+        dg.TableColumn("max", "string"),
+    ]
+)
 
 
-def table_metadata(info: WriteInfo, schema: pa.Schema, partitioned: bool) -> dict[str, Any]:
+def _is_frame_column(name: str) -> bool:
+    # A pandas index is stored as a column, but it is not one of the frame's.
+    return not name.startswith("__index_level_")
+
+
+def table_metadata(
+    info: WriteInfo, schema: pa.Schema, partitioned: bool, previous: Footer | None
+) -> dict[str, Any]:
     row_count_key = "dagster/partition_row_count" if partitioned else "dagster/row_count"
-    return {
+    metadata: dict[str, Any] = {
         row_count_key: dg.MetadataValue.int(info.rows),
         "dagster/column_schema": dg.TableSchema(
             columns=[
                 dg.TableColumn(name=field.name, type=str(field.type))
                 for field in schema
-                # A pandas index is stored as a column, but it is not one of the frame's.
-                if not field.name.startswith("__index_level_")
+                if _is_frame_column(field.name)
             ]
         ),
         **_storage_metadata(info),
+    }
+    if info.content_hash is not None:
+        metadata["content_hash"] = dg.MetadataValue.text(info.content_hash)
+    metadata["unchanged"] = dg.MetadataValue.bool(not info.written)
+    if info.column_stats:
+        metadata["column_stats"] = dg.MetadataValue.table(
+            records=[
+                dg.TableRecord(
+                    {"column": c.name, "null_count": c.null_count, "min": c.min, "max": c.max}
+                )
+                for c in info.column_stats
+                if _is_frame_column(c.name)
+            ],
+            schema=_STATS_SCHEMA,
+        )
+    if previous is not None:
+        metadata["schema_changes"] = dg.MetadataValue.json(schema_changes(previous.schema, schema))
+    return metadata
+
+
+def schema_changes(before: pa.Schema, after: pa.Schema) -> dict[str, Any]:
+    """Columns added, removed and retyped from ``before`` to ``after``."""
+    old = {f.name: f for f in before if _is_frame_column(f.name)}
+    new = {f.name: f for f in after if _is_frame_column(f.name)}
+    return {
+        "added": [name for name in new if name not in old],
+        "removed": [name for name in old if name not in new],
+        "retyped": [
+            {"column": name, "from": str(old[name].type), "to": str(new[name].type)}
+            for name in new
+            if name in old and not old[name].type.equals(new[name].type)
+        ],
     }
 
 
@@ -34,13 +82,16 @@ def pickle_metadata(info: WriteInfo, obj: Any) -> dict[str, Any]:
 
 
 def _storage_metadata(info: WriteInfo) -> dict[str, Any]:
-    return {
-        "uri": dg.MetadataValue.path(info.uri),
+    metadata = {
+        "dagster/uri": dg.MetadataValue.path(info.uri),
         "raw_bytes": dg.MetadataValue.int(info.raw_bytes),
         "stored_bytes": dg.MetadataValue.int(info.stored_bytes),
         "compression": dg.MetadataValue.text(info.compression),
         "compression_ratio": dg.MetadataValue.float(round(info.compression_ratio, 3)),
         "write_seconds": dg.MetadataValue.float(round(info.seconds, 4)),
-        "throughput_mb_s": dg.MetadataValue.float(round(info.throughput_mb_s, 1)),
-        "parts": dg.MetadataValue.int(info.parts),
     }
+    if info.written:
+        # An unchanged output is only hashed: a "throughput" would plot as a spike.
+        metadata["throughput_mb_s"] = dg.MetadataValue.float(round(info.throughput_mb_s, 1))
+        metadata["parts"] = dg.MetadataValue.int(info.parts)
+    return metadata

@@ -3,13 +3,17 @@ how each output is written and each input read. No Dagster import."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
 
 from dagster_fastio import api
+from dagster_fastio.errors import CorruptFileError
 from dagster_fastio.layout import Location
 from dagster_fastio.table_types import TableType, load_stored_type
 
@@ -26,9 +30,25 @@ class TableSink:
     storage_options: dict[str, str] | None
     part_size: int | None
     max_concurrency: int | None
+    metadata: Mapping[str, str] | None = None
+    """Footer entries (provenance)."""
+    previous: api.Footer | None = None
+    """The footer of the version being replaced, if any."""
 
     def write(self, data: Any) -> api.WriteInfo:
-        return api.write(
+        """Stores ``data``; a table whose content hash is the stored file's is left as it is."""
+        metadata, content_hash = dict(self.metadata or {}), True
+        if isinstance(data, pa.Table) and self.previous and self.previous.content_hash:
+            # A table in memory is hashed before anything is written (all cores, no copy),
+            # so an unchanged output costs a footer read and a hash, not a write or upload.
+            start = time.perf_counter()
+            digest = api.content_hash(data)
+            if digest == self.previous.content_hash:
+                return self._unchanged(data, digest, time.perf_counter() - start)
+            if digest is not None:
+                # Already computed: the encoder stores it rather than hashing a second time.
+                metadata[api.CONTENT_HASH_KEY], content_hash = digest, False
+        info = api.write(
             data,
             self.uri,
             compression=self.compression,  # type: ignore[arg-type]
@@ -36,6 +56,28 @@ class TableSink:
             storage_options=self.storage_options,
             part_size=self.part_size,
             max_concurrency=self.max_concurrency,
+            metadata=metadata,
+            content_hash=content_hash,
+        )
+        if not content_hash:
+            info = dataclasses.replace(info, content_hash=metadata[api.CONTENT_HASH_KEY])
+        return info
+
+    def _unchanged(self, data: pa.Table, digest: str | None, seconds: float) -> api.WriteInfo:
+        previous = self.previous
+        assert previous is not None
+        return api.WriteInfo(
+            uri=self.uri,
+            rows=data.num_rows,
+            batches=previous.batches,
+            raw_bytes=data.get_total_buffer_size(),
+            stored_bytes=previous.stored_bytes,
+            parts=0,
+            seconds=seconds,
+            compression=previous.compression or self.compression,
+            content_hash=digest,
+            column_stats=previous.column_stats,
+            written=False,
         )
 
     def open_writer(self, schema: pa.Schema) -> api.Writer:
@@ -47,6 +89,7 @@ class TableSink:
             part_size=self.part_size,
             level=self.level,
             max_concurrency=self.max_concurrency,
+            metadata=self.metadata,
         )
 
 
@@ -62,7 +105,13 @@ class Storage:
     memory_map: bool
     max_concurrency: int | None
 
-    def table_sink(self, path: Location, compression: str | None) -> TableSink:
+    def table_sink(
+        self,
+        path: Location,
+        compression: str | None,
+        metadata: Mapping[str, str] | None = None,
+        previous: api.Footer | None = None,
+    ) -> TableSink:
         """Where a table goes; ``compression`` None chooses by where ``path`` is."""
         if compression is None:
             # Measured (benches/RESULTS.md): on a local disk lz4 hands a table over fastest and
@@ -77,7 +126,17 @@ class Storage:
             self.storage_options,
             self.part_size,
             self.max_concurrency,
+            metadata,
+            previous,
         )
+
+    def footer(self, path: Location) -> api.Footer | None:
+        """The footer of the table stored at ``path``; None when there is none, or when what
+        is there is not an Arrow IPC file this can read (it is replaced all the same)."""
+        try:
+            return api.read_footer(path.text, self.storage_options)
+        except (FileNotFoundError, CorruptFileError):
+            return None
 
     def load(
         self, stem: Location, table_type: TableType | None, columns: Any, optional: bool = False

@@ -39,6 +39,8 @@ use crate::rechunk::{batch_slice_bytes, dictionary_values_bytes, Rechunker};
 pub const WRITER_METADATA_KEY: &str = "dagster_fastio.writer";
 /// Footer key of the row count, so a reader of the footer alone knows it.
 pub const ROWS_METADATA_KEY: &str = "dagster_fastio.rows";
+/// Footer key of the codec the batches were written with.
+pub const COMPRESSION_METADATA_KEY: &str = "dagster_fastio.compression";
 
 /// What an encoder wrote.
 #[derive(Debug, Clone, Default)]
@@ -136,6 +138,7 @@ pub struct IpcFileEncoder<W: Write> {
     hasher: Option<ContentHasher>,
     column_stats: Option<Vec<ColumnStats>>,
     footer_metadata: Vec<(String, String)>,
+    compression_name: &'static str,
 }
 
 /// Returns an error (`FastIoError::Interrupted`) when the write must stop.
@@ -194,6 +197,7 @@ impl<W: Write> IpcFileEncoder<W> {
                 .then(|| ContentHasher::new(&schema_for_hash)),
             column_stats: options.statistics.then(|| empty_stats(&schema_for_hash)),
             footer_metadata: options.footer_metadata.clone(),
+            compression_name: options.compression.name(),
         })
     }
 
@@ -439,6 +443,7 @@ impl<W: Write> IpcFileEncoder<W> {
             format!("dagster-fastio {}", env!("CARGO_PKG_VERSION")),
         );
         entries.insert(ROWS_METADATA_KEY.to_string(), self.stats.rows.to_string());
+        entries.insert(COMPRESSION_METADATA_KEY.to_string(), self.compression_name.to_string());
         if let Some(hash) = &self.stats.content_hash {
             entries.insert(CONTENT_HASH_KEY.to_string(), hash.clone());
         }
