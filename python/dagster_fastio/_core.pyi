@@ -21,6 +21,7 @@ __all__ = [
     "read_footer",
     "read_zstd_file",
     "write_file",
+    "write_partitions",
     "write_zstd_file",
 ]
 
@@ -119,3 +120,18 @@ def describe(uri: str, storage_options: dict[str, str] | None = None) -> dict[st
 def object_size(uri: str, storage_options: dict[str, str] | None = None) -> int: ...
 def read_footer(uri: str, storage_options: dict[str, str] | None = None) -> dict[str, Any]: ...
 def content_hash(data: Any) -> str | None: ...
+def write_partitions(
+    data: Any,
+    keys: list[tuple[str, list[str]] | tuple[str, list[int], list[int]]],
+    targets: list[tuple[str, list[int], dict[str, str] | None]],
+    compression: _Compression = "zstd",
+    level: int | None = None,
+    chunk_rows: int | None = None,
+    fsync: bool = False,
+    storage_options: dict[str, str] | None = None,
+    part_size: int | None = None,
+    max_concurrency: int | None = None,
+    metadata: dict[str, str] | None = None,
+    content_hash: bool = True,
+    statistics: bool = True,
+) -> list[WriteStats]: ...

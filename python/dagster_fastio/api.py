@@ -45,6 +45,7 @@ __all__ = [
     "read_pickle_payload",
     "stored_size",
     "write",
+    "write_partitions",
     "write_pickle",
 ]
 
@@ -432,6 +433,49 @@ def open_writer(
         content_hash=content_hash,
         statistics=statistics,
     )
+
+
+def write_partitions(
+    data: Any,
+    keys: Sequence[tuple[str, list[str]] | tuple[str, list[int], list[int]]],
+    targets: Sequence[tuple[str, list[int], Mapping[str, str] | None]],
+    *,
+    compression: Compression = "zstd",
+    level: int | None = None,
+    storage_options: dict[str, str] | None = None,
+    part_size: int | None = None,
+    max_concurrency: int | None = None,
+    metadata: Mapping[str, str] | None = None,
+) -> list[WriteInfo]:
+    """Splits ``data`` by its key columns into one file per target, in one streaming pass.
+
+    ``keys`` has one entry per key column: ``(column, partition keys)`` when the column's
+    value (as text) is the key, or ``(column, starts, ends)`` for time windows in microseconds
+    since the epoch (UTC for zoned timestamps, wall-clock time for dates, zone-less timestamps
+    and ISO text). ``targets`` are ``(uri, index in each key's list, footer entries)``. A row
+    of no target fails the write before any file is published; a target without rows gets an
+    empty file. Each file then appears atomically, in the targets' order.
+    """
+    source = to_arrow_source(data)
+    start = time.perf_counter()
+    written = _core.write_partitions(
+        source,
+        [tuple(key) for key in keys],  # type: ignore[misc]
+        [(uri, list(indices), _footer_metadata(entries)) for uri, indices, entries in targets],
+        compression,
+        level,
+        None,
+        False,
+        storage_options,
+        part_size,
+        max_concurrency,
+        _footer_metadata(metadata),
+    )
+    seconds = time.perf_counter() - start
+    return [
+        _write_info(uri, stats, seconds, compression)
+        for (uri, _, _), stats in zip(targets, written, strict=True)
+    ]
 
 
 def _footer_metadata(metadata: Mapping[str, str] | None) -> dict[str, str] | None:

@@ -16,7 +16,8 @@ from pydantic import Field, PrivateAttr
 from dagster_fastio.api import COMPRESSIONS, read_pickle
 from dagster_fastio.datasets import dataset_kind, open_dataset
 from dagster_fastio.layout import PICKLE_SUFFIX, TABLE_SUFFIX, Location, make_room_for_partitions
-from dagster_fastio.metadata import pickle_metadata, table_metadata
+from dagster_fastio.metadata import pickle_metadata, range_metadata, table_metadata
+from dagster_fastio.partition_ranges import plan_split
 from dagster_fastio.storage import Storage
 from dagster_fastio.table_types import (
     ARROW_CONVERSION_ERRORS,
@@ -148,17 +149,14 @@ class FastIOManager(dg.ConfigurableIOManager):
         partitioned = context.has_asset_key and context.has_asset_partitions
         if partitioned:
             stems = stem.partitions(context.asset_partition_keys)
-            if len(stems) != 1:
-                raise dg.DagsterInvariantViolationError(
-                    f"FastIOManager stores one partition per output, got {len(stems)} "
-                    f"({', '.join(list(stems)[:3])}...): launch the backfill with a multi-run "
-                    "backfill policy"
-                )
             if make_room_for_partitions(stem):
                 context.log.warning(
                     f"Removing {stem}, left by a non-partitioned version of {context.asset_key}, "
                     "to make room for the partitions' folder."
                 )
+            if len(stems) != 1:
+                self._handle_partition_range(context, obj, stem, stems)
+                return
             stem = next(iter(stems.values()))
         metadata = None
         table_type = table_type_of(obj)
@@ -192,6 +190,36 @@ class FastIOManager(dg.ConfigurableIOManager):
         storage.delete(stale)
         if partitioned and self.report_total_rows:
             total = self._stored_rows(context, self._stem(context))
+            if total is not None:
+                metadata["dagster/row_count"] = dg.MetadataValue.int(total)
+        context.add_output_metadata(metadata)
+
+    def _handle_partition_range(
+        self, context: dg.OutputContext, obj: Any, stem: Location, stems: dict[str, Location]
+    ) -> None:
+        """One table for several partitions: split by the ``partition_expr`` column(s) into
+        the files one-partition runs write, in one streaming pass."""
+        table_type = table_type_of(obj)
+        if table_type is None:
+            raise dg.DagsterInvariantViolationError(
+                f"an output for {len(stems)} partitions must be a table to be split by its "
+                f"partition column, not {type(obj).__qualname__}"
+            )
+        storage = self._storage
+        data = table_type.to_stream(obj)
+        plan = plan_split(context, stem, data.schema, provenance(context))
+        chosen = (context.definition_metadata or {}).get(
+            COMPRESSION_METADATA_KEY, storage.compression
+        )
+        infos = storage.write_partitions(data, plan, stem, chosen)
+        for partition_key, info in zip(plan.partition_keys, infos, strict=True):
+            if info.rows == 0:
+                context.log.info(f"Partition {partition_key} has no rows: stored empty.")
+        for path in stems.values():
+            storage.delete(path.pickle)
+        metadata = range_metadata(infos, plan.partition_keys, data.schema, stem.text)
+        if self.report_total_rows:
+            total = self._stored_rows(context, stem)
             if total is not None:
                 metadata["dagster/row_count"] = dg.MetadataValue.int(total)
         context.add_output_metadata(metadata)

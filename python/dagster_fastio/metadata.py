@@ -11,7 +11,7 @@ import pyarrow as pa
 
 from dagster_fastio.api import Footer, WriteInfo
 
-__all__ = ["pickle_metadata", "schema_changes", "table_metadata"]
+__all__ = ["pickle_metadata", "range_metadata", "schema_changes", "table_metadata"]
 
 _STATS_SCHEMA = dg.TableSchema(
     columns=[
@@ -60,6 +60,38 @@ def table_metadata(
     if previous is not None:
         metadata["schema_changes"] = dg.MetadataValue.json(schema_changes(previous.schema, schema))
     return metadata
+
+
+def range_metadata(
+    infos: list[WriteInfo], partition_keys: list[str], schema: pa.Schema, folder: str
+) -> dict[str, Any]:
+    """Metadata of one output split into the files of several partitions."""
+    raw = sum(info.raw_bytes for info in infos)
+    stored = sum(info.stored_bytes for info in infos)
+    seconds = max((info.seconds for info in infos), default=0.0)
+    return {
+        "dagster/column_schema": dg.TableSchema(
+            columns=[
+                dg.TableColumn(name=field.name, type=str(field.type))
+                for field in schema
+                if _is_frame_column(field.name)
+            ]
+        ),
+        "partition_rows": dg.MetadataValue.json(
+            {key: info.rows for key, info in zip(partition_keys, infos, strict=True)}
+        ),
+        "written_rows": dg.MetadataValue.int(sum(info.rows for info in infos)),
+        "partitions": dg.MetadataValue.int(len(infos)),
+        "dagster/uri": dg.MetadataValue.path(folder),
+        "raw_bytes": dg.MetadataValue.int(raw),
+        "stored_bytes": dg.MetadataValue.int(stored),
+        "compression": dg.MetadataValue.text(infos[0].compression),
+        "compression_ratio": dg.MetadataValue.float(round(raw / stored, 3) if stored else 0.0),
+        "write_seconds": dg.MetadataValue.float(round(seconds, 4)),
+        "throughput_mb_s": dg.MetadataValue.float(
+            round(raw / 1e6 / seconds, 1) if seconds > 0 else 0.0
+        ),
+    }
 
 
 def schema_changes(before: pa.Schema, after: pa.Schema) -> dict[str, Any]:

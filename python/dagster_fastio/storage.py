@@ -17,6 +17,10 @@ from dagster_fastio.errors import CorruptFileError
 from dagster_fastio.layout import Location
 from dagster_fastio.table_types import TableType, load_stored_type
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from dagster_fastio.partition_ranges import SplitPlan
+
 __all__ = ["Storage", "TableSink"]
 
 
@@ -128,6 +132,22 @@ class Storage:
             self.max_concurrency,
             metadata,
             previous,
+        )
+
+    def write_partitions(
+        self, data: Any, plan: SplitPlan, stem: Location, compression: str | None
+    ) -> list[api.WriteInfo]:
+        """Splits ``data`` into the partition files of ``plan``."""
+        sink = self.table_sink(stem, compression)
+        return api.write_partitions(
+            data,
+            plan.keys,
+            plan.targets,
+            compression=sink.compression,  # type: ignore[arg-type]
+            level=sink.level,
+            storage_options=self.storage_options,
+            part_size=self.part_size,
+            max_concurrency=self.max_concurrency,
         )
 
     def footer(self, path: Location) -> api.Footer | None:

@@ -8,6 +8,7 @@ handler to ``TABLE_TYPES``. No Dagster import.
 
 from __future__ import annotations
 
+import itertools
 import re
 import types
 import typing
@@ -93,6 +94,10 @@ class TableType:
         reader = pa.RecordBatchReader.from_stream(source)
         return pa.RecordBatchReader.from_batches(_mark(reader.schema, self.name), reader)
 
+    def to_stream(self, obj: Any) -> pa.Table | pa.RecordBatchReader:
+        """The output as Arrow, streamed where the type streams (nothing collected)."""
+        return self.to_arrow(obj)
+
     def write(self, obj: Any, sink: TableSink) -> tuple[WriteInfo, pa.Schema]:
         """Stores the output; returns what was written and the schema it was written with."""
         # A frame is converted whole before anything is written, so a conversion error leaves
@@ -173,7 +178,7 @@ class PolarsLazyFrame(PolarsFrame):
     name = "polars.LazyFrame"
     may_pickle = False
 
-    def write(self, obj: Any, sink: TableSink) -> tuple[WriteInfo, pa.Schema]:
+    def to_stream(self, obj: Any) -> pa.RecordBatchReader:
         # The schema comes from the first batch, so it is the one the batches really have.
         batches = (polars_to_arrow(batch) for batch in obj.collect_batches())
         first = next(batches, None)
@@ -184,12 +189,22 @@ class PolarsLazyFrame(PolarsFrame):
             # query a second time.
             first = polars_to_arrow(pl.DataFrame(schema=obj.collect_schema()))
         schema = _mark(first.schema, self.name)
-        with sink.open_writer(schema) as writer:
-            writer.write(first)
-            for batch in batches:
+
+        def marked() -> Any:
+            # Each polars batch converts to a table of one or more record batches.
+            for table in itertools.chain([first], batches):
+                for batch in table.to_batches():
+                    yield batch.replace_schema_metadata(schema.metadata)
+
+        return pa.RecordBatchReader.from_batches(schema, marked())
+
+    def write(self, obj: Any, sink: TableSink) -> tuple[WriteInfo, pa.Schema]:
+        stream = self.to_stream(obj)
+        with sink.open_writer(stream.schema) as writer:
+            for batch in stream:
                 writer.write(batch)
         assert writer.info is not None
-        return writer.info, schema
+        return writer.info, stream.schema
 
     def from_table(self, table: pa.Table) -> Any:
         return super().from_table(table).lazy()

@@ -443,7 +443,10 @@ impl<W: Write> IpcFileEncoder<W> {
             format!("dagster-fastio {}", env!("CARGO_PKG_VERSION")),
         );
         entries.insert(ROWS_METADATA_KEY.to_string(), self.stats.rows.to_string());
-        entries.insert(COMPRESSION_METADATA_KEY.to_string(), self.compression_name.to_string());
+        entries.insert(
+            COMPRESSION_METADATA_KEY.to_string(),
+            self.compression_name.to_string(),
+        );
         if let Some(hash) = &self.stats.content_hash {
             entries.insert(CONTENT_HASH_KEY.to_string(), hash.clone());
         }

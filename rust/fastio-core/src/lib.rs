@@ -23,6 +23,7 @@ mod ipc_format;
 pub mod local;
 pub mod open;
 pub mod options;
+pub mod partition_split;
 pub mod pool;
 pub mod rechunk;
 pub mod sink;

@@ -3,6 +3,9 @@ use std::sync::Arc;
 use arrow_array::UInt8Array;
 use arrow_buffer::{Buffer, ScalarBuffer};
 use fastio_core::open;
+use fastio_core::partition_split::{
+    write_partitions as write_partitions_core, KeyColumn, PartitionTarget,
+};
 use fastio_core::{encode_to_vec, FastIoError};
 use pyo3::prelude::*;
 use pyo3_arrow::input::AnyRecordBatch;
@@ -150,5 +153,86 @@ pub fn content_hash(py: Python<'_>, data: AnyRecordBatch) -> PyResult<Option<Str
         let schema = reader.schema();
         let batches = reader.collect::<Result<Vec<_>, _>>()?;
         Ok(fastio_core::content_hash::hash_batches(&schema, &batches))
+    })
+}
+
+/// One key column, as Python gives it: `(column, keys)` for values, `(column, starts, ends)`
+/// for time windows in microseconds.
+#[derive(FromPyObject)]
+pub enum PyKeyColumn {
+    Values(String, Vec<String>),
+    Windows(String, Vec<i64>, Vec<i64>),
+}
+
+/// Splits an Arrow stream covering several partitions into one file per partition (see
+/// `fastio_core::partition_split`): `targets` are `(uri, index per key column, footer
+/// entries)`. Returns each target's stats, in order.
+#[pyfunction]
+#[pyo3(signature = (
+    data, keys, targets, compression = "zstd", level = None, chunk_rows = None, fsync = false,
+    storage_options = None, part_size = None, max_concurrency = None, metadata = None,
+    content_hash = true, statistics = true
+))]
+#[allow(clippy::too_many_arguments)]
+pub fn write_partitions(
+    py: Python<'_>,
+    data: AnyRecordBatch,
+    keys: Vec<PyKeyColumn>,
+    targets: Vec<(String, Vec<u32>, FooterMetadata)>,
+    compression: &str,
+    level: Option<Int>,
+    chunk_rows: Option<Int>,
+    fsync: bool,
+    storage_options: PyStorageOptions,
+    part_size: Option<Int>,
+    max_concurrency: Option<Int>,
+    metadata: FooterMetadata,
+    content_hash: bool,
+    statistics: bool,
+) -> PyResult<Vec<WriteStats>> {
+    let options = encode_options(py, compression, level, chunk_rows)?.with_content(
+        metadata,
+        content_hash,
+        statistics,
+    );
+    let upload = upload_options(py, part_size, max_concurrency)?;
+    let reader = data.into_reader()?;
+    let keys: Vec<KeyColumn> = keys
+        .into_iter()
+        .map(|key| match key {
+            PyKeyColumn::Values(column, keys) => KeyColumn::Values { column, keys },
+            PyKeyColumn::Windows(column, starts, ends) => KeyColumn::Windows {
+                column,
+                starts,
+                ends,
+            },
+        })
+        .collect();
+    detached(py, move || {
+        let targets = targets
+            .into_iter()
+            .map(|(uri, indices, entries)| {
+                let mut footer_metadata: Vec<_> = entries.unwrap_or_default().into_iter().collect();
+                footer_metadata.sort();
+                Ok(PartitionTarget {
+                    location: location(&uri, storage_options.clone())?,
+                    indices,
+                    footer_metadata,
+                })
+            })
+            .collect::<Result<Vec<_>, FastIoError>>()?;
+        let written = write_partitions_core(
+            reader,
+            &keys,
+            targets,
+            &options,
+            upload,
+            fsync,
+            &mut python_signals,
+        )?;
+        Ok(written
+            .into_iter()
+            .map(|(stats, parts)| WriteStats::new(stats, parts))
+            .collect())
     })
 }

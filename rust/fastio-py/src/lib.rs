@@ -37,6 +37,7 @@ fn _core(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(blob::read_zstd_file, module)?)?;
     module.add_function(wrap_pyfunction!(encode::encode, module)?)?;
     module.add_function(wrap_pyfunction!(encode::write_file, module)?)?;
+    module.add_function(wrap_pyfunction!(encode::write_partitions, module)?)?;
     module.add_function(wrap_pyfunction!(decode::decode, module)?)?;
     module.add_function(wrap_pyfunction!(decode::read_file, module)?)?;
     module.add_function(wrap_pyfunction!(decode::read_file_batches, module)?)?;
