@@ -4,9 +4,8 @@
 # No `from __future__ import annotations`: Dagster reads the annotations of the asset
 # functions at definition time.
 import datetime as dt
-from pathlib import Path
-
 import warnings
+from pathlib import Path
 
 import dagster as dg
 import polars as pl
