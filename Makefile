@@ -51,6 +51,7 @@ bench: install-dev test-servers  ## Measure against pyarrow, polars and Dagster'
 	$(PYTHON) benches/bench_core.py --threads 1
 	$(PYTHON) benches/bench_dagster.py
 	$(PYTHON) benches/bench_memory.py
+	$(PYTHON) benches/bench_footer.py
 	$(PYTHON) benches/bench_store.py
 
 .PHONY: screenshots

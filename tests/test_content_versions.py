@@ -49,6 +49,7 @@ def test_an_unchanged_output_is_not_rewritten(tmp_path: Path) -> None:
     assert second["unchanged"] is True and second["content_hash"] == first["content_hash"]
     assert (path.stat().st_ino, path.stat().st_mtime_ns) == (stat.st_ino, stat.st_mtime_ns)
     assert second["dagster/row_count"] == 100 and second["stored_bytes"] == stat.st_size
+    assert second["dagster/storage_kind"] == "filesystem"
     assert "throughput_mb_s" not in second  # nothing was written to measure
     version["n"] = 101
     third = _metadata(run_assets([frame], tmp_path), "frame")
@@ -77,7 +78,7 @@ def test_an_unchanged_output_is_not_uploaded_again(s3s_server: S3Server, s3s_buc
         assert "PUT" in requests() and first["unchanged"] is False
         proxy.requests.clear()
         second = _metadata(run_assets([table], Path(), io_manager=manager), "table")
-        assert second["unchanged"] is True
+        assert second["unchanged"] is True and second["dagster/storage_kind"] == "s3"
         # The footer was all that was read (no GET of the batches), and nothing was uploaded.
         assert requests() == ["HEAD", "GET"]
     finally:

@@ -61,6 +61,13 @@ class FastIOManagerComponent(dg.Component, dg.Resolvable, dg.Model):
             "a file truncated by another program while in use kills the process)."
         ),
     )
+    report_total_rows: bool = Field(
+        default=True,
+        description=(
+            "For partitioned assets, also report dagster/row_count over every stored partition "
+            "(one footer read per stored partition)."
+        ),
+    )
     storage_options: dict[str, str] = Field(
         default_factory=dict,
         description=(

@@ -43,6 +43,7 @@ def table_metadata(
         ),
         **_storage_metadata(info),
     }
+    metadata["dagster/storage_kind"] = dg.MetadataValue.text(storage_kind(info.uri))
     if info.content_hash is not None:
         metadata["content_hash"] = dg.MetadataValue.text(info.content_hash)
     metadata["unchanged"] = dg.MetadataValue.bool(not info.written)
@@ -82,6 +83,7 @@ def range_metadata(
         ),
         "written_rows": dg.MetadataValue.int(sum(info.rows for info in infos)),
         "partitions": dg.MetadataValue.int(len(infos)),
+        "dagster/storage_kind": dg.MetadataValue.text(storage_kind(folder)),
         "dagster/uri": dg.MetadataValue.path(folder),
         "raw_bytes": dg.MetadataValue.int(raw),
         "stored_bytes": dg.MetadataValue.int(stored),
@@ -92,6 +94,15 @@ def range_metadata(
             round(raw / 1e6 / seconds, 1) if seconds > 0 else 0.0
         ),
     }
+
+
+# Dagster's table metadata names the storage system behind a table (snowflake, bigquery...).
+_STORAGE_KINDS = {"s3": "s3", "gs": "gcs", "az": "azure", "abfs": "azure", "memory": "memory"}
+
+
+def storage_kind(uri: str) -> str:
+    scheme, sep, _ = uri.partition("://")
+    return _STORAGE_KINDS.get(scheme.lower(), "filesystem") if sep else "filesystem"
 
 
 def schema_changes(before: pa.Schema, after: pa.Schema) -> dict[str, Any]:

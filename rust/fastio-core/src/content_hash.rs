@@ -148,10 +148,18 @@ impl ColumnHasher {
 
     fn update(&mut self, array: &dyn Array) {
         let len = array.len();
-        if let Some(nulls) = array.logical_nulls().filter(|nulls| nulls.null_count() > 0) {
-            for index in nulls.iter().enumerate().filter(|(_, v)| !v).map(|(i, _)| i) {
-                self.nulls.write(&(self.rows + index as u64).to_le_bytes());
+        // The null slots, found a word of the validity bitmap at a time.
+        let null_slots: Vec<usize> = match array.logical_nulls() {
+            Some(nulls) if nulls.null_count() > 0 => (!nulls.inner()).set_indices().collect(),
+            _ => Vec::new(),
+        };
+        if !null_slots.is_empty() {
+            self.scratch.clear();
+            for index in &null_slots {
+                self.scratch
+                    .extend_from_slice(&(self.rows + *index as u64).to_le_bytes());
             }
+            self.nulls.write(&self.scratch);
         }
         let valid = |index: usize| array.is_valid(index);
         match &self.layout {
@@ -165,7 +173,7 @@ impl ColumnHasher {
                 } else {
                     self.scratch.clear();
                     self.scratch.extend_from_slice(bytes);
-                    for index in (0..len).filter(|i| !valid(*i)) {
+                    for index in &null_slots {
                         self.scratch[index * width..(index + 1) * width].fill(0);
                     }
                     self.values.write(&self.scratch);
@@ -186,7 +194,7 @@ impl ColumnHasher {
                     &mut self.lengths,
                     &mut self.values,
                     &mut self.scratch,
-                    array,
+                    &null_slots,
                     offsets,
                     data.buffers()[1].as_slice(),
                 );
@@ -199,7 +207,7 @@ impl ColumnHasher {
                     &mut self.lengths,
                     &mut self.values,
                     &mut self.scratch,
-                    array,
+                    &null_slots,
                     offsets,
                     data.buffers()[1].as_slice(),
                 );
@@ -251,35 +259,30 @@ impl ColumnHasher {
     }
 }
 
-/// Feeds offset-delimited values: each valid value's length and bytes, a null as length 0.
+/// Feeds offset-delimited values: each value's length (a null's as 0) and the bytes of the
+/// valid values, written as the runs between null slots.
 fn feed_offsets<O: Copy + Into<i64>>(
     lengths: &mut XxHash3_128,
     values: &mut XxHash3_128,
     scratch: &mut Vec<u8>,
-    array: &dyn Array,
+    null_slots: &[usize],
     offsets: &[O],
     data: &[u8],
 ) {
+    let at = |index: usize| offsets[index].into() as usize;
     scratch.clear();
-    let all_valid = array.null_count() == 0;
-    for (index, pair) in offsets.windows(2).enumerate() {
-        let (start, end) = (pair[0].into() as usize, pair[1].into() as usize);
-        let length = if all_valid || array.is_valid(index) {
-            if !all_valid {
-                values.write(&data[start..end]);
-            }
-            end - start
-        } else {
-            0
-        };
-        scratch.extend_from_slice(&(length as u64).to_le_bytes());
+    scratch.reserve(8 * (offsets.len() - 1));
+    for pair in offsets.windows(2) {
+        let length = (pair[1].into() - pair[0].into()) as u64;
+        scratch.extend_from_slice(&length.to_le_bytes());
     }
-    if all_valid {
-        // Without nulls, the values of a batch are one contiguous run.
-        let first = offsets[0].into() as usize;
-        let last = offsets[offsets.len() - 1].into() as usize;
-        values.write(&data[first..last]);
+    let mut run_start = at(0);
+    for &slot in null_slots {
+        scratch[slot * 8..slot * 8 + 8].fill(0);
+        values.write(&data[run_start..at(slot)]);
+        run_start = at(slot + 1);
     }
+    values.write(&data[run_start..at(offsets.len() - 1)]);
     lengths.write(scratch);
 }
 

@@ -126,14 +126,46 @@ pub fn write_partitions(
         }
     }
     // Every file is complete before the first one is published.
-    let finished = encoders
-        .into_iter()
-        .map(IpcFileEncoder::finish)
-        .collect::<Result<Vec<_>>>()?;
+    let finished = finish_all(encoders)?;
     finished
         .into_iter()
         .map(|(sink, stats)| Ok((stats, sink.commit_unless(interrupt)?)))
         .collect()
+}
+
+/// Finishes the encoders, several at once: a finish waits for its last batches, and the
+/// partitions' batches should compress side by side rather than one file after another. The
+/// waiting happens on threads of its own, never on the pool that does the compressing.
+fn finish_all(mut encoders: Vec<IpcFileEncoder<Sink>>) -> Result<Vec<(Sink, WriteStats)>> {
+    let threads = crate::pool::pool().current_num_threads().max(1) * 2;
+    let per_thread = encoders.len().div_ceil(threads).max(1);
+    let mut groups = Vec::new();
+    while !encoders.is_empty() {
+        let take = per_thread.min(encoders.len());
+        groups.push(encoders.drain(..take).collect::<Vec<_>>());
+    }
+    let results = std::thread::scope(|scope| {
+        let handles: Vec<_> = groups
+            .into_iter()
+            .map(|group| {
+                scope.spawn(move || {
+                    group
+                        .into_iter()
+                        .map(IpcFileEncoder::finish)
+                        .collect::<Result<Vec<_>>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|handle| {
+                handle
+                    .join()
+                    .unwrap_or_else(|payload| Err(FastIoError::from_panic(payload)))
+            })
+            .collect::<Result<Vec<_>>>()
+    })?;
+    Ok(results.into_iter().flatten().collect())
 }
 
 fn column_index(schema: &Schema, key: &KeyColumn) -> Result<usize> {
