@@ -1,6 +1,6 @@
 """Servers the object-store tests run against, all on 127.0.0.1 and started by the tests:
-s3s-fs (an S3 server over a folder), moto's S3 server, fake-gcs-server, and a TCP proxy that
-injects faults between a client and s3s-fs."""
+s3s-fs (an S3 server over a folder), moto's S3 server, fake-gcs-server, a TCP proxy that
+injects faults between a client and s3s-fs, and redis-server as the celery executor's broker."""
 
 from __future__ import annotations
 
@@ -144,6 +144,64 @@ class S3Server:
             return sorted(p.name for p in self.root.rglob("*") if ".upload" in p.name)
         listing = self.client().list_multipart_uploads(Bucket=bucket)
         return sorted(upload["UploadId"] for upload in listing.get("Uploads", []))
+
+
+class RedisServer:
+    """redis-server from the system's packages, in the foreground, over its own folder.
+
+    Nothing is persisted (`--save ''`, no append-only file) and it listens on 127.0.0.1 only.
+    A missing binary is an error, not a skip: `make test-servers` installs it.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.port = free_port()
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def url(self, database: int = 0) -> str:
+        return f"redis://127.0.0.1:{self.port}/{database}"
+
+    def start(self) -> RedisServer:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise RuntimeError(
+                "redis-server is not installed; `make test-servers` installs Debian's package"
+            )
+        self.root.mkdir(parents=True, exist_ok=True)
+        command = [
+            binary,
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--dir",
+            str(self.root),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--daemonize",
+            "no",
+            "--protected-mode",
+            "yes",
+            "--logfile",
+            str(self.root / "redis.log"),
+        ]
+        self._process = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        wait_for_port(self.port, self._process, timeout=20)
+        return self
+
+    def stop(self) -> None:
+        if self._process is not None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+            self._process = None
 
 
 # ---------------------------------------------------------------------------------------------
