@@ -10,6 +10,7 @@ import socket
 import subprocess
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -227,12 +228,14 @@ class FaultProxy:
     Faults apply to the requests a predicate picks: `answer(status, count)` replies with that
     status instead of forwarding; `drop(count)` reads half the body, then resets the
     connection; `delay(seconds, count)` forwards after a pause, as a slow link would. It also
-    records every request and the most part uploads seen at once.
+    records every request, how many of each fault it served (`faults_served`), and the most
+    part uploads seen at once.
     """
 
     upstream_port: int
     port: int = field(default_factory=free_port)
     requests: list[Request] = field(default_factory=list)
+    faults_served: Counter[str] = field(default_factory=Counter)
     max_parts_in_flight: int = 0
     _faults: list[tuple[Callable[[Request], bool], str, int]] = field(default_factory=list)
     _parts_in_flight: int = 0
@@ -272,11 +275,17 @@ class FaultProxy:
         with self._lock:
             self._faults.append((when, f"delay {seconds}", count))
 
+    def clear(self) -> None:
+        """Forgets the faults not served yet."""
+        with self._lock:
+            self._faults.clear()
+
     def _fault_for(self, request: Request) -> str | None:
         with self._lock:
             for index, (when, action, remaining) in enumerate(self._faults):
                 if remaining != 0 and when(request):
                     self._faults[index] = (when, action, remaining - 1)
+                    self.faults_served[action.split(" ")[0] if "delay" in action else action] += 1
                     return action
         return None
 

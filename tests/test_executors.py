@@ -4,12 +4,18 @@ A job of 20 assets (executor_jobs.py) runs on two celery workers (prefork pool, 
 each, redis-server as the broker) and on a dask.distributed cluster of four worker processes.
 Every step checks its inputs against what its upstream must have written; every handoff
 crosses from one worker to the other; the test then checks every stored object too.
+
+Then load: 64 writers of a 20 MiB table and 64 readers on the celery workers through one
+s3s-fs, with and without a proxy dropping connections and answering 503 bursts. The figures
+(throughput, peak memory per worker process) are printed, never asserted; `benches/
+bench_executors.py` measures them for benches/RESULTS.md.
 """
 
 from __future__ import annotations
 
 import itertools
 import os
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,20 +29,24 @@ from executor_jobs import (
     JOB_ASSETS,
     KEY_ID_VARIABLE,
     LANES,
+    LOAD_STEPS,
     PARTITIONED,
     PARTITIONS,
     SECRET_VARIABLE,
     celery_job,
+    celery_load_job,
     dask_job,
     expected_keys,
     expected_object,
     expected_pickle,
     expected_table,
+    load_table,
     reconstructable,
     same_pickle,
     same_table,
 )
-from servers import RedisServer, S3Server
+from load_run import LoadOutcome, peak_rss_of, run_load
+from servers import FaultProxy, RedisServer, S3Server
 
 import dagster_fastio as fio
 from dagster_fastio.io_manager import read_pickle
@@ -77,13 +87,13 @@ def store_environment(
 @pytest.fixture
 def celery_lanes(
     redis_server: RedisServer, tmp_path: Path
-) -> Iterator[Callable[[dict[str, str]], dict[str, CeleryWorker]]]:
+) -> Iterator[Callable[..., dict[str, CeleryWorker]]]:
     """Starts one celery worker per lane with the given environment; stops them afterwards."""
     started: list[CeleryWorker] = []
     # Each test its own databases, so no task or result of an earlier test is left to them.
     database = next(_prefixes) % 8 * 2
 
-    def start(env: dict[str, str]) -> dict[str, CeleryWorker]:
+    def start(env: dict[str, str], concurrency: int = 2) -> dict[str, CeleryWorker]:
         workers = {}
         for lane in LANES:
             worker = CeleryWorker(
@@ -92,6 +102,7 @@ def celery_lanes(
                 backend=redis_server.url(database + 1),
                 queue=lane,
                 env=env,
+                concurrency=concurrency,
             )
             started.append(worker)
             workers[lane] = worker.start()
@@ -168,7 +179,7 @@ def check_no_secret_stored(
 def test_celery_workers_hand_every_output_to_the_other_worker(
     s3s_server: S3Server,
     s3s_bucket: str,
-    celery_lanes: Callable[[dict[str, str]], dict[str, CeleryWorker]],
+    celery_lanes: Callable[..., dict[str, CeleryWorker]],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -218,3 +229,107 @@ def test_dask_workers_hand_every_output_to_the_other_worker(
     for (step, partition), pid in pids.items():
         assert pid in lanes[lane_of(step)], (step, partition, pid, lanes)
     assert os.getpid() not in pids.values()
+
+
+# ---------------------------------------------------------------------------------------------
+# Load: LOAD_STEPS writers and as many readers, all submitted at once; each celery worker runs
+# LOAD_CONCURRENCY of them at a time.
+
+LOAD_CONCURRENCY = 2
+FAULT_PERIOD_SECONDS = 2.0
+FAULT_BURSTS = 60
+
+
+def report_load(outcome: LoadOutcome, workers: dict[str, CeleryWorker], label: str) -> None:
+    lines = [f"{label}: {outcome.summary()}"]
+    for lane, worker in workers.items():
+        pool = sorted(worker.pool_pids())
+        peaks = ", ".join(f"{peak_rss_of(pid) / 1e6:,.0f}" for pid in pool)
+        steps = ", ".join(str(outcome.steps_per_pid.get(pid, 0)) for pid in pool)
+        lines.append(
+            f"  worker {lane}: main process peak {peak_rss_of(worker.pid) / 1e6:,.0f} MB; "
+            f"pool processes peak {peaks} MB, steps {steps}"
+        )
+    print("\n".join(lines))
+
+
+def check_load(outcome: LoadOutcome) -> None:
+    assert outcome.failed_steps == 0
+    assert outcome.partial_objects == []
+    assert outcome.wrong_objects == []
+    assert outcome.mixed_reads == 0
+    assert outcome.unequal_reads == 0
+    assert outcome.same_process_handoffs == 0
+    assert outcome.raw_bytes_written == LOAD_STEPS * load_table(0).nbytes
+    assert sum(outcome.steps_per_pid.values()) == 2 * LOAD_STEPS
+
+
+def test_celery_load_through_one_s3_server(
+    s3s_server: S3Server,
+    s3s_bucket: str,
+    celery_lanes: Callable[..., dict[str, CeleryWorker]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    env = store_environment(monkeypatch, s3s_server, f"s3://{s3s_bucket}/load")
+    workers = celery_lanes(env, concurrency=LOAD_CONCURRENCY)
+    any_worker = workers[LANES[0]]
+    run_config = celery_run_config(any_worker.broker, any_worker.backend)
+    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
+        outcome = run_load(
+            reconstructable(celery_load_job), instance, run_config, s3s_server, s3s_bucket, "load"
+        )
+    report_load(outcome, workers, "celery load")
+    check_load(outcome)
+
+
+def test_celery_load_survives_dropped_connections_and_503_bursts(
+    s3s_server: S3Server,
+    s3s_bucket: str,
+    celery_lanes: Callable[..., dict[str, CeleryWorker]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    proxy = FaultProxy(s3s_server.port).start()
+    stop = threading.Event()
+
+    def inject() -> None:
+        # Every period: two uploads lose their connection half-way through the body, and the
+        # next five requests of any kind (parts, reads, completes) are answered 503. What a
+        # quiet period left unserved is dropped, so that faults do not pile up: one request
+        # meets at most seven in a row, fewer than its ten retries.
+        for _ in range(FAULT_BURSTS):
+            if stop.wait(FAULT_PERIOD_SECONDS):
+                return
+            proxy.clear()
+            proxy.drop(2, when=lambda request: request.body_length > 0)
+            proxy.answer(503, 5, when=lambda request: True)
+
+    injector = threading.Thread(target=inject, daemon=True)
+    try:
+        env = store_environment(
+            monkeypatch, s3s_server, f"s3://{s3s_bucket}/faults", endpoint=proxy.endpoint
+        )
+        workers = celery_lanes(env, concurrency=LOAD_CONCURRENCY)
+        any_worker = workers[LANES[0]]
+        run_config = celery_run_config(any_worker.broker, any_worker.backend)
+        injector.start()
+        with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
+            outcome = run_load(
+                reconstructable(celery_load_job),
+                instance,
+                run_config,
+                s3s_server,
+                s3s_bucket,
+                "faults",
+            )
+    finally:
+        stop.set()
+        injector.join()
+        proxy.stop()
+    served = ", ".join(f"{count} {fault}" for fault, count in sorted(proxy.faults_served.items()))
+    report_load(outcome, workers, f"celery load with faults ({served})")
+    check_load(outcome)
+    # The faults happened: requests were answered 503 or cut, and were retried.
+    assert proxy.faults_served["status 503"] > 0
+    assert proxy.faults_served["drop"] > 0
