@@ -18,10 +18,28 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from executor_jobs import LANES, TESTS_FOLDER
+from executor_jobs import (
+    BASE_VARIABLE,
+    ENDPOINT_VARIABLE,
+    KEY_ID_VARIABLE,
+    LANES,
+    SECRET_VARIABLE,
+    TESTS_FOLDER,
+)
+from servers import S3Server
 
 WORKER_START_SECONDS = 120
 WORKER_STOP_SECONDS = 60
+
+
+def store_environment(server: S3Server, base: str, endpoint: str | None = None) -> dict[str, str]:
+    """The variables the jobs' FastIOManager reads through dg.EnvVar: where and as whom."""
+    return {
+        BASE_VARIABLE: base,
+        ENDPOINT_VARIABLE: endpoint or server.endpoint,
+        KEY_ID_VARIABLE: server.access_key,
+        SECRET_VARIABLE: server.secret_key,
+    }
 
 
 def worker_environment(extra: Mapping[str, str]) -> dict[str, str]:

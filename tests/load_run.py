@@ -4,6 +4,7 @@ checks the load tests assert, and the figures the executor benchmark reports."""
 from __future__ import annotations
 
 import statistics
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -11,7 +12,7 @@ from typing import Any
 
 import dagster as dg
 from executor_jobs import HOT_KEY, LOAD_STEPS, hot_table, load_table
-from servers import S3Server
+from servers import FaultProxy, S3Server
 
 import dagster_fastio as fio
 from dagster_fastio.io_manager import read_pickle
@@ -19,10 +20,47 @@ from dagster_fastio.io_manager import read_pickle
 MB = 1e6
 
 
+class FaultBursts:
+    """While open, every `period` seconds: two requests with a body (parts, single PUTs,
+    completes) lose their connection half-way through it, and the next five requests of any
+    kind are answered 503. What a quiet period left unserved is dropped, so that faults do not
+    pile up: one request meets at most seven in a row, fewer than its ten retries."""
+
+    def __init__(self, proxy: FaultProxy, period: float = 2.0, bursts: int = 100) -> None:
+        self.proxy = proxy
+        self.period = period
+        self.bursts = bursts
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._inject, daemon=True)
+
+    def _inject(self) -> None:
+        for _ in range(self.bursts):
+            if self._stop.wait(self.period):
+                return
+            self.proxy.clear()
+            self.proxy.drop(2, when=lambda request: request.body_length > 0)
+            self.proxy.answer(503, 5, when=lambda request: True)
+
+    def __enter__(self) -> FaultBursts:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.proxy.clear()
+
+    def served(self) -> str:
+        counts = sorted(self.proxy.faults_served.items())
+        return ", ".join(f"{count} {fault}" for fault, count in counts)
+
+
 @dataclass
 class LoadOutcome:
     seconds: float
     failed_steps: int
+    # The first lines of each failed step's error.
+    errors: list[str] = field(default_factory=list)
     # Objects that are missing, unexpected or unequal to their writer's table.
     wrong_objects: list[str] = field(default_factory=list)
     # Multipart uploads left neither completed nor aborted.

@@ -15,24 +15,20 @@ from __future__ import annotations
 
 import itertools
 import os
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import engines
 import pytest
 from engines import CeleryWorker, DaskCluster, celery_run_config
 from executor_jobs import (
-    BASE_VARIABLE,
-    ENDPOINT_VARIABLE,
     JOB_ASSETS,
-    KEY_ID_VARIABLE,
     LANES,
     LOAD_STEPS,
     PARTITIONED,
     PARTITIONS,
-    SECRET_VARIABLE,
     celery_job,
     celery_load_job,
     dask_job,
@@ -45,7 +41,7 @@ from executor_jobs import (
     same_pickle,
     same_table,
 )
-from load_run import LoadOutcome, peak_rss_of, run_load
+from load_run import FaultBursts, LoadOutcome, peak_rss_of, run_load
 from servers import FaultProxy, RedisServer, S3Server
 
 import dagster_fastio as fio
@@ -71,14 +67,9 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
 def store_environment(
     monkeypatch: pytest.MonkeyPatch, server: S3Server, base: str, endpoint: str | None = None
 ) -> dict[str, str]:
-    """What FastIOManager reads through dg.EnvVar, in the workers and in this process, which
+    """What FastIOManager reads through dg.EnvVar, for the workers and for this process, which
     resolves the run's configuration when it launches the run."""
-    env = {
-        BASE_VARIABLE: base,
-        ENDPOINT_VARIABLE: endpoint or server.endpoint,
-        KEY_ID_VARIABLE: server.access_key,
-        SECRET_VARIABLE: server.secret_key,
-    }
+    env = engines.store_environment(server, base, endpoint)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     return env
@@ -236,8 +227,6 @@ def test_dask_workers_hand_every_output_to_the_other_worker(
 # LOAD_CONCURRENCY of them at a time.
 
 LOAD_CONCURRENCY = 2
-FAULT_PERIOD_SECONDS = 2.0
-FAULT_BURSTS = 60
 
 
 def report_load(outcome: LoadOutcome, workers: dict[str, CeleryWorker], label: str) -> None:
@@ -254,7 +243,7 @@ def report_load(outcome: LoadOutcome, workers: dict[str, CeleryWorker], label: s
 
 
 def check_load(outcome: LoadOutcome) -> None:
-    assert outcome.failed_steps == 0
+    assert outcome.failed_steps == 0, outcome.errors
     assert outcome.partial_objects == []
     assert outcome.wrong_objects == []
     assert outcome.mixed_reads == 0
@@ -291,21 +280,6 @@ def test_celery_load_survives_dropped_connections_and_503_bursts(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     proxy = FaultProxy(s3s_server.port).start()
-    stop = threading.Event()
-
-    def inject() -> None:
-        # Every period: two uploads lose their connection half-way through the body, and the
-        # next five requests of any kind (parts, reads, completes) are answered 503. What a
-        # quiet period left unserved is dropped, so that faults do not pile up: one request
-        # meets at most seven in a row, fewer than its ten retries.
-        for _ in range(FAULT_BURSTS):
-            if stop.wait(FAULT_PERIOD_SECONDS):
-                return
-            proxy.clear()
-            proxy.drop(2, when=lambda request: request.body_length > 0)
-            proxy.answer(503, 5, when=lambda request: True)
-
-    injector = threading.Thread(target=inject, daemon=True)
     try:
         env = store_environment(
             monkeypatch, s3s_server, f"s3://{s3s_bucket}/faults", endpoint=proxy.endpoint
@@ -313,8 +287,7 @@ def test_celery_load_survives_dropped_connections_and_503_bursts(
         workers = celery_lanes(env, concurrency=LOAD_CONCURRENCY)
         any_worker = workers[LANES[0]]
         run_config = celery_run_config(any_worker.broker, any_worker.backend)
-        injector.start()
-        with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
+        with dg.instance_for_test(temp_dir=str(tmp_path)) as instance, FaultBursts(proxy) as faults:
             outcome = run_load(
                 reconstructable(celery_load_job),
                 instance,
@@ -324,11 +297,8 @@ def test_celery_load_survives_dropped_connections_and_503_bursts(
                 "faults",
             )
     finally:
-        stop.set()
-        injector.join()
         proxy.stop()
-    served = ", ".join(f"{count} {fault}" for fault, count in sorted(proxy.faults_served.items()))
-    report_load(outcome, workers, f"celery load with faults ({served})")
+    report_load(outcome, workers, f"celery load with faults ({faults.served()})")
     check_load(outcome)
     # The faults happened: requests were answered 503 or cut, and were retried.
     assert proxy.faults_served["status 503"] > 0
