@@ -31,6 +31,7 @@ from executor_jobs import (
     PARTITIONS,
     celery_job,
     celery_load_job,
+    check_input,
     dask_job,
     expected_keys,
     expected_object,
@@ -165,6 +166,22 @@ def check_no_secret_stored(
         assert secret not in repr(result.all_events)
         run = instance.get_run_by_id(result.run_id)
         assert run is not None and secret not in repr(run.run_config)
+
+
+def test_the_steps_checks_tell_another_output_apart() -> None:
+    # What every step of the job relies on to prove its input: a near miss is caught.
+    written = expected_table("events", "p1")
+    assert same_table(written, expected_table("events", "p1"))
+    assert not same_table(written, expected_table("events", "p2"))
+    changed = written.to_pandas()
+    changed.loc[7, "label"] = "other"
+    assert same_table(written.to_pandas(), written)
+    assert not same_table(changed, written)
+    assert not same_table(written.slice(1), written)
+    assert same_pickle(expected_pickle("report"), expected_pickle("report"))
+    assert not same_pickle(expected_pickle("report"), expected_pickle("final"))
+    with pytest.raises(AssertionError, match="differs from what it wrote"):
+        check_input("final", expected_pickle("final"), "report")
 
 
 def test_celery_workers_hand_every_output_to_the_other_worker(
