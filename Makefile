@@ -48,12 +48,13 @@ lint:  ## rustfmt, clippy -D warnings, ruff, stub check
 	$(PYTHON) -m mypy.stubtest dagster_fastio._core
 
 .PHONY: bench
-bench: install-dev test-servers  ## Measure against pyarrow, polars and Dagster's managers (local and S3); writes benches/RESULTS.md
+bench: install-dev test-servers  ## Measure against pyarrow, polars and Dagster's managers (local and S3), and under the celery and dask executors; writes benches/RESULTS.md
 	$(PYTHON) benches/bench_core.py
 	$(PYTHON) benches/bench_core.py --threads 1
 	$(PYTHON) benches/bench_dagster.py
 	$(PYTHON) benches/bench_memory.py
 	$(PYTHON) benches/bench_store.py
+	$(PYTHON) benches/bench_executors.py
 
 .PHONY: screenshots
 screenshots:  ## Photograph the example assets' metadata in dagster dev (headless Chromium) into docs/screenshots
