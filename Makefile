@@ -28,9 +28,11 @@ demo: install  ## Install, then run the demo on the local disk
 	$(PYTHON) -m dagster_fastio.demo
 
 .PHONY: test-servers
-test-servers:  ## Build the S3 test server (s3s-fs) unless this machine already has it
+test-servers:  ## Build the S3 test server (s3s-fs) and install redis-server (celery's broker) unless this machine has them
 	@test -x $(FASTIO_S3S_FS) || cargo install --locked --root $(TOOLS) \
 		s3s-fs@$(S3S_FS_VERSION) --features binary
+	@command -v redis-server >/dev/null || { apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends redis-server; }
 
 .PHONY: test
 test: install-dev test-servers  ## Install everything the tests need, then run the Rust and Python tests
@@ -46,13 +48,14 @@ lint:  ## rustfmt, clippy -D warnings, ruff, stub check
 	$(PYTHON) -m mypy.stubtest dagster_fastio._core
 
 .PHONY: bench
-bench: install-dev test-servers  ## Measure against pyarrow, polars and Dagster's managers (local and S3); writes benches/RESULTS.md
+bench: install-dev test-servers  ## Measure against pyarrow, polars and Dagster's managers (local and S3), and under the celery and dask executors; writes benches/RESULTS.md
 	$(PYTHON) benches/bench_core.py
 	$(PYTHON) benches/bench_core.py --threads 1
 	$(PYTHON) benches/bench_dagster.py
 	$(PYTHON) benches/bench_memory.py
 	$(PYTHON) benches/bench_footer.py
 	$(PYTHON) benches/bench_store.py
+	$(PYTHON) benches/bench_executors.py
 
 .PHONY: screenshots
 screenshots:  ## Photograph the example assets' metadata in dagster dev (headless Chromium) into docs/screenshots

@@ -1,6 +1,6 @@
 """Servers the object-store tests run against, all on 127.0.0.1 and started by the tests:
-s3s-fs (an S3 server over a folder), moto's S3 server, fake-gcs-server, and a TCP proxy that
-injects faults between a client and s3s-fs."""
+s3s-fs (an S3 server over a folder), moto's S3 server, fake-gcs-server, a TCP proxy that
+injects faults between a client and s3s-fs, and redis-server as the celery executor's broker."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import socket
 import subprocess
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -146,6 +147,64 @@ class S3Server:
         return sorted(upload["UploadId"] for upload in listing.get("Uploads", []))
 
 
+class RedisServer:
+    """redis-server from the system's packages, in the foreground, over its own folder.
+
+    Nothing is persisted (`--save ''`, no append-only file) and it listens on 127.0.0.1 only.
+    A missing binary is an error, not a skip: `make test-servers` installs it.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.port = free_port()
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def url(self, database: int = 0) -> str:
+        return f"redis://127.0.0.1:{self.port}/{database}"
+
+    def start(self) -> RedisServer:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise RuntimeError(
+                "redis-server is not installed; `make test-servers` installs Debian's package"
+            )
+        self.root.mkdir(parents=True, exist_ok=True)
+        command = [
+            binary,
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--dir",
+            str(self.root),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--daemonize",
+            "no",
+            "--protected-mode",
+            "yes",
+            "--logfile",
+            str(self.root / "redis.log"),
+        ]
+        self._process = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        wait_for_port(self.port, self._process, timeout=20)
+        return self
+
+    def stop(self) -> None:
+        if self._process is not None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+            self._process = None
+
+
 # ---------------------------------------------------------------------------------------------
 # Fault injection
 
@@ -169,12 +228,14 @@ class FaultProxy:
     Faults apply to the requests a predicate picks: `answer(status, count)` replies with that
     status instead of forwarding; `drop(count)` reads half the body, then resets the
     connection; `delay(seconds, count)` forwards after a pause, as a slow link would. It also
-    records every request and the most part uploads seen at once.
+    records every request, how many of each fault it served (`faults_served`), and the most
+    part uploads seen at once.
     """
 
     upstream_port: int
     port: int = field(default_factory=free_port)
     requests: list[Request] = field(default_factory=list)
+    faults_served: Counter[str] = field(default_factory=Counter)
     max_parts_in_flight: int = 0
     _faults: list[tuple[Callable[[Request], bool], str, int]] = field(default_factory=list)
     _parts_in_flight: int = 0
@@ -214,11 +275,17 @@ class FaultProxy:
         with self._lock:
             self._faults.append((when, f"delay {seconds}", count))
 
+    def clear(self) -> None:
+        """Forgets the faults not served yet."""
+        with self._lock:
+            self._faults.clear()
+
     def _fault_for(self, request: Request) -> str | None:
         with self._lock:
             for index, (when, action, remaining) in enumerate(self._faults):
                 if remaining != 0 and when(request):
                     self._faults[index] = (when, action, remaining - 1)
+                    self.faults_served[action.split(" ")[0] if "delay" in action else action] += 1
                     return action
         return None
 

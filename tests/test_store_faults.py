@@ -182,3 +182,32 @@ def test_ctrl_c_during_an_upload_close_publishes_nothing(
     assert result["outcome"] == "interrupted", result
     assert fio.read(uri, storage_options=s3s_server.options()).num_rows == 1
     assert s3s_server.pending_uploads(s3s_bucket) == []
+
+
+def is_delete(request: Request) -> bool:
+    return request.method == "DELETE" or (request.method == "POST" and "delete" in request.target)
+
+
+def test_fastio_manager_retries_the_stale_format_delete_after_a_dropped_connection(
+    s3s_server: S3Server, s3s_bucket: str, proxy: FaultProxy
+) -> None:
+    # Regression (found by the celery load test, tests/test_executors.py): after writing a
+    # table, FastIOManager deletes the pickle of the same key; that DeleteObjects request lost
+    # its connection, object_store does not retry it, and a step whose output was already
+    # written failed.
+    import dagster as dg
+
+    from dagster_fastio import FastIOManager
+
+    @dg.asset
+    def written_table():
+        return pa.table({"n": [1, 2, 3]})
+
+    proxy.drop(2, when=is_delete)
+    options = s3s_server.options(endpoint=proxy.endpoint)
+    manager = FastIOManager(base_path=f"s3://{s3s_bucket}/stale", storage_options=options)
+    result = dg.materialize([written_table], resources={"io_manager": manager})
+    assert result.success
+    assert proxy.faults_served["drop"] == 2
+    assert sum(1 for r in proxy.requests if is_delete(r)) == 3
+    assert s3s_server.keys(s3s_bucket) == ["stale/written_table.arrow"]

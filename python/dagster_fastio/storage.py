@@ -13,7 +13,7 @@ from typing import Any
 import pyarrow as pa
 
 from dagster_fastio import api
-from dagster_fastio.errors import CorruptFileError
+from dagster_fastio.errors import CorruptFileError, StoreError
 from dagster_fastio.layout import Location
 from dagster_fastio.table_types import TableType, load_stored_type
 
@@ -22,6 +22,12 @@ if TYPE_CHECKING:
     from dagster_fastio.partition_ranges import SplitPlan
 
 __all__ = ["Storage", "TableSink"]
+
+# object_store retries a DELETE (and S3's DeleteObjects POST) that is answered 5xx, but not one
+# whose connection drops after it was sent: on a flaky link a step whose output was already
+# written would fail on removing the other format's stale object. Deleting is idempotent.
+DELETE_ATTEMPTS = 4
+DELETE_BACKOFF_SECONDS = 0.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,7 +200,14 @@ class Storage:
         return api.read_pickle(path.text, self.storage_options)
 
     def delete(self, path: Location) -> None:
-        api.delete(path.text, self.storage_options)
+        for attempt in range(DELETE_ATTEMPTS):
+            try:
+                api.delete(path.text, self.storage_options)
+                return
+            except StoreError:
+                if attempt == DELETE_ATTEMPTS - 1:
+                    raise
+                time.sleep(DELETE_BACKOFF_SECONDS * 2**attempt)
 
     def read(self, uri: str, columns: list[str] | None) -> pa.Table:
         return api.read(uri, columns, self.storage_options, self.memory_map)
