@@ -387,7 +387,7 @@ def test_pickled_partitions_load_as_a_dict(tmp_path: Path) -> None:
 
 
 @pytest.mark.filterwarnings("ignore:Parameter `backfill_policy` of function `asset`:Warning")
-def test_several_partitions_in_one_output_fail_naming_the_backfill_policy(
+def test_several_partitions_in_one_output_without_partition_expr_fail_naming_both_ways(
     tmp_path: Path,
 ) -> None:
     @dg.asset(partitions_def=LETTERS, backfill_policy=dg.BackfillPolicy.single_run())

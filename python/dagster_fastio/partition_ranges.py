@@ -51,7 +51,8 @@ def plan_split(
             f"{context.asset_key.to_user_string()} returned one output for "
             f"{len(partition_keys)} partitions ({', '.join(partition_keys[:3])}...): give the "
             f"asset definition metadata {{'{PARTITION_EXPR_KEY}': '<column>'}} naming the column "
-            "that holds each row's partition key, or launch the backfill one run per partition"
+            "that holds each row's partition key, or launch the backfill with a multi-run backfill "
+            "policy (one run per partition)"
         )
     if isinstance(definition, dg.MultiPartitionsDefinition):
         dimensions = [(d.name, d.partitions_def) for d in definition.partitions_defs]
