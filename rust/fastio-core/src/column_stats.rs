@@ -7,11 +7,13 @@ use std::sync::Arc;
 
 use arrow_arith::aggregate;
 use arrow_array::cast::AsArray;
-use arrow_array::types::ArrowPrimitiveType;
+use arrow_array::types::{ArrowPrimitiveType, ByteArrayType};
+use arrow_array::GenericByteArray;
 use arrow_array::{
     downcast_primitive_array, Array, ArrayRef, BinaryArray, BinaryViewArray, BooleanArray,
     LargeBinaryArray, LargeStringArray, PrimitiveArray, RecordBatch, StringArray, StringViewArray,
 };
+use arrow_buffer::ArrowNativeType;
 use arrow_cast::display::{ArrayFormatter, FormatOptions};
 use arrow_schema::{DataType, Schema};
 
@@ -129,49 +131,134 @@ fn bounds(array: &dyn Array) -> Option<(ArrayRef, ArrayRef)> {
             ))
         }
         DataType::Utf8 => {
-            let array = array.as_string::<i32>();
-            Some((
-                one(StringArray::from(vec![aggregate::min_string(array)?])),
-                one(StringArray::from(vec![aggregate::max_string(array)?])),
-            ))
+            let (min, max) = offsets_bounds(array.as_string::<i32>())?;
+            Some((one(StringArray::from(vec![text(min)?])), one(StringArray::from(vec![text(max)?]))))
         }
         DataType::LargeUtf8 => {
-            let array = array.as_string::<i64>();
-            Some((
-                one(LargeStringArray::from(vec![aggregate::min_string(array)?])),
-                one(LargeStringArray::from(vec![aggregate::max_string(array)?])),
-            ))
+            let (min, max) = offsets_bounds(array.as_string::<i64>())?;
+            Some((one(LargeStringArray::from(vec![text(min)?])), one(LargeStringArray::from(vec![text(max)?]))))
         }
         DataType::Utf8View => {
-            let array = array.as_string_view();
-            Some((
-                one(StringViewArray::from(vec![aggregate::min_string_view(array)?])),
-                one(StringViewArray::from(vec![aggregate::max_string_view(array)?])),
-            ))
+            let (min, max) = byte_bounds(array.as_string_view().iter().map(|v| v.map(str::as_bytes)))?;
+            Some((one(StringViewArray::from(vec![text(min)?])), one(StringViewArray::from(vec![text(max)?]))))
         }
         DataType::Binary => {
-            let array = array.as_binary::<i32>();
-            Some((
-                one(BinaryArray::from(vec![aggregate::min_binary(array)?])),
-                one(BinaryArray::from(vec![aggregate::max_binary(array)?])),
-            ))
+            let (min, max) = offsets_bounds(array.as_binary::<i32>())?;
+            Some((one(BinaryArray::from(vec![min])), one(BinaryArray::from(vec![max]))))
         }
         DataType::LargeBinary => {
-            let array = array.as_binary::<i64>();
-            Some((
-                one(LargeBinaryArray::from(vec![aggregate::min_binary(array)?])),
-                one(LargeBinaryArray::from(vec![aggregate::max_binary(array)?])),
-            ))
+            let (min, max) = offsets_bounds(array.as_binary::<i64>())?;
+            Some((one(LargeBinaryArray::from(vec![min])), one(LargeBinaryArray::from(vec![max]))))
         }
         DataType::BinaryView => {
-            let array = array.as_binary_view();
-            Some((
-                one(BinaryViewArray::from(vec![aggregate::min_binary_view(array)?])),
-                one(BinaryViewArray::from(vec![aggregate::max_binary_view(array)?])),
-            ))
+            let (min, max) = byte_bounds(array.as_binary_view().iter())?;
+            Some((one(BinaryViewArray::from(vec![min])), one(BinaryViewArray::from(vec![max]))))
         }
         _ => None,
     )
+}
+
+/// The smallest and largest byte string, in one pass. Each value is keyed by its first eight
+/// bytes read as a big-endian number (zero-padded) and its length: a smaller number always
+/// means a smaller value, and between values of at most eight bytes with the same number the
+/// shorter is the smaller, so only longer values that tie compare whole. arrow-arith's
+/// `min_string` and `max_string` compare every value whole, in two passes.
+fn byte_bounds<'a>(values: impl Iterator<Item = Option<&'a [u8]>>) -> Option<(&'a [u8], &'a [u8])> {
+    let key = |value: &[u8]| {
+        let mut bytes = [0u8; 8];
+        let n = value.len().min(8);
+        bytes[..n].copy_from_slice(&value[..n]);
+        (u64::from_be_bytes(bytes), value.len())
+    };
+    let less = |a: (u64, usize), a_value: &[u8], b: (u64, usize), b_value: &[u8]| {
+        if a.0 != b.0 {
+            a.0 < b.0
+        } else if a.1 <= 8 && b.1 <= 8 {
+            a.1 < b.1
+        } else {
+            a_value < b_value
+        }
+    };
+    let mut values = values.flatten();
+    let first = values.next()?;
+    let (mut low, mut high) = ((key(first), first), (key(first), first));
+    for value in values {
+        let k = key(value);
+        if less(k, value, low.0, low.1) {
+            low = (k, value);
+        } else if less(high.0, high.1, k, value) {
+            high = (k, value);
+        }
+    }
+    Some((low.1, high.1))
+}
+
+/// `byte_bounds` of an offset-delimited array, in a plain loop over the offsets: each value's
+/// first eight bytes come from one load of the value buffer, masked to the value's length.
+fn offsets_bounds<T: ByteArrayType>(array: &GenericByteArray<T>) -> Option<(&[u8], &[u8])> {
+    let offsets: &[T::Offset] = array.value_offsets();
+    let data = array.value_data();
+    let range = |index: usize| offsets[index].as_usize()..offsets[index + 1].as_usize();
+    // (prefix, length) as one number: it orders values of at most eight bytes exactly, and
+    // orders any two values whose prefixes differ.
+    let key = |index: usize| -> u128 {
+        let span = range(index);
+        let word = match data.get(span.start..span.start + 8) {
+            Some(bytes) => u64::from_be_bytes(bytes.try_into().expect("eight bytes")),
+            None => {
+                let mut bytes = [0u8; 8];
+                let tail = &data[span.start..];
+                bytes[..tail.len()].copy_from_slice(tail);
+                u64::from_be_bytes(bytes)
+            }
+        };
+        let len = span.len();
+        let prefix = if len >= 8 {
+            word
+        } else if len == 0 {
+            0
+        } else {
+            word & !(u64::MAX >> (8 * len))
+        };
+        ((prefix as u128) << 64) | len as u128
+    };
+    let exact = |key: u128| (key as u64) <= 8;
+    let mut low: Option<(u128, usize)> = None;
+    let mut high: Option<(u128, usize)> = None;
+    let all_valid = array.null_count() == 0;
+    for index in 0..array.len() {
+        if !all_valid && array.is_null(index) {
+            continue;
+        }
+        let k = key(index);
+        let (Some((low_key, low_at)), Some((high_key, high_at))) = (low, high) else {
+            low = Some((k, index));
+            high = Some((k, index));
+            continue;
+        };
+        let below = if (k >> 64) != (low_key >> 64) || (exact(k) && exact(low_key)) {
+            k < low_key
+        } else {
+            data[range(index)] < data[range(low_at)]
+        };
+        if below {
+            low = Some((k, index));
+            continue;
+        }
+        let above = if (k >> 64) != (high_key >> 64) || (exact(k) && exact(high_key)) {
+            k > high_key
+        } else {
+            data[range(index)] > data[range(high_at)]
+        };
+        if above {
+            high = Some((k, index));
+        }
+    }
+    Some((&data[range(low?.1)], &data[range(high?.1)]))
+}
+
+fn text(bytes: &[u8]) -> Option<&str> {
+    std::str::from_utf8(bytes).ok()
 }
 
 fn primitive_bounds<T: ArrowPrimitiveType>(
@@ -249,6 +336,15 @@ mod tests {
                 ])),
             ),
             (
+                "p",
+                Arc::new(StringArray::from(vec![
+                    "ab\0",
+                    "ab",
+                    "abcdefghij",
+                    "abcdefghi",
+                ])),
+            ),
+            (
                 "d",
                 Arc::new(Date32Array::from(vec![19000, 19001, 18000, 19500])),
             ),
@@ -295,6 +391,9 @@ mod tests {
         );
         assert_eq!(by_name("i").null_count, 1);
         assert_eq!(by_name("s").min().as_deref(), Some("apple"));
+        // Values that tie on their first eight bytes are compared whole.
+        assert_eq!(by_name("p").min().as_deref(), Some("ab"));
+        assert_eq!(by_name("p").max().as_deref(), Some("abcdefghij"));
         assert_eq!(by_name("d").min().as_deref(), Some("2019-04-14"));
         assert_eq!(by_name("t").max().as_deref(), Some("1970-01-01T00:00:03Z"));
         assert_eq!((by_name("n").min(), by_name("n").null_count), (None, 4));

@@ -61,9 +61,25 @@ impl ContentHasher {
     /// Adds the next batch's rows.
     pub fn update(&mut self, batch: &RecordBatch) {
         for (hasher, column) in self.columns.iter_mut().zip(batch.columns()) {
-            hasher.update(column.as_ref());
+            hasher.update(column);
         }
         self.rows += batch.num_rows() as u64;
+    }
+
+    /// Adds `len` rows of `batch` from `start`, in order.
+    pub fn update_rows(&mut self, batch: &RecordBatch, start: usize, len: usize) {
+        if len > 0 {
+            self.update(&batch.slice(start, len));
+        }
+    }
+
+    /// Adds whole blocks digested elsewhere ([`block_digests`], one list per column) that
+    /// hold the next `rows` rows; the rows before them must end on a block boundary.
+    pub fn push_blocks(&mut self, digests: &[Vec<BlockDigest>], rows: u64) {
+        for (column, digests) in self.columns.iter_mut().zip(digests) {
+            column.push_blocks(digests);
+        }
+        self.rows += rows;
     }
 
     /// `xxh3-128:<hex>`, or None when a column's type has no canonical form here.
@@ -71,11 +87,21 @@ impl ContentHasher {
         let mut digest = XxHash3_128::new();
         digest.write(&self.schema_digest.to_le_bytes());
         digest.write(&self.rows.to_le_bytes());
-        for column in &self.columns {
+        for column in self.columns {
             digest.write(&column.finish()?);
         }
         Some(format!("xxh3-128:{:032x}", digest.finish_128()))
     }
+}
+
+/// How a batch of `rows` rows starting at row `first` of the table splits for hashing: the
+/// rows that end the block it starts in (hashed in order), then the rows of whole blocks
+/// (hashed anywhere); the rest start the next block.
+pub fn block_split(first: u64, rows: usize) -> (usize, usize) {
+    let into_block = (first % BLOCK_ROWS as u64) as usize;
+    let head = ((BLOCK_ROWS - into_block) % BLOCK_ROWS).min(rows);
+    let whole = (rows - head) / BLOCK_ROWS * BLOCK_ROWS;
+    (head, whole)
 }
 
 /// The content hash of a whole table, its columns hashed in parallel on the worker pool.
@@ -88,7 +114,7 @@ pub fn hash_batches(schema: &Schema, batches: &[RecordBatch]) -> Option<String> 
             .enumerate()
             .for_each(|(index, column)| {
                 for batch in batches {
-                    column.update(batch.column(index).as_ref());
+                    column.update(batch.column(index));
                 }
             })
     });
@@ -96,15 +122,29 @@ pub fn hash_batches(schema: &Schema, batches: &[RecordBatch]) -> Option<String> 
     hasher.finish()
 }
 
-struct ColumnHasher {
+/// One column's hash: the digests of its blocks of `BLOCK_ROWS` rows, in order.
+pub(crate) struct ColumnHasher {
     layout: Layout,
+    /// The block being filled.
+    current: BlockHasher,
+    blocks: XxHash3_128,
+}
+
+/// The three streams of one block; null positions count from the block's first row.
+struct BlockHasher {
     nulls: XxHash3_128,
     lengths: XxHash3_128,
     values: XxHash3_128,
-    /// Rows seen so far: null positions are fed as row numbers of the whole column.
     rows: u64,
     scratch: Vec<u8>,
 }
+
+/// Rows per block. Blocks start at fixed row numbers of the column, so a batch's whole blocks
+/// hash on any thread and only the blocks it shares with its neighbours wait for the order.
+pub const BLOCK_ROWS: usize = 4096;
+
+/// A block's digest: its null, length and value streams.
+pub type BlockDigest = [u8; 48];
 
 enum Layout {
     /// Values of this many bytes each, back to back (booleans are widened to one byte).
@@ -119,9 +159,9 @@ enum Layout {
     Unsupported,
 }
 
-impl ColumnHasher {
-    fn new(data_type: &DataType) -> Self {
-        let layout = match data_type {
+impl Layout {
+    fn of(data_type: &DataType) -> Layout {
+        match data_type {
             DataType::Null => Layout::Empty,
             DataType::Boolean => Layout::Boolean,
             DataType::Utf8 | DataType::Binary => Layout::Bytes,
@@ -135,9 +175,75 @@ impl ColumnHasher {
                     Err(_) => Layout::Unsupported,
                 },
             },
-        };
+        }
+    }
+}
+
+impl ColumnHasher {
+    pub(crate) fn new(data_type: &DataType) -> Self {
         ColumnHasher {
-            layout,
+            layout: Layout::of(data_type),
+            current: BlockHasher::new(),
+            blocks: XxHash3_128::new(),
+        }
+    }
+
+    /// Adds the column's next rows, cut at block boundaries.
+    pub(crate) fn update(&mut self, array: &ArrayRef) {
+        let mut offset = 0;
+        while offset < array.len() {
+            let room = BLOCK_ROWS - self.current.rows as usize;
+            let take = room.min(array.len() - offset);
+            let piece = array.slice(offset, take);
+            self.current.update(&mut self.layout, piece.as_ref());
+            offset += take;
+            if self.current.rows as usize == BLOCK_ROWS {
+                self.close_block();
+            }
+        }
+    }
+
+    /// Adds whole blocks digested elsewhere; the current block must be empty.
+    pub(crate) fn push_blocks(&mut self, digests: &[BlockDigest]) {
+        debug_assert!(digests.is_empty() || self.current.rows == 0);
+        for digest in digests {
+            self.blocks.write(digest);
+        }
+    }
+
+    fn close_block(&mut self) {
+        let block = std::mem::replace(&mut self.current, BlockHasher::new());
+        self.blocks.write(&block.digest());
+    }
+
+    fn finish(mut self) -> Option<[u8; 16]> {
+        if matches!(self.layout, Layout::Unsupported) {
+            return None;
+        }
+        if self.current.rows > 0 {
+            self.close_block();
+        }
+        Some(self.blocks.finish_128().to_le_bytes())
+    }
+}
+
+/// The digests of the whole blocks of `array` (whose length is a multiple of `BLOCK_ROWS`),
+/// for any thread: a block hashes the same wherever its rows are.
+pub fn block_digests(data_type: &DataType, array: &ArrayRef) -> Vec<BlockDigest> {
+    let mut layout = Layout::of(data_type);
+    (0..array.len() / BLOCK_ROWS)
+        .map(|block| {
+            let mut hasher = BlockHasher::new();
+            let piece = array.slice(block * BLOCK_ROWS, BLOCK_ROWS);
+            hasher.update(&mut layout, piece.as_ref());
+            hasher.digest()
+        })
+        .collect()
+}
+
+impl BlockHasher {
+    fn new() -> Self {
+        BlockHasher {
             nulls: XxHash3_128::new(),
             lengths: XxHash3_128::new(),
             values: XxHash3_128::new(),
@@ -146,7 +252,15 @@ impl ColumnHasher {
         }
     }
 
-    fn update(&mut self, array: &dyn Array) {
+    fn digest(&self) -> BlockDigest {
+        let mut out = [0u8; 48];
+        out[..16].copy_from_slice(&self.nulls.finish_128().to_le_bytes());
+        out[16..32].copy_from_slice(&self.lengths.finish_128().to_le_bytes());
+        out[32..].copy_from_slice(&self.values.finish_128().to_le_bytes());
+        out
+    }
+
+    fn update(&mut self, layout: &mut Layout, array: &dyn Array) {
         let len = array.len();
         // The null slots, found a word of the validity bitmap at a time.
         let null_slots: Vec<usize> = match array.logical_nulls() {
@@ -162,7 +276,8 @@ impl ColumnHasher {
             self.nulls.write(&self.scratch);
         }
         let valid = |index: usize| array.is_valid(index);
-        match &self.layout {
+        let mut unsupported = false;
+        match &*layout {
             Layout::Fixed(width) => {
                 let data = array.to_data();
                 let width = *width;
@@ -240,22 +355,14 @@ impl ColumnHasher {
                             self.values.write(bytes);
                         }
                     }
-                    Err(_) => self.layout = Layout::Unsupported,
+                    Err(_) => unsupported = true,
                 }
             }
         }
-        self.rows += len as u64;
-    }
-
-    fn finish(&self) -> Option<[u8; 48]> {
-        if matches!(self.layout, Layout::Unsupported) {
-            return None;
+        if unsupported {
+            *layout = Layout::Unsupported;
         }
-        let mut out = [0u8; 48];
-        out[..16].copy_from_slice(&self.nulls.finish_128().to_le_bytes());
-        out[16..32].copy_from_slice(&self.lengths.finish_128().to_le_bytes());
-        out[32..].copy_from_slice(&self.values.finish_128().to_le_bytes());
-        Some(out)
+        self.rows += len as u64;
     }
 }
 
@@ -411,6 +518,37 @@ mod tests {
             streamed(&[RecordBatch::try_from_iter([("l", list)]).unwrap()]).unwrap()
         };
         assert_ne!(lists(shifted), lists(other));
+    }
+
+    #[test]
+    fn the_encoder_hashes_whole_blocks_on_the_workers_to_the_same_hash() {
+        let piece = table();
+        let whole =
+            arrow_select::concat::concat_batches(&piece.schema(), &vec![piece; 21]).unwrap();
+        let expected = hash_batches(&whole.schema(), std::slice::from_ref(&whole)).unwrap();
+        for chunk_rows in [
+            1_000,
+            BLOCK_ROWS,
+            BLOCK_ROWS + 1,
+            3 * BLOCK_ROWS - 7,
+            20_000,
+        ] {
+            for parallel in [true, false] {
+                let options = crate::options::EncodeOptions {
+                    chunk_rows: Some(chunk_rows),
+                    parallel,
+                    ..Default::default()
+                };
+                let reader =
+                    arrow_array::RecordBatchIterator::new([Ok(whole.clone())], whole.schema());
+                let (_, stats) = crate::encode::encode_to_vec(reader, &options).unwrap();
+                assert_eq!(
+                    stats.content_hash.as_deref(),
+                    Some(expected.as_str()),
+                    "{chunk_rows}"
+                );
+            }
+        }
     }
 
     #[test]

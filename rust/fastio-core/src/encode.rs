@@ -29,7 +29,9 @@ use crate::column_stats::{
     batch_stats, empty_stats, merge_stats, stats_json, ColumnStats, COLUMN_STATS_KEY,
 };
 use crate::compress::compress_message;
-use crate::content_hash::{ContentHasher, CONTENT_HASH_KEY};
+use crate::content_hash::{
+    block_digests, block_split, BlockDigest, ContentHasher, CONTENT_HASH_KEY,
+};
 use crate::error::{FastIoError, Result};
 use crate::ipc_format::ARROW_FILE_MAGIC;
 use crate::options::EncodeOptions;
@@ -92,8 +94,21 @@ enum EncodedBatch {
     },
 }
 
-/// A batch's message and, when asked for, its column statistics.
-type Encoded = (EncodedBatch, Option<Vec<ColumnStats>>);
+/// A batch's message and, when asked for, its column statistics and the digests of its whole
+/// hash blocks (one list per column).
+type Encoded = (
+    EncodedBatch,
+    Option<Vec<ColumnStats>>,
+    Option<Vec<Vec<BlockDigest>>>,
+);
+
+/// What the ordered stage hashes itself: the batch, and its rows before and within its whole
+/// blocks (see `content_hash::block_split`).
+struct HashPlan {
+    batch: RecordBatch,
+    head: usize,
+    whole: usize,
+}
 
 enum EncodedBody {
     InFlight(Receiver<Result<Encoded>>),
@@ -104,6 +119,7 @@ enum EncodedBody {
 struct PendingBatch {
     dictionaries: Vec<EncodedData>,
     body: EncodedBody,
+    hash: Option<HashPlan>,
 }
 
 /// Writes record batches as an Arrow IPC file into any `Write`, encoding them in parallel.
@@ -305,6 +321,7 @@ impl<W: Write> IpcFileEncoder<W> {
 
     fn submit(&mut self, batch: RecordBatch) -> Result<()> {
         self.check_interrupt()?;
+        let first_row = self.stats.rows;
         self.stats.rows += batch.num_rows() as u64;
         self.stats.batches += 1;
         self.stats.raw_bytes += batch_slice_bytes(&batch) as u64;
@@ -333,7 +350,15 @@ impl<W: Write> IpcFileEncoder<W> {
             Vec::new()
         };
         let statistics = self.column_stats.is_some();
-        let hashed = self.hasher.is_some().then(|| batch.clone());
+        let hash = self.hasher.is_some().then(|| {
+            let (head, whole) = block_split(first_row, batch.num_rows());
+            HashPlan {
+                batch: batch.clone(),
+                head,
+                whole,
+            }
+        });
+        let blocks = hash.as_ref().map(|plan| (plan.head, plan.whole));
         let body = if self.parallel {
             let (sender, receiver) = sync_channel(1);
             let schema = self.schema.clone();
@@ -344,9 +369,12 @@ impl<W: Write> IpcFileEncoder<W> {
             self.pool.spawn(move || {
                 // A panic on a pool thread would abort the process; it becomes an error instead.
                 let result = catch_unwind(AssertUnwindSafe(|| {
+                    // Statistics and hash blocks read the batch while it is in cache for the
+                    // compressor, on the same worker.
                     let stats = statistics.then(|| batch_stats(&batch));
+                    let digests = blocks.map(|(head, whole)| whole_blocks(&batch, head, whole));
                     encode_body(&batch, &schema, &options, codec, level, has_dictionaries)
-                        .map(|body| (body, stats))
+                        .map(|body| (body, stats, digests))
                 }))
                 .unwrap_or_else(|payload| Err(FastIoError::from_panic(payload)));
                 let _ = sender.send(result);
@@ -354,6 +382,7 @@ impl<W: Write> IpcFileEncoder<W> {
             EncodedBody::InFlight(receiver)
         } else {
             let stats = statistics.then(|| batch_stats(&batch));
+            let digests = blocks.map(|(head, whole)| whole_blocks(&batch, head, whole));
             EncodedBody::Ready(
                 encode_body(
                     &batch,
@@ -363,15 +392,14 @@ impl<W: Write> IpcFileEncoder<W> {
                     self.zstd_level,
                     self.has_dictionaries,
                 )
-                .map(|body| (body, stats)),
+                .map(|body| (body, stats, digests)),
             )
         };
-        if let (Some(hasher), Some(batch)) = (&mut self.hasher, hashed) {
-            // The workers compress this batch meanwhile; the hash needs the batches in order.
-            hasher.update(&batch);
-        }
-        self.in_flight
-            .push_back(PendingBatch { dictionaries, body });
+        self.in_flight.push_back(PendingBatch {
+            dictionaries,
+            body,
+            hash,
+        });
         while self.in_flight.len() > self.max_in_flight {
             self.write_oldest()?;
         }
@@ -386,7 +414,7 @@ impl<W: Write> IpcFileEncoder<W> {
             let block = self.write_message(dictionary)?;
             self.dictionary_blocks.push(block);
         }
-        let (body, stats) = match pending.body {
+        let (body, stats, digests) = match pending.body {
             EncodedBody::Ready(result) => result?,
             EncodedBody::InFlight(receiver) => receiver.recv().map_err(|_| {
                 FastIoError::Internal("an encoding task ended without a result".into())
@@ -394,6 +422,15 @@ impl<W: Write> IpcFileEncoder<W> {
         };
         if let (Some(total), Some(stats)) = (&mut self.column_stats, stats) {
             merge_stats(total, stats);
+        }
+        if let (Some(hasher), Some(plan), Some(digests)) = (&mut self.hasher, pending.hash, digests)
+        {
+            // In row order: the end of the block the batch started in, the whole blocks the
+            // worker digested, then the start of the next block.
+            let HashPlan { batch, head, whole } = plan;
+            hasher.update_rows(&batch, 0, head);
+            hasher.push_blocks(&digests, whole as u64);
+            hasher.update_rows(&batch, head + whole, batch.num_rows() - head - whole);
         }
         let block = match body {
             EncodedBatch::Data(message) => self.write_message(message)?,
@@ -492,6 +529,15 @@ thread_local! {
     /// Each worker keeps its zstd context between batches; rebuilt when the level changes.
     static WRITE_CONTEXT: RefCell<(Option<i32>, IpcWriteContext)> =
         RefCell::new((None, IpcWriteContext::default()));
+}
+
+/// The digests of the whole hash blocks of `batch`: `whole` rows from row `head`.
+fn whole_blocks(batch: &RecordBatch, head: usize, whole: usize) -> Vec<Vec<BlockDigest>> {
+    batch
+        .columns()
+        .iter()
+        .map(|column| block_digests(column.data_type(), &column.slice(head, whole)))
+        .collect()
 }
 
 /// Encodes (and compresses) one record batch message; runs on any thread.
