@@ -108,7 +108,7 @@ def test_data_version_is_the_stored_hash(tmp_path: Path) -> None:
 @pytest.mark.filterwarnings("ignore:Function `observable_source_asset` is currently in beta")
 @pytest.mark.filterwarnings("ignore:Property `OpDefinition.version` is deprecated")
 def test_an_observable_source_reads_the_version_from_the_footer(tmp_path: Path) -> None:
-    fio.write(pa.table({"x": [1, 2, 3]}), tmp_path / "raw" / "events.arrow")
+    fio.write(pa.table({"x": [1, 2, 3]}), tmp_path / "raw" / "events.arrow", content_hash=True)
 
     @dg.observable_source_asset(key=["raw", "events"], required_resource_keys={"io_manager"})
     def events(context: dg.OpExecutionContext) -> dg.DataVersion:
@@ -164,6 +164,17 @@ def test_column_statistics_are_a_table_in_the_metadata(tmp_path: Path) -> None:
     assert set(rows) == {"n", "s"}  # the pandas index is not one of the frame's columns
     assert rows["n"] == {"column": "n", "null_count": 1, "min": "3.0", "max": "9.0"}
     assert rows["s"] == {"column": "s", "null_count": 1, "min": "a", "max": "b"}
+
+
+def test_column_stats_can_be_turned_off_and_the_hash_stays(tmp_path: Path) -> None:
+    @dg.asset
+    def frame() -> pd.DataFrame:
+        return _frame(5)
+
+    manager = FastIOManager(base_path=str(tmp_path), column_stats=False)
+    meta = _metadata(run_assets([frame], tmp_path, io_manager=manager), "frame")
+    assert "column_stats" not in meta and meta["content_hash"].startswith("xxh3-128:")
+    assert api.read_footer(tmp_path / "frame.arrow").column_stats == ()
 
 
 def test_provenance_is_in_the_footer_and_inspect_shows_it(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import hypothesis.strategies as st
 import pandas as pd
@@ -44,11 +45,16 @@ def sample() -> pa.Table:
 
 def test_the_hash_ignores_batches_codec_and_level_but_not_values(tmp_path: Path) -> None:
     table = sample()
+
+    def hashed(name: str, **options: Any) -> str | None:
+        return fio.write(table, tmp_path / name, content_hash=True, **options).content_hash
+
     hashes = {
-        fio.write(table, tmp_path / "zstd.arrow").content_hash,
-        fio.write(table, tmp_path / "lz4.arrow", compression="lz4", chunk_rows=777).content_hash,
-        fio.write(table, tmp_path / "none.arrow", compression="none", chunk_rows=1).content_hash,
-        fio.write(table, tmp_path / "z9.arrow", level=9, chunk_rows=4096).content_hash,
+        hashed("zstd.arrow"),
+        hashed("lz4.arrow", compression="lz4", chunk_rows=777),
+        hashed("none.arrow", compression="none", chunk_rows=1),
+        hashed("z9.arrow", level=9, chunk_rows=4096),
+        hashed("blocks.arrow", chunk_rows=4095),
         api.content_hash(table),
         api.content_hash(pa.Table.from_batches(table.to_batches(max_chunksize=333))),
         api.content_hash(pa.concat_tables([table.slice(0, 10), table.slice(10)])),
@@ -84,7 +90,7 @@ def test_string_hashes_do_not_depend_on_where_the_batches_are_cut(
 
 def test_statistics_match_pyarrow_compute(tmp_path: Path) -> None:
     table = sample()
-    info = fio.write(table, tmp_path / "t.arrow", chunk_rows=600)
+    info = fio.write(table, tmp_path / "t.arrow", chunk_rows=600, statistics=True)
     stats = {column.name: column for column in info.column_stats}
     assert [c.name for c in info.column_stats] == table.column_names
     for name in ["id", "x", "name", "day", "flag"]:
@@ -110,7 +116,13 @@ def _shown(value: object) -> str:
 def test_the_footer_reads_back_without_the_data(tmp_path: Path) -> None:
     table = sample()
     uri = tmp_path / "t.arrow"
-    info = fio.write(table, uri, metadata={"dagster/run_id": "run-1", "note": "é ok"})
+    info = fio.write(
+        table,
+        uri,
+        metadata={"dagster/run_id": "run-1", "note": "é ok"},
+        content_hash=True,
+        statistics=True,
+    )
     footer = api.read_footer(uri)
     assert footer.rows == table.num_rows
     assert footer.content_hash == info.content_hash
@@ -123,14 +135,16 @@ def test_the_footer_reads_back_without_the_data(tmp_path: Path) -> None:
         pa.ipc.open_file(uri).metadata[b"dagster_fastio.content_hash"] == info.content_hash.encode()
     )
     # Values a caller passes cannot be mistaken for what the encoder measured.
-    forged = fio.write(table, tmp_path / "f.arrow", metadata={api.CONTENT_HASH_KEY: "forged"})
+    forged = fio.write(
+        table, tmp_path / "f.arrow", metadata={api.CONTENT_HASH_KEY: "forged"}, content_hash=True
+    )
     assert api.read_footer(tmp_path / "f.arrow").content_hash == forged.content_hash != "forged"
     with pytest.raises(TypeError, match="must be str"):
         fio.write(table, tmp_path / "g.arrow", metadata={"n": 1})  # type: ignore[dict-item]
 
 
-def test_hash_and_statistics_can_be_left_out(tmp_path: Path) -> None:
-    info = fio.write(sample(), tmp_path / "t.arrow", content_hash=False, statistics=False)
+def test_hash_and_statistics_are_asked_for(tmp_path: Path) -> None:
+    info = fio.write(sample(), tmp_path / "t.arrow")
     assert info.content_hash is None and info.column_stats == ()
     footer = api.read_footer(tmp_path / "t.arrow")
     assert footer.content_hash is None and footer.column_stats == () and footer.rows == 5000
@@ -172,7 +186,7 @@ def test_a_store_footer_is_one_ranged_read(s3s_server: S3Server, s3s_bucket: str
     try:
         options = s3s_server.options(endpoint=proxy.endpoint)
         uri = f"s3://{s3s_bucket}/footer/t.arrow"
-        info = fio.write(table, uri, storage_options=options, compression="none")
+        info = fio.write(table, uri, storage_options=options, compression="none", content_hash=True)
         proxy.requests.clear()
         footer = api.read_footer(uri, options)
         assert footer.content_hash == info.content_hash and footer.rows == table.num_rows

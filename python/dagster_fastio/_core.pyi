@@ -59,8 +59,8 @@ class IpcFileWriter:
         part_size: int | None = None,
         max_concurrency: int | None = None,
         metadata: dict[str, str] | None = None,
-        content_hash: bool = True,
-        statistics: bool = True,
+        content_hash: bool = False,
+        statistics: bool = False,
     ) -> IpcFileWriter: ...
     def write(self, data: Any) -> None: ...
     def finish(self) -> WriteStats: ...
@@ -74,8 +74,8 @@ def encode(
     level: int | None = None,
     chunk_rows: int | None = None,
     metadata: dict[str, str] | None = None,
-    content_hash: bool = True,
-    statistics: bool = True,
+    content_hash: bool = False,
+    statistics: bool = False,
 ) -> tuple[Any, WriteStats]: ...
 def write_file(
     data: Any,
@@ -88,8 +88,8 @@ def write_file(
     part_size: int | None = None,
     max_concurrency: int | None = None,
     metadata: dict[str, str] | None = None,
-    content_hash: bool = True,
-    statistics: bool = True,
+    content_hash: bool = False,
+    statistics: bool = False,
 ) -> WriteStats: ...
 def decode(data: Any, columns: list[str] | None = None) -> Any: ...
 def read_file(
@@ -132,6 +132,6 @@ def write_partitions(
     part_size: int | None = None,
     max_concurrency: int | None = None,
     metadata: dict[str, str] | None = None,
-    content_hash: bool = True,
-    statistics: bool = True,
+    content_hash: bool = False,
+    statistics: bool = False,
 ) -> list[WriteStats]: ...

@@ -61,6 +61,10 @@ class FastIOManagerComponent(dg.Component, dg.Resolvable, dg.Model):
             "a file truncated by another program while in use kills the process)."
         ),
     )
+    column_stats: bool = Field(
+        default=True,
+        description="Report each table column's null count and bounds (column_stats metadata).",
+    )
     report_total_rows: bool = Field(
         default=True,
         description=(

@@ -78,6 +78,14 @@ class FastIOManager(dg.ConfigurableIOManager):
             "kills the process (SIGBUS). Off by default."
         ),
     )
+    column_stats: bool = Field(
+        default=True,
+        description=(
+            "Report each table column's null count, smallest and largest value (column_stats "
+            "metadata, gathered while encoding: about a fifth of a lz4 write's time, less "
+            "for zstd)."
+        ),
+    )
     report_total_rows: bool = Field(
         default=True,
         description=(
@@ -131,6 +139,7 @@ class FastIOManager(dg.ConfigurableIOManager):
                 storage_options=dict(self.storage_options) or None,
                 memory_map=self.memory_map,
                 max_concurrency=self.max_concurrency,
+                statistics=self.column_stats,
             )
         return self._built
 

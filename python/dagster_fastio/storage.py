@@ -42,11 +42,14 @@ class TableSink:
     max_concurrency: int | None
     metadata: Mapping[str, str] | None = None
     """Footer entries (provenance)."""
+    statistics: bool = True
+    """Gather per-column null counts and bounds into the footer."""
     previous: api.Footer | None = None
     """The footer of the version being replaced, if any."""
 
     def write(self, data: Any) -> api.WriteInfo:
-        """Stores ``data``; a table whose content hash is the stored file's is left as it is."""
+        """Stores ``data`` with its content hash; a table whose hash is the stored file's is
+        left as it is."""
         metadata, content_hash = dict(self.metadata or {}), True
         if isinstance(data, pa.Table) and self.previous and self.previous.content_hash:
             # A table in memory is hashed before anything is written (all cores, no copy),
@@ -68,6 +71,7 @@ class TableSink:
             max_concurrency=self.max_concurrency,
             metadata=metadata,
             content_hash=content_hash,
+            statistics=self.statistics,
         )
         if not content_hash:
             info = dataclasses.replace(info, content_hash=metadata[api.CONTENT_HASH_KEY])
@@ -100,6 +104,8 @@ class TableSink:
             level=self.level,
             max_concurrency=self.max_concurrency,
             metadata=self.metadata,
+            content_hash=True,
+            statistics=self.statistics,
         )
 
 
@@ -114,6 +120,7 @@ class Storage:
     storage_options: dict[str, str] | None
     memory_map: bool
     max_concurrency: int | None
+    statistics: bool = True
 
     def table_sink(
         self,
@@ -136,8 +143,9 @@ class Storage:
             self.storage_options,
             self.part_size,
             self.max_concurrency,
-            metadata,
-            previous,
+            metadata=metadata,
+            previous=previous,
+            statistics=self.statistics,
         )
 
     def write_partitions(
@@ -154,6 +162,8 @@ class Storage:
             storage_options=self.storage_options,
             part_size=self.part_size,
             max_concurrency=self.max_concurrency,
+            content_hash=True,
+            statistics=self.statistics,
         )
 
     def footer(self, path: Location) -> api.Footer | None:

@@ -537,6 +537,7 @@ mod tests {
                 let options = crate::options::EncodeOptions {
                     chunk_rows: Some(chunk_rows),
                     parallel,
+                    content_hash: true,
                     ..Default::default()
                 };
                 let reader =

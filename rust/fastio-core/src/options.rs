@@ -75,7 +75,8 @@ pub struct EncodeOptions {
     pub chunk_bytes: usize,
     /// Encode batches on the rayon pool; off only for comparisons and debugging.
     pub parallel: bool,
-    /// Compute the content hash (see `content_hash`) and store it in the footer.
+    /// Compute the content hash (see `content_hash`) and store it in the footer. Off by
+    /// default, as the statistics: each reads every value once more (benches/bench_footer.py).
     pub content_hash: bool,
     /// Gather null counts and bounds per column (see `column_stats`) into the footer.
     pub statistics: bool,
@@ -91,8 +92,8 @@ impl Default for EncodeOptions {
             chunk_rows: None,
             chunk_bytes: DEFAULT_CHUNK_BYTES,
             parallel: true,
-            content_hash: true,
-            statistics: true,
+            content_hash: false,
+            statistics: false,
             footer_metadata: Vec::new(),
         }
     }

@@ -65,7 +65,7 @@ impl WriteStats {
 #[pyfunction]
 #[pyo3(signature = (
     data, compression = "zstd", level = None, chunk_rows = None, metadata = None,
-    content_hash = true, statistics = true
+    content_hash = false, statistics = false
 ))]
 #[allow(clippy::too_many_arguments)]
 pub fn encode(
@@ -101,7 +101,7 @@ pub fn bytes_array(bytes: Vec<u8>) -> PyArray {
 #[pyo3(signature = (
     data, uri, compression = "zstd", level = None, chunk_rows = None, fsync = false,
     storage_options = None, part_size = None, max_concurrency = None, metadata = None,
-    content_hash = true, statistics = true
+    content_hash = false, statistics = false
 ))]
 #[allow(clippy::too_many_arguments)]
 pub fn write_file(
@@ -171,7 +171,7 @@ pub enum PyKeyColumn {
 #[pyo3(signature = (
     data, keys, targets, compression = "zstd", level = None, chunk_rows = None, fsync = false,
     storage_options = None, part_size = None, max_concurrency = None, metadata = None,
-    content_hash = true, statistics = true
+    content_hash = false, statistics = false
 ))]
 #[allow(clippy::too_many_arguments)]
 pub fn write_partitions(

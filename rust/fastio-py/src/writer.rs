@@ -28,7 +28,7 @@ impl IpcFileWriter {
     #[pyo3(signature = (
         uri, schema, compression = "zstd", level = None, chunk_rows = None, fsync = false,
         storage_options = None, part_size = None, max_concurrency = None, metadata = None,
-        content_hash = true, statistics = true
+        content_hash = false, statistics = false
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
