@@ -159,20 +159,20 @@ def test_column_statistics_are_a_table_in_the_metadata(tmp_path: Path) -> None:
     def frame() -> pd.DataFrame:
         return pd.DataFrame({"n": [3, None, 9], "s": ["b", "a", None]})
 
-    stats = _metadata(run_assets([frame], tmp_path), "frame")["column_stats"]
+    manager = FastIOManager(base_path=str(tmp_path), column_stats=True)
+    stats = _metadata(run_assets([frame], tmp_path, io_manager=manager), "frame")["column_stats"]
     rows = {record.data["column"]: record.data for record in stats.records}
     assert set(rows) == {"n", "s"}  # the pandas index is not one of the frame's columns
     assert rows["n"] == {"column": "n", "null_count": 1, "min": "3.0", "max": "9.0"}
     assert rows["s"] == {"column": "s", "null_count": 1, "min": "a", "max": "b"}
 
 
-def test_column_stats_can_be_turned_off_and_the_hash_stays(tmp_path: Path) -> None:
+def test_column_stats_are_asked_for_and_the_hash_is_always_there(tmp_path: Path) -> None:
     @dg.asset
     def frame() -> pd.DataFrame:
         return _frame(5)
 
-    manager = FastIOManager(base_path=str(tmp_path), column_stats=False)
-    meta = _metadata(run_assets([frame], tmp_path, io_manager=manager), "frame")
+    meta = _metadata(run_assets([frame], tmp_path), "frame")
     assert "column_stats" not in meta and meta["content_hash"].startswith("xxh3-128:")
     assert api.read_footer(tmp_path / "frame.arrow").column_stats == ()
 
@@ -182,7 +182,8 @@ def test_provenance_is_in_the_footer_and_inspect_shows_it(tmp_path: Path) -> Non
     def regions(context: dg.AssetExecutionContext) -> pa.Table:
         return pa.table({"region": [context.partition_key]})
 
-    result = run_assets([regions], tmp_path, partition_key="west")
+    manager = FastIOManager(base_path=str(tmp_path), column_stats=True)
+    result = run_assets([regions], tmp_path, partition_key="west", io_manager=manager)
     path = tmp_path / "regions" / "west.arrow"
     footer = api.read_footer(path).metadata
     assert footer["dagster/run_id"] == result.run_id

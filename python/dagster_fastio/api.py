@@ -613,16 +613,20 @@ class IpcSummary:
         return sorted({batch.codec or "none" for batch in self.batches}) or ["none"]
 
 
-def describe(uri: PathOrUri, storage_options: dict[str, str] | None = None) -> IpcSummary:
-    """Schema, batches, codecs and sizes of an Arrow IPC file or stream, read from its message
-    headers and footer (any writer's)."""
-    described = _core.describe(os.fspath(uri), storage_options)
+def _imported_schema(native: object) -> pa.Schema:
     try:
-        schema = pa.schema(described["schema"])
+        return pa.schema(native)
     except Exception as error:  # pyarrow raises a bare Exception for what C cannot hold
         # Valid to the core, but no Arrow reader in Python can hold it (a NUL in a field
         # name, for one): the read path says the same.
         raise CorruptFileError(str(error)) from error
+
+
+def describe(uri: PathOrUri, storage_options: dict[str, str] | None = None) -> IpcSummary:
+    """Schema, batches, codecs and sizes of an Arrow IPC file or stream, read from its message
+    headers and footer (any writer's)."""
+    described = _core.describe(os.fspath(uri), storage_options)
+    schema = _imported_schema(described["schema"])
     return IpcSummary(
         uri=os.fspath(uri),
         format=described["format"],
@@ -680,13 +684,9 @@ def read_footer(uri: PathOrUri, storage_options: dict[str, str] | None = None) -
     footer over 64 KiB); ``FileNotFoundError`` when absent, ``CorruptFileError`` for a stream
     or a damaged file."""
     found = _core.read_footer(os.fspath(uri), storage_options)
-    try:
-        schema = pa.schema(found["schema"])
-    except Exception as error:  # pyarrow raises a bare Exception for what C cannot hold
-        raise CorruptFileError(str(error)) from error
     return Footer(
         uri=os.fspath(uri),
-        schema=schema,
+        schema=_imported_schema(found["schema"]),
         metadata=dict(found["metadata"]),
         batches=found["batches"],
         stored_bytes=found["stored_bytes"],

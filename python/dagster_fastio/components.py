@@ -62,7 +62,7 @@ class FastIOManagerComponent(dg.Component, dg.Resolvable, dg.Model):
         ),
     )
     column_stats: bool = Field(
-        default=True,
+        default=False,
         description="Report each table column's null count and bounds (column_stats metadata).",
     )
     report_total_rows: bool = Field(

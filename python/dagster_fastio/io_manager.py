@@ -79,11 +79,11 @@ class FastIOManager(dg.ConfigurableIOManager):
         ),
     )
     column_stats: bool = Field(
-        default=True,
+        default=False,
         description=(
             "Report each table column's null count, smallest and largest value (column_stats "
-            "metadata, gathered while encoding: about a fifth of a lz4 write's time, less "
-            "for zstd)."
+            "metadata, gathered while encoding). Off by default: it costs a lz4 write about a "
+            "fifth of its time (benches/RESULTS.md)."
         ),
     )
     report_total_rows: bool = Field(

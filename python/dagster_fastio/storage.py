@@ -120,7 +120,7 @@ class Storage:
     storage_options: dict[str, str] | None
     memory_map: bool
     max_concurrency: int | None
-    statistics: bool = True
+    statistics: bool = False
 
     def table_sink(
         self,

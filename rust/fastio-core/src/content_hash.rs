@@ -301,31 +301,33 @@ impl BlockHasher {
                     .extend((0..len).map(|i| (valid(i) && values.value(i)) as u8));
                 self.values.write(&self.scratch);
             }
-            Layout::Bytes => {
+            Layout::Bytes | Layout::LargeBytes => {
                 let data = array.to_data();
-                let offsets =
-                    &data.buffers()[0].typed_data::<i32>()[data.offset()..=data.offset() + len];
-                feed_offsets(
-                    &mut self.lengths,
-                    &mut self.values,
-                    &mut self.scratch,
-                    &null_slots,
-                    offsets,
-                    data.buffers()[1].as_slice(),
-                );
-            }
-            Layout::LargeBytes => {
-                let data = array.to_data();
-                let offsets =
-                    &data.buffers()[0].typed_data::<i64>()[data.offset()..=data.offset() + len];
-                feed_offsets(
-                    &mut self.lengths,
-                    &mut self.values,
-                    &mut self.scratch,
-                    &null_slots,
-                    offsets,
-                    data.buffers()[1].as_slice(),
-                );
+                let (start, end) = (data.offset(), data.offset() + len);
+                let buffers = data.buffers();
+                let (lengths, values, scratch) =
+                    (&mut self.lengths, &mut self.values, &mut self.scratch);
+                if matches!(&*layout, Layout::Bytes) {
+                    let offsets = &buffers[0].typed_data::<i32>()[start..=end];
+                    feed_offsets(
+                        lengths,
+                        values,
+                        scratch,
+                        &null_slots,
+                        offsets,
+                        buffers[1].as_slice(),
+                    );
+                } else {
+                    let offsets = &buffers[0].typed_data::<i64>()[start..=end];
+                    feed_offsets(
+                        lengths,
+                        values,
+                        scratch,
+                        &null_slots,
+                        offsets,
+                        buffers[1].as_slice(),
+                    );
+                }
             }
             Layout::Views => {
                 self.scratch.clear();
