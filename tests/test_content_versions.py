@@ -142,6 +142,7 @@ def test_schema_changes_are_reported_against_the_previous_file(tmp_path: Path) -
         return result
 
     assert "schema_changes" not in _metadata(run_assets([frame], tmp_path), "frame")
+    assert "schema_changes" not in _metadata(run_assets([frame], tmp_path), "frame")
     shape["extra"] = True
     changes = _metadata(run_assets([frame], tmp_path), "frame")["schema_changes"]
     assert changes == {"added": ["score"], "removed": [], "retyped": []}

@@ -59,7 +59,10 @@ def table_metadata(
             schema=_STATS_SCHEMA,
         )
     if previous is not None:
-        metadata["schema_changes"] = dg.MetadataValue.json(schema_changes(previous.schema, schema))
+        # Only when something changed: an empty report on every run reads as noise in the UI.
+        changes = schema_changes(previous.schema, schema)
+        if any(changes.values()):
+            metadata["schema_changes"] = dg.MetadataValue.json(changes)
     return metadata
 
 
