@@ -154,17 +154,18 @@ class FastIOManager(dg.ConfigurableIOManager):
         if obj is None:
             context.log.debug("The output is None: nothing is stored.")
             return
-        storage, stem = self._storage, self._stem(context)
+        storage = self._storage
+        stem = asset_stem = self._stem(context)
         partitioned = context.has_asset_key and context.has_asset_partitions
         if partitioned:
-            stems = stem.partitions(context.asset_partition_keys)
-            if make_room_for_partitions(stem):
+            stems = asset_stem.partitions(context.asset_partition_keys)
+            if make_room_for_partitions(asset_stem):
                 context.log.warning(
-                    f"Removing {stem}, left by a non-partitioned version of {context.asset_key}, "
-                    "to make room for the partitions' folder."
+                    f"Removing {asset_stem}, left by a non-partitioned version of "
+                    f"{context.asset_key}, to make room for the partitions' folder."
                 )
             if len(stems) != 1:
-                self._handle_partition_range(context, obj, stem, stems)
+                self._handle_partition_range(context, obj, asset_stem, stems)
                 return
             stem = next(iter(stems.values()))
         metadata = None
@@ -198,7 +199,7 @@ class FastIOManager(dg.ConfigurableIOManager):
         # A type change (table <-> object) must not leave the old format behind to be loaded.
         storage.delete(stale)
         if partitioned and self.report_total_rows:
-            total = self._stored_rows(context, self._stem(context))
+            total = self._stored_rows(context, asset_stem)
             if total is not None:
                 metadata["dagster/row_count"] = dg.MetadataValue.int(total)
         context.add_output_metadata(metadata)
