@@ -15,10 +15,17 @@ from urllib.request import url2pathname
 
 from dagster_fastio.api import is_remote
 
-__all__ = ["PICKLE_SUFFIX", "TABLE_SUFFIX", "Location", "make_room_for_partitions"]
+__all__ = [
+    "PARQUET_SUFFIX",
+    "PICKLE_SUFFIX",
+    "TABLE_SUFFIX",
+    "Location",
+    "make_room_for_partitions",
+]
 
 TABLE_SUFFIX = ".arrow"
 PICKLE_SUFFIX = ".pickle.zst"
+PARQUET_SUFFIX = ".parquet"
 
 
 def _safe_segments(text: str) -> list[str]:
@@ -106,6 +113,10 @@ class Location:
     @property
     def table(self) -> Location:
         return self.with_suffix(TABLE_SUFFIX)
+
+    @property
+    def parquet(self) -> Location:
+        return self.with_suffix(PARQUET_SUFFIX)
 
     @property
     def pickle(self) -> Location:
