@@ -2,11 +2,12 @@
 
 from typing import Any, Literal, final
 
-_Compression = Literal["zstd", "lz4", "none"]
+_Compression = Literal["zstd", "lz4", "none", "snappy"]
+_Format = Literal["ipc", "parquet"]
 
 __all__ = [
     "COMPRESSIONS",
-    "IpcFileWriter",
+    "TableFileWriter",
     "WriteStats",
     "__version__",
     "content_hash",
@@ -46,7 +47,7 @@ class WriteStats:
     def column_stats(self) -> str | None: ...
 
 @final
-class IpcFileWriter:
+class TableFileWriter:
     def __new__(
         cls,
         uri: str,
@@ -61,7 +62,8 @@ class IpcFileWriter:
         metadata: dict[str, str] | None = None,
         content_hash: bool = False,
         statistics: bool = False,
-    ) -> IpcFileWriter: ...
+        format: _Format = "ipc",
+    ) -> TableFileWriter: ...
     def write(self, data: Any) -> None: ...
     def finish(self) -> WriteStats: ...
     def abort(self) -> None: ...
@@ -90,6 +92,7 @@ def write_file(
     metadata: dict[str, str] | None = None,
     content_hash: bool = False,
     statistics: bool = False,
+    format: _Format = "ipc",
 ) -> WriteStats: ...
 def decode(data: Any, columns: list[str] | None = None) -> Any: ...
 def read_file(
@@ -97,12 +100,16 @@ def read_file(
     columns: list[str] | None = None,
     storage_options: dict[str, str] | None = None,
     memory_map: bool = False,
+    format: _Format = "ipc",
+    filters: list[tuple[str, str, Any]] | None = None,
 ) -> Any: ...
 def read_file_batches(
     uri: str,
     columns: list[str] | None = None,
     storage_options: dict[str, str] | None = None,
     memory_map: bool = False,
+    format: _Format = "ipc",
+    filters: list[tuple[str, str, Any]] | None = None,
 ) -> Any: ...
 def write_zstd_file(
     uri: str,

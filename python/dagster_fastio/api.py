@@ -23,6 +23,8 @@ from dagster_fastio.errors import CorruptFileError, FastIOError, ObjectChangedEr
 
 __all__ = [
     "COMPRESSIONS",
+    "FORMATS",
+    "PARQUET_COMPRESSIONS",
     "BatchSummary",
     "ColumnStats",
     "Footer",
@@ -52,6 +54,13 @@ __all__ = [
 __version__ = _core.__version__
 
 Compression = Literal["zstd", "lz4", "none"]
+ParquetCompression = Literal["zstd", "snappy", "lz4", "none"]
+"""A Parquet file's codecs: ``lz4`` is LZ4_RAW, ``snappy`` for Parquet only."""
+PARQUET_COMPRESSIONS: tuple[str, ...] = ("zstd", "snappy", "lz4", "none")
+Format = Literal["ipc", "parquet"]
+FORMATS: tuple[str, ...] = ("ipc", "parquet")
+Filter = tuple[str, str, Any]
+"""``(column, operator, value)``, the operator one of ``== != < <= > >=``."""
 # The core's names, the one list the API, FastIOManager's config and the CLI check against
 # (tests/test_writer.py checks the Literal above says the same).
 COMPRESSIONS: tuple[str, ...] = tuple(_core.COMPRESSIONS)
@@ -136,6 +145,36 @@ def _column_list(columns: Sequence[str] | None) -> list[str] | None:
 _CORRUPT_MESSAGE = "corrupt or unsupported Arrow IPC data"
 _STORE_MESSAGE = "object store error at "
 _CHANGED_MESSAGE = "the object changed while it was being read"
+
+
+def format_of(uri: PathOrUri, format: str | None) -> str:
+    """The format asked for, else the one a ``.parquet`` suffix names, else Arrow IPC."""
+    if format is not None:
+        chosen = str(format).lower()
+        if chosen not in FORMATS:
+            raise ValueError(f"unknown format {format!r}: expected 'ipc' or 'parquet'")
+        return chosen
+    return "parquet" if os.fspath(uri).lower().endswith(".parquet") else "ipc"
+
+
+def _native_filters(filters: Sequence[Filter] | None) -> list[tuple[str, str, pa.Array]] | None:
+    """Filters with each value as a one-element Arrow array (the core casts it to the
+    column's type)."""
+    if not filters:
+        return None
+    native = []
+    for item in filters:
+        if not (isinstance(item, (tuple, list)) and len(item) == 3):
+            raise TypeError(
+                f"a filter is a (column, operator, value) tuple, not {item!r}; a list of them "
+                "is AND-ed"
+            )
+        column, operator, value = item
+        if not isinstance(column, str) or not isinstance(operator, str):
+            raise TypeError(f"a filter's column and operator are strings, not {item!r}")
+        array = value if isinstance(value, pa.Array) else pa.array([value])
+        native.append((column, operator, array))
+    return native
 
 
 def _stream_error(error: pa.ArrowException) -> FastIOError:
@@ -238,7 +277,7 @@ def write(
     data: Any,
     uri: PathOrUri,
     *,
-    compression: Compression = "zstd",
+    compression: Compression | ParquetCompression = "zstd",
     level: int | None = None,
     chunk_rows: int | None = None,
     fsync: bool = False,
@@ -248,8 +287,10 @@ def write(
     metadata: Mapping[str, str] | None = None,
     content_hash: bool = False,
     statistics: bool = False,
+    format: Format | None = None,
 ) -> WriteInfo:
-    """Writes ``data`` to ``uri`` as an Arrow IPC file, replacing any previous version atomically.
+    """Writes ``data`` to ``uri`` as an Arrow IPC file (or Parquet), replacing any previous
+    version atomically.
 
     ``uri`` is a local path, ``file://``, ``s3://``, ``gs://``, ``az://`` or ``memory://``. A
     store object is uploaded while it is encoded, in parts of ``part_size`` bytes (default
@@ -264,7 +305,14 @@ def write(
     back without the data. Each of the two reads every value once more on the encoding
     workers, which costs a lz4 write a fifth of its time (benches/RESULTS.md), so both are
     off unless asked for; FastIOManager asks for both.
+
+    ``format="parquet"`` (the default for a ``.parquet`` ``uri``) writes a Parquet file whose
+    row groups' columns are encoded in parallel, with dictionary encoding and page statistics;
+    ``compression`` is then ``zstd`` (default, level 1), ``snappy``, ``lz4`` (LZ4_RAW) or
+    ``none``, ``chunk_rows`` caps the rows of a row group (row groups are otherwise cut at
+    64 MiB of Arrow data), and ``statistics`` is moot: Parquet keeps its own.
     """
+    chosen = format_of(uri, format)
     source = to_arrow_source(data)
     start = time.perf_counter()
     stats = _core.write_file(
@@ -280,6 +328,7 @@ def write(
         _footer_metadata(metadata),
         content_hash,
         statistics,
+        chosen,
     )
     return _write_info(uri, stats, time.perf_counter() - start, compression)
 
@@ -289,8 +338,11 @@ def read(
     columns: Sequence[str] | None = None,
     storage_options: dict[str, str] | None = None,
     memory_map: bool = False,
+    *,
+    format: Format | None = None,
+    filters: Sequence[Filter] | None = None,
 ) -> pa.Table:
-    """Reads a whole Arrow IPC file or stream.
+    """Reads a whole Arrow IPC file or stream, or a Parquet file.
 
     A local file is read into memory (in parallel), so nothing another program does to it
     meanwhile can harm the process: a file cut short is a ``CorruptFileError``. With
@@ -299,8 +351,20 @@ def read(
     the file while such a table is alive then kills the process with SIGBUS (dagster-fastio
     itself always replaces files by rename, which is safe). A store object's footer is fetched
     first, then its batches in concurrent ranged requests, decoded as they arrive.
+
+    ``format`` is inferred from a ``.parquet`` suffix. A Parquet file's footer is read first,
+    then only the column chunks of ``columns`` in the row groups ``filters`` may match (by
+    their statistics), decoded in parallel. ``filters`` (``[("col", ">=", value), ...]``,
+    AND-ed, as pyarrow's) keep only the rows that pass, in either format.
     """
-    native = _core.read_file(os.fspath(uri), _column_list(columns), storage_options, memory_map)
+    native = _core.read_file(
+        os.fspath(uri),
+        _column_list(columns),
+        storage_options,
+        memory_map,
+        format_of(uri, format),
+        _native_filters(filters),
+    )
     return _read_all(native)
 
 
@@ -309,15 +373,24 @@ def read_batches(
     columns: Sequence[str] | None = None,
     storage_options: dict[str, str] | None = None,
     memory_map: bool = False,
+    *,
+    format: Format | None = None,
+    filters: Sequence[Filter] | None = None,
 ) -> pa.RecordBatchReader:
-    """Opens an Arrow IPC file or stream for reading batch by batch.
+    """Opens an Arrow IPC file or stream (or a Parquet file) for reading batch by batch.
 
     Batches are decoded one at a time as they are read; from a store, the next ranges are
     already downloading. A stream that replaces a dictionary part-way is the exception: it is
-    decoded when opened. ``memory_map`` is as for :func:`read`.
+    decoded when opened. A Parquet file gives one batch per row group. ``memory_map``,
+    ``format`` and ``filters`` are as for :func:`read`.
     """
     native = _core.read_file_batches(
-        os.fspath(uri), _column_list(columns), storage_options, memory_map
+        os.fspath(uri),
+        _column_list(columns),
+        storage_options,
+        memory_map,
+        format_of(uri, format),
+        _native_filters(filters),
     )
     return _lazy_reader(native)
 
@@ -335,7 +408,7 @@ class Writer:
         uri: PathOrUri,
         schema: Any,
         *,
-        compression: Compression = "zstd",
+        compression: Compression | ParquetCompression = "zstd",
         level: int | None = None,
         chunk_rows: int | None = None,
         fsync: bool = False,
@@ -345,11 +418,12 @@ class Writer:
         metadata: Mapping[str, str] | None = None,
         content_hash: bool = False,
         statistics: bool = False,
+        format: Format | None = None,
     ) -> None:
         self._uri = uri
         self._compression = compression
         self._start = time.perf_counter()
-        self._native = _core.IpcFileWriter(
+        self._native = _core.TableFileWriter(
             os.fspath(uri),
             schema,
             compression,
@@ -362,6 +436,7 @@ class Writer:
             _footer_metadata(metadata),
             content_hash,
             statistics,
+            format_of(uri, format),
         )
         self.info: WriteInfo | None = None
         """Set once the writer has closed cleanly."""
@@ -406,7 +481,7 @@ def open_writer(
     uri: PathOrUri,
     schema: Any,
     *,
-    compression: Compression = "zstd",
+    compression: Compression | ParquetCompression = "zstd",
     level: int | None = None,
     chunk_rows: int | None = None,
     fsync: bool = False,
@@ -416,11 +491,13 @@ def open_writer(
     metadata: Mapping[str, str] | None = None,
     content_hash: bool = False,
     statistics: bool = False,
+    format: Format | None = None,
 ) -> Writer:
     """Opens a streaming writer for output larger than memory.
 
-    ``schema`` is a ``pyarrow.Schema`` or any object with ``__arrow_c_schema__``. The store
-    and footer options are ``write``'s.
+    ``schema`` is a ``pyarrow.Schema`` or any object with ``__arrow_c_schema__``. The store,
+    footer and format options are ``write``'s; a Parquet writer holds one row group's batches
+    (64 MiB by default) before encoding them.
     """
     return Writer(
         uri,
@@ -435,6 +512,7 @@ def open_writer(
         metadata=metadata,
         content_hash=content_hash,
         statistics=statistics,
+        format=format,
     )
 
 
@@ -652,17 +730,24 @@ COMPRESSION_KEY = "dagster_fastio.compression"
 
 @dataclass(frozen=True, slots=True)
 class Footer:
-    """An Arrow IPC file's footer: its schema and key-value metadata."""
+    """An Arrow IPC file's footer, or a Parquet file's metadata: its schema and key-value
+    pairs."""
 
     uri: str
     schema: pa.Schema
     metadata: Mapping[str, str]
     batches: int
+    """Record batches of an IPC file, row groups of a Parquet file."""
     stored_bytes: int
+    format: str = "ipc"
+    counted_rows: int | None = None
+    """The row count a Parquet file's metadata holds, whoever wrote it."""
 
     @property
     def rows(self) -> int | None:
-        """The row count this package's writer records; None for other writers' files."""
+        """The row count; None for an IPC file of another writer (its footer has none)."""
+        if self.counted_rows is not None:
+            return self.counted_rows
         text = self.metadata.get(ROWS_KEY)
         return int(text) if text is not None else None
 
@@ -680,9 +765,9 @@ class Footer:
 
 
 def read_footer(uri: PathOrUri, storage_options: dict[str, str] | None = None) -> Footer:
-    """The footer of the Arrow IPC file at ``uri``, in one ranged read on a store (two for a
-    footer over 64 KiB); ``FileNotFoundError`` when absent, ``CorruptFileError`` for a stream
-    or a damaged file."""
+    """The footer of the Arrow IPC or Parquet file at ``uri`` (told apart by its last bytes),
+    in one ranged read on a store (two for a footer over 64 KiB); ``FileNotFoundError`` when
+    absent, ``CorruptFileError`` for a stream or a damaged file."""
     found = _core.read_footer(os.fspath(uri), storage_options)
     return Footer(
         uri=os.fspath(uri),
@@ -690,4 +775,6 @@ def read_footer(uri: PathOrUri, storage_options: dict[str, str] | None = None) -
         metadata=dict(found["metadata"]),
         batches=found["batches"],
         stored_bytes=found["stored_bytes"],
+        format=found["format"],
+        counted_rows=found["rows"],
     )

@@ -59,9 +59,24 @@ pub struct WriteStats {
     pub column_stats: Option<Vec<ColumnStats>>,
 }
 
-struct CountingWriter<W> {
+/// Counts the bytes written through it: the stored size of a file.
+pub(crate) struct CountingWriter<W> {
     inner: W,
     written: u64,
+}
+
+impl<W> CountingWriter<W> {
+    pub(crate) fn new(inner: W) -> Self {
+        CountingWriter { inner, written: 0 }
+    }
+
+    pub(crate) fn written(&self) -> u64 {
+        self.written
+    }
+
+    pub(crate) fn into_inner(self) -> W {
+        self.inner
+    }
 }
 
 impl<W: Write> Write for CountingWriter<W> {
@@ -644,7 +659,7 @@ pub fn encode_to_vec(
     encoder.finish()
 }
 
-fn describe_fields(schema: &Schema) -> String {
+pub(crate) fn describe_fields(schema: &Schema) -> String {
     let fields: Vec<String> = schema
         .fields()
         .iter()

@@ -6,6 +6,9 @@ pub enum FastIoError {
     /// The input is not a readable Arrow IPC file or stream (truncated, flipped bytes, other format).
     #[error("corrupt or unsupported Arrow IPC data: {0}")]
     Corrupt(String),
+    /// The input is not a readable Parquet file (truncated, damaged, encrypted, other format).
+    #[error("corrupt or unsupported Parquet data: {0}")]
+    CorruptParquet(String),
     /// The file to read does not exist.
     #[error("no such file: {0}")]
     NotFound(String),

@@ -1,6 +1,7 @@
 //! A file's footer alone: its schema and key-value metadata (row count, content hash, column
 //! statistics, provenance), read with one ranged request for the end of the file (two when the
-//! footer is longer than that), without touching the batches.
+//! footer is longer than that), without touching the batches. Arrow IPC files and Parquet
+//! files are told apart by their last bytes.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -11,6 +12,7 @@ use crate::decode::FileFooter;
 use crate::error::{panic_message, Result};
 use crate::ipc_format::{corrupt, footer_len, footer_start, ARROW_FILE_MAGIC, FILE_TRAILER_LEN};
 use crate::local::LocalFile;
+use crate::parquet_read::{footer_from_tail, PARQUET_MAGIC};
 use crate::store::{retry_if_changed, Location};
 
 /// Bytes read from the end of the file first: the footers this package writes fit easily.
@@ -21,8 +23,20 @@ const TAIL_BYTES: u64 = 64 << 10;
 pub struct Footer {
     pub schema: SchemaRef,
     pub metadata: Vec<(String, String)>,
+    /// Record batches of an IPC file, row groups of a Parquet file.
     pub batches: usize,
     pub stored_bytes: u64,
+    /// `"ipc"` or `"parquet"`.
+    pub format: &'static str,
+    /// Known from a Parquet file's metadata whoever wrote it; for an IPC file, see the
+    /// `dagster_fastio.rows` entry.
+    pub rows: Option<u64>,
+}
+
+/// Whether a key-value pair of a file is one this package writes beside the data (the row
+/// count, codec, hash, statistics and provenance), as opposed to the schema's own metadata.
+pub fn is_file_entry(key: &str) -> bool {
+    key.starts_with("dagster_fastio.") || key.starts_with("dagster/")
 }
 
 impl Footer {
@@ -58,6 +72,17 @@ fn from_tail(size: u64, read: impl Fn(u64, u64) -> Result<Buffer>) -> Result<Foo
     }
     let tail_start = size.saturating_sub(TAIL_BYTES);
     let tail = read(tail_start, size)?;
+    if tail.ends_with(PARQUET_MAGIC) {
+        let parquet = footer_from_tail(size, &tail, read)?;
+        return Ok(Footer {
+            schema: parquet.schema,
+            metadata: parquet.metadata,
+            batches: parquet.row_groups,
+            stored_bytes: parquet.stored_bytes,
+            format: "parquet",
+            rows: Some(parquet.rows),
+        });
+    }
     if !tail.ends_with(ARROW_FILE_MAGIC) {
         return Err(corrupt(
             "not an Arrow IPC file: an IPC stream has no footer to read",
@@ -95,5 +120,7 @@ fn parse(bytes: &[u8], size: u64) -> Result<Footer> {
         metadata,
         batches: footer.batches.len(),
         stored_bytes: size,
+        format: "ipc",
+        rows: None,
     })
 }

@@ -18,10 +18,10 @@ use arrow_cast::display::{ArrayFormatter, FormatOptions};
 use arrow_schema::{DataType, Schema, TimeUnit};
 use rayon::prelude::*;
 
-use crate::encode::{IpcFileEncoder, WriteStats};
+use crate::encode::WriteStats;
 use crate::error::{FastIoError, Result};
-use crate::open::create_file;
-use crate::options::EncodeOptions;
+use crate::file_format::{FileEncoder, WriteOptions};
+use crate::open::create_table_file;
 use crate::sink::Sink;
 use crate::store::{Location, UploadOptions};
 
@@ -62,7 +62,7 @@ pub fn write_partitions(
     reader: impl RecordBatchReader,
     keys: &[KeyColumn],
     targets: Vec<PartitionTarget>,
-    options: &EncodeOptions,
+    options: &WriteOptions,
     upload: UploadOptions,
     fsync: bool,
     interrupt: &mut dyn FnMut() -> Result<()>,
@@ -91,13 +91,10 @@ pub fn write_partitions(
     let mut encoders = targets
         .into_iter()
         .map(|target| {
-            let options = EncodeOptions {
-                footer_metadata: [options.footer_metadata.clone(), target.footer_metadata].concat(),
-                ..options.clone()
-            };
-            create_file(target.location, schema.clone(), &options, upload, fsync)
+            let options = options.clone().with_footer_entries(target.footer_metadata);
+            create_table_file(target.location, schema.clone(), &options, upload, fsync)
         })
-        .collect::<Result<Vec<IpcFileEncoder<Sink>>>>()?;
+        .collect::<Result<Vec<FileEncoder<Sink>>>>()?;
     for batch in reader {
         interrupt()?;
         let batch = batch?;
@@ -136,7 +133,7 @@ pub fn write_partitions(
 /// Finishes the encoders, several at once: a finish waits for its last batches, and the
 /// partitions' batches should compress side by side rather than one file after another. The
 /// waiting happens on threads of its own, never on the pool that does the compressing.
-fn finish_all(mut encoders: Vec<IpcFileEncoder<Sink>>) -> Result<Vec<(Sink, WriteStats)>> {
+fn finish_all(mut encoders: Vec<FileEncoder<Sink>>) -> Result<Vec<(Sink, WriteStats)>> {
     let threads = crate::pool::pool().current_num_threads().max(1) * 2;
     let per_thread = encoders.len().div_ceil(threads).max(1);
     let mut groups = Vec::new();
@@ -151,7 +148,7 @@ fn finish_all(mut encoders: Vec<IpcFileEncoder<Sink>>) -> Result<Vec<(Sink, Writ
                 scope.spawn(move || {
                     group
                         .into_iter()
-                        .map(IpcFileEncoder::finish)
+                        .map(FileEncoder::finish)
                         .collect::<Result<Vec<_>>>()
                 })
             })
@@ -378,7 +375,7 @@ mod tests {
             reader,
             &keys,
             targets,
-            &EncodeOptions::default(),
+            &WriteOptions::Ipc(crate::options::EncodeOptions::default()),
             UploadOptions::default(),
             false,
             &mut || Ok(()),

@@ -2,13 +2,15 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::UInt8Type;
 use arrow_array::RecordBatchIterator;
 use fastio_core::decode::IpcContents;
+use fastio_core::file_format::FileFormat;
 use fastio_core::open::{self, LocalRead};
+use fastio_core::row_filter::{ColumnFilter, Comparison};
 use fastio_core::IpcSource;
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3_arrow::{PyArray, PyRecordBatchReader};
 
-use crate::errors::detached;
+use crate::errors::{detached, to_py_err};
 use crate::store::{location, PyStorageOptions};
 
 fn decoded_reader(
@@ -48,38 +50,85 @@ pub fn decode(
     })
 }
 
-/// Reads a whole Arrow IPC file or stream: a local file is read (or memory-mapped) and decoded
-/// in parallel; a store object is fetched range by range, decoded while downloading.
+/// `(column, operator, value)` filters as Python gave them, the value a one-element array.
+type PyFilters = Option<Vec<(String, String, PyArray)>>;
+
+fn column_filters(py: Python<'_>, filters: PyFilters) -> PyResult<Vec<ColumnFilter>> {
+    filters
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(column, operator, value)| {
+            let comparison = operator.parse::<Comparison>();
+            comparison
+                .and_then(|comparison| ColumnFilter::new(column, comparison, value.into_inner().0))
+                .map_err(|error| to_py_err(py, error))
+        })
+        .collect()
+}
+
+fn file_format(py: Python<'_>, format: &str) -> PyResult<FileFormat> {
+    format.parse().map_err(|error| to_py_err(py, error))
+}
+
+/// Reads a whole table file: an Arrow IPC file or stream (a local file is read, or
+/// memory-mapped, and decoded in parallel; a store object is fetched range by range, decoded
+/// while downloading), or a Parquet file (only the column chunks of the columns and row
+/// groups needed, decoded in parallel).
 #[pyfunction]
-#[pyo3(signature = (uri, columns = None, storage_options = None, memory_map = false))]
+#[pyo3(signature = (
+    uri, columns = None, storage_options = None, memory_map = false, format = "ipc",
+    filters = None
+))]
 pub fn read_file(
     py: Python<'_>,
     uri: String,
     columns: Option<Vec<String>>,
     storage_options: PyStorageOptions,
     memory_map: bool,
+    format: &str,
+    filters: PyFilters,
 ) -> PyResult<PyRecordBatchReader> {
+    let format = file_format(py, format)?;
+    let filters = column_filters(py, filters)?;
     detached(py, move || {
         let location = location(&uri, storage_options)?;
-        let (schema, batches) =
-            open::read_all(&location, columns.as_deref(), local_read(memory_map))?;
+        let (schema, batches) = open::read_table(
+            &location,
+            columns.as_deref(),
+            local_read(memory_map),
+            format,
+            &filters,
+        )?;
         Ok(decoded_reader(schema, batches))
     })
 }
 
-/// Opens an Arrow IPC file or stream for reading one batch at a time.
+/// Opens a table file for reading one batch (of a Parquet file, one row group) at a time.
 #[pyfunction]
-#[pyo3(signature = (uri, columns = None, storage_options = None, memory_map = false))]
+#[pyo3(signature = (
+    uri, columns = None, storage_options = None, memory_map = false, format = "ipc",
+    filters = None
+))]
 pub fn read_file_batches(
     py: Python<'_>,
     uri: String,
     columns: Option<Vec<String>>,
     storage_options: PyStorageOptions,
     memory_map: bool,
+    format: &str,
+    filters: PyFilters,
 ) -> PyResult<PyRecordBatchReader> {
+    let format = file_format(py, format)?;
+    let filters = column_filters(py, filters)?;
     detached(py, move || {
         let location = location(&uri, storage_options)?;
-        let reader = open::read_batches(location, columns.as_deref(), local_read(memory_map))?;
+        let reader = open::read_table_batches(
+            location,
+            columns.as_deref(),
+            local_read(memory_map),
+            format,
+            &filters,
+        )?;
         Ok(PyRecordBatchReader::new(reader))
     })
 }

@@ -62,5 +62,7 @@ pub fn read_footer(
     result.set_item("metadata", metadata)?;
     result.set_item("batches", footer.batches)?;
     result.set_item("stored_bytes", footer.stored_bytes)?;
+    result.set_item("format", footer.format)?;
+    result.set_item("rows", footer.rows)?;
     Ok(result)
 }

@@ -12,7 +12,7 @@ use pyo3_arrow::input::AnyRecordBatch;
 use pyo3_arrow::PyArray;
 
 use crate::errors::detached;
-use crate::options::{encode_options, FooterMetadata, Int, WithContent};
+use crate::options::{encode_options, write_options, FooterMetadata, Int, WithContent};
 use crate::store::{location, upload_options, PyStorageOptions};
 
 /// What one write produced.
@@ -101,7 +101,7 @@ pub fn bytes_array(bytes: Vec<u8>) -> PyArray {
 #[pyo3(signature = (
     data, uri, compression = "zstd", level = None, chunk_rows = None, fsync = false,
     storage_options = None, part_size = None, max_concurrency = None, metadata = None,
-    content_hash = false, statistics = false
+    content_hash = false, statistics = false, format = "ipc"
 ))]
 #[allow(clippy::too_many_arguments)]
 pub fn write_file(
@@ -118,8 +118,9 @@ pub fn write_file(
     metadata: FooterMetadata,
     content_hash: bool,
     statistics: bool,
+    format: &str,
 ) -> PyResult<WriteStats> {
-    let options = encode_options(py, compression, level, chunk_rows)?.with_content(
+    let options = write_options(py, format, compression, level, chunk_rows)?.with_content(
         metadata,
         content_hash,
         statistics,
@@ -128,7 +129,8 @@ pub fn write_file(
     let reader = data.into_reader()?;
     detached(py, move || {
         let target = location(&uri, storage_options)?;
-        let mut encoder = open::create_file(target, reader.schema(), &options, upload, fsync)?
+        let mut encoder =
+            open::create_table_file(target, reader.schema(), &options, upload, fsync)?
             .with_interrupt_check(Box::new(python_signals));
         encoder.write_all(reader)?;
         let (sink, stats) = encoder.finish()?;
@@ -171,7 +173,7 @@ pub enum PyKeyColumn {
 #[pyo3(signature = (
     data, keys, targets, compression = "zstd", level = None, chunk_rows = None, fsync = false,
     storage_options = None, part_size = None, max_concurrency = None, metadata = None,
-    content_hash = false, statistics = false
+    content_hash = false, statistics = false, format = "ipc"
 ))]
 #[allow(clippy::too_many_arguments)]
 pub fn write_partitions(
@@ -189,8 +191,9 @@ pub fn write_partitions(
     metadata: FooterMetadata,
     content_hash: bool,
     statistics: bool,
+    format: &str,
 ) -> PyResult<Vec<WriteStats>> {
-    let options = encode_options(py, compression, level, chunk_rows)?.with_content(
+    let options = write_options(py, format, compression, level, chunk_rows)?.with_content(
         metadata,
         content_hash,
         statistics,

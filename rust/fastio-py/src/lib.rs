@@ -32,7 +32,7 @@ fn _core(module: &Bound<'_, PyModule>) -> PyResult<()> {
     let compressions = fastio_core::Compression::ALL.map(fastio_core::Compression::name);
     module.add("COMPRESSIONS", compressions.to_vec())?;
     module.add_class::<encode::WriteStats>()?;
-    module.add_class::<writer::IpcFileWriter>()?;
+    module.add_class::<writer::TableFileWriter>()?;
     module.add_function(wrap_pyfunction!(blob::write_zstd_file, module)?)?;
     module.add_function(wrap_pyfunction!(blob::read_zstd_file, module)?)?;
     module.add_function(wrap_pyfunction!(encode::encode, module)?)?;

@@ -1,5 +1,7 @@
 use std::collections::HashMap;
 
+use fastio_core::file_format::{FileFormat, WriteOptions};
+use fastio_core::parquet_write::ParquetOptions;
 use fastio_core::{Compression, EncodeOptions, FastIoError};
 use pyo3::exceptions::PyOverflowError;
 use pyo3::prelude::*;
@@ -86,6 +88,40 @@ pub fn encode_options(
     build().map_err(|error| to_py_err(py, error))
 }
 
+/// Options of a write in `format`: for Parquet, `compression` names a Parquet codec and
+/// `chunk_rows` caps the rows of a row group.
+pub fn write_options(
+    py: Python<'_>,
+    format: &str,
+    compression: &str,
+    level: Option<Int>,
+    chunk_rows: Option<Int>,
+) -> PyResult<WriteOptions> {
+    let format = format
+        .parse::<FileFormat>()
+        .map_err(|error| to_py_err(py, error))?;
+    if format == FileFormat::Ipc {
+        return Ok(WriteOptions::Ipc(encode_options(py, compression, level, chunk_rows)?));
+    }
+    let build = || -> Result<WriteOptions, FastIoError> {
+        let defaults = ParquetOptions::default();
+        let row_group_rows = match chunk_rows {
+            Some(rows) => rows.to(
+                |rows| usize::try_from(rows).ok().filter(|rows| *rows > 0),
+                |rows| format!("chunk_rows must be a positive number of rows, not {rows}"),
+            )?,
+            None => defaults.row_group_rows,
+        };
+        Ok(WriteOptions::Parquet(ParquetOptions {
+            codec: compression.parse()?,
+            level: level.map(zstd_level).transpose()?,
+            row_group_rows,
+            ..defaults
+        }))
+    };
+    build().map_err(|error| to_py_err(py, error))
+}
+
 /// Key-value pairs for a file's footer, as Python gave them.
 pub type FooterMetadata = Option<HashMap<String, String>>;
 
@@ -107,5 +143,29 @@ impl WithContent for EncodeOptions {
         self.content_hash = content_hash;
         self.statistics = statistics;
         self
+    }
+}
+
+impl WithContent for WriteOptions {
+    fn with_content(
+        self,
+        metadata: FooterMetadata,
+        content_hash: bool,
+        statistics: bool,
+    ) -> Self {
+        match self {
+            WriteOptions::Ipc(options) => {
+                WriteOptions::Ipc(options.with_content(metadata, content_hash, statistics))
+            }
+            // A Parquet file has statistics per page and row group whatever is asked.
+            WriteOptions::Parquet(mut options) => {
+                let mut pairs: Vec<(String, String)> =
+                    metadata.unwrap_or_default().into_iter().collect();
+                pairs.sort();
+                options.footer_metadata = pairs;
+                options.content_hash = content_hash;
+                WriteOptions::Parquet(options)
+            }
+        }
     }
 }

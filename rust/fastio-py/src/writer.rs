@@ -1,21 +1,23 @@
 use std::sync::Mutex;
 
 use fastio_core::open;
-use fastio_core::{FastIoError, IpcFileEncoder, Sink};
+use fastio_core::file_format::FileEncoder;
+use fastio_core::{FastIoError, Sink};
 use pyo3::prelude::*;
 use pyo3_arrow::input::AnyRecordBatch;
 use pyo3_arrow::PySchema;
 
 use crate::encode::{python_signals, WriteStats};
 use crate::errors::detached;
-use crate::options::{encode_options, FooterMetadata, Int, WithContent};
+use crate::options::{write_options, FooterMetadata, Int, WithContent};
 use crate::store::{location, upload_options, PyStorageOptions};
 
-/// An IPC file written batch by batch; it appears at its path (or key) only when finished.
+/// A table file (Arrow IPC or Parquet) written batch by batch; it appears at its path (or key)
+/// only when finished.
 /// An upload streams its parts while batches arrive, so the output may exceed memory.
 #[pyclass(frozen, module = "dagster_fastio._core")]
-pub struct IpcFileWriter {
-    encoder: Mutex<Option<IpcFileEncoder<Sink>>>,
+pub struct TableFileWriter {
+    encoder: Mutex<Option<FileEncoder<Sink>>>,
 }
 
 fn closed() -> FastIoError {
@@ -23,12 +25,12 @@ fn closed() -> FastIoError {
 }
 
 #[pymethods]
-impl IpcFileWriter {
+impl TableFileWriter {
     #[new]
     #[pyo3(signature = (
         uri, schema, compression = "zstd", level = None, chunk_rows = None, fsync = false,
         storage_options = None, part_size = None, max_concurrency = None, metadata = None,
-        content_hash = false, statistics = false
+        content_hash = false, statistics = false, format = "ipc"
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -45,8 +47,9 @@ impl IpcFileWriter {
         metadata: FooterMetadata,
         content_hash: bool,
         statistics: bool,
+        format: &str,
     ) -> PyResult<Self> {
-        let options = encode_options(py, compression, level, chunk_rows)?.with_content(
+        let options = write_options(py, format, compression, level, chunk_rows)?.with_content(
             metadata,
             content_hash,
             statistics,
@@ -55,10 +58,10 @@ impl IpcFileWriter {
         let schema = schema.into_inner();
         let encoder = detached(py, move || {
             let target = location(&uri, storage_options)?;
-            open::create_file(target, schema, &options, upload, fsync)
+            open::create_table_file(target, schema, &options, upload, fsync)
                 .map(|encoder| encoder.with_interrupt_check(Box::new(python_signals)))
         })?;
-        Ok(IpcFileWriter {
+        Ok(TableFileWriter {
             encoder: Mutex::new(Some(encoder)),
         })
     }

@@ -391,6 +391,54 @@ pub(crate) fn fetch_range(
     check_length(whole.into(), length)
 }
 
+async fn checked_download(target: RemoteObject, range: Range<u64>) -> Result<Buffer> {
+    let expected = range.end - range.start;
+    check_length(download(target, range).await?, expected)
+}
+
+/// Downloads each of `ranges` (large ones in pieces), `concurrency` requests in flight, all
+/// from the pinned version of `target`; the buffers come back in the order of `ranges`.
+pub(crate) async fn download_ranges(
+    target: RemoteObject,
+    ranges: Vec<Range<u64>>,
+    concurrency: usize,
+) -> Result<Vec<Buffer>> {
+    let mut pieces = Vec::new();
+    for (index, range) in ranges.iter().enumerate() {
+        let mut start = range.start;
+        while start < range.end {
+            let end = (start + REQUEST_BYTES).min(range.end);
+            pieces.push((index, start..end));
+            start = end;
+        }
+    }
+    let requests: Vec<_> = pieces
+        .iter()
+        .map(|(_, range)| checked_download(target.clone(), range.clone()))
+        .collect();
+    let downloads = futures::stream::iter(requests).buffered(concurrency.max(1));
+    let downloaded: Vec<Buffer> = futures::TryStreamExt::try_collect(downloads).await?;
+    let mut joined: Vec<Vec<Buffer>> = ranges.iter().map(|_| Vec::new()).collect();
+    for ((index, _), buffer) in pieces.iter().zip(downloaded) {
+        joined[*index].push(buffer);
+    }
+    Ok(joined
+        .into_iter()
+        .map(|mut parts| match parts.len() {
+            0 => Buffer::from_vec(Vec::<u8>::new()),
+            1 => parts.pop().expect("one part"),
+            _ => {
+                let length = parts.iter().map(Buffer::len).sum();
+                let mut whole = MutableBuffer::with_capacity(length);
+                for part in &parts {
+                    whole.extend_from_slice(part.as_slice());
+                }
+                whole.into()
+            }
+        })
+        .collect())
+}
+
 fn check_length(buffer: Buffer, expected: u64) -> Result<Buffer> {
     if buffer.len() as u64 != expected {
         return Err(truncated(format!(

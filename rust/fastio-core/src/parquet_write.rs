@@ -1,0 +1,483 @@
+//! Parquet files encoded on every core.
+//!
+//! arrow-rs's `parquet` crate does all the format work; this module only schedules it. Batches
+//! are gathered into row groups sized by bytes; each row group's columns are encoded side by
+//! side on the rayon pool by the crate's own column writers (`compute_leaves` feeding an
+//! `ArrowColumnWriter` per leaf), and the finished column chunks are appended in order while
+//! the next row group is being encoded. pyarrow's `pq.write_table` encodes one column after
+//! another on one thread.
+
+use std::collections::VecDeque;
+use std::io::Write;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::str::FromStr;
+use std::sync::mpsc::{sync_channel, Receiver};
+use std::sync::Arc;
+
+use arrow_array::{RecordBatch, RecordBatchOptions};
+use arrow_schema::{ArrowError, SchemaRef};
+use parquet::arrow::arrow_writer::{
+    compute_leaves, ArrowColumnChunk, ArrowColumnWriter, ArrowRowGroupWriterFactory,
+    ArrowWriterOptions,
+};
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression as ParquetCompression, ZstdLevel};
+use parquet::errors::ParquetError;
+use parquet::file::metadata::KeyValue;
+use parquet::file::properties::WriterProperties;
+use parquet::file::writer::SerializedFileWriter;
+use rayon::prelude::*;
+use rayon::ThreadPool;
+
+use crate::content_hash::{ContentHasher, CONTENT_HASH_KEY};
+use crate::encode::{
+    describe_fields, CountingWriter, InterruptCheck, WriteStats, COMPRESSION_METADATA_KEY,
+    ROWS_METADATA_KEY, WRITER_METADATA_KEY,
+};
+use crate::error::{panic_message, FastIoError, Result};
+use crate::rechunk::batch_slice_bytes;
+
+/// Arrow bytes per row group. DuckDB, pyarrow and this module's reader read row groups in
+/// parallel and skip them by their statistics, so a 500 MB table makes about eight.
+pub const DEFAULT_ROW_GROUP_BYTES: usize = 64 << 20;
+/// Rows per row group at most, as pyarrow's default.
+pub const DEFAULT_ROW_GROUP_ROWS: usize = 1 << 20;
+
+/// The page codec of a Parquet file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParquetCodec {
+    Snappy,
+    Zstd,
+    /// LZ4_RAW, the LZ4 codec every current reader knows (the older "LZ4" is deprecated).
+    Lz4Raw,
+    None,
+}
+
+impl ParquetCodec {
+    pub const CHOICES: &'static str = "\"zstd\", \"snappy\", \"lz4\" or \"none\"";
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ParquetCodec::Snappy => "snappy",
+            ParquetCodec::Zstd => "zstd",
+            ParquetCodec::Lz4Raw => "lz4",
+            ParquetCodec::None => "none",
+        }
+    }
+}
+
+impl FromStr for ParquetCodec {
+    type Err = FastIoError;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "snappy" => Ok(ParquetCodec::Snappy),
+            "zstd" => Ok(ParquetCodec::Zstd),
+            "lz4" | "lz4_raw" => Ok(ParquetCodec::Lz4Raw),
+            "none" | "uncompressed" => Ok(ParquetCodec::None),
+            _ => Err(FastIoError::InvalidArgument(format!(
+                "unknown Parquet compression {s:?}: expected {}",
+                ParquetCodec::CHOICES
+            ))),
+        }
+    }
+}
+
+/// How a stream of record batches becomes a Parquet file.
+#[derive(Debug, Clone)]
+pub struct ParquetOptions {
+    pub codec: ParquetCodec,
+    /// zstd level (1..=22); `None` means level 1, as pyarrow's and polars' default.
+    pub level: Option<i32>,
+    pub row_group_bytes: usize,
+    pub row_group_rows: usize,
+    /// Dictionary-encode pages (each column falls back to plain encoding when its dictionary
+    /// grows past the page limit), as pyarrow and polars do by default.
+    pub dictionary: bool,
+    /// Encode on the rayon pool; off only for comparisons.
+    pub parallel: bool,
+    pub content_hash: bool,
+    /// Extra key-value pairs for the file's metadata (provenance, for instance).
+    pub footer_metadata: Vec<(String, String)>,
+}
+
+impl Default for ParquetOptions {
+    fn default() -> Self {
+        ParquetOptions {
+            codec: ParquetCodec::Zstd,
+            level: None,
+            row_group_bytes: DEFAULT_ROW_GROUP_BYTES,
+            row_group_rows: DEFAULT_ROW_GROUP_ROWS,
+            dictionary: true,
+            parallel: true,
+            content_hash: false,
+            footer_metadata: Vec::new(),
+        }
+    }
+}
+
+impl ParquetOptions {
+    fn properties(&self) -> Result<WriterProperties> {
+        let compression = match self.codec {
+            ParquetCodec::Snappy => ParquetCompression::SNAPPY,
+            ParquetCodec::Lz4Raw => ParquetCompression::LZ4_RAW,
+            ParquetCodec::None => ParquetCompression::UNCOMPRESSED,
+            ParquetCodec::Zstd => {
+                let level = self.level.unwrap_or(1);
+                ParquetCompression::ZSTD(ZstdLevel::try_new(level).map_err(|_| {
+                    FastIoError::InvalidArgument(format!(
+                        "zstd level {level} is out of range for Parquet: expected 1 to 22"
+                    ))
+                })?)
+            }
+        };
+        if self.level.is_some() && self.codec != ParquetCodec::Zstd {
+            return Err(FastIoError::InvalidArgument(format!(
+                "a level applies to zstd only, not to {}",
+                self.codec.name()
+            )));
+        }
+        if self.row_group_bytes == 0 || self.row_group_rows == 0 {
+            return Err(FastIoError::InvalidArgument(
+                "row groups must hold at least one row and one byte".into(),
+            ));
+        }
+        Ok(WriterProperties::builder()
+            .set_compression(compression)
+            .set_dictionary_enabled(self.dictionary)
+            // Row groups are cut here, by bytes; the crate's own row limit must not cut them
+            // again.
+            .set_max_row_group_row_count(None)
+            .set_created_by(format!("dagster-fastio {}", env!("CARGO_PKG_VERSION")))
+            .build())
+    }
+}
+
+/// One row group's encoded column chunks, in leaf order.
+type RowGroupChunks = Vec<ArrowColumnChunk>;
+
+/// Writes record batches as a Parquet file into any `Write`, encoding columns in parallel.
+pub struct ParquetFileEncoder<W: Write + Send> {
+    writer: Option<SerializedFileWriter<CountingWriter<W>>>,
+    factory: ArrowRowGroupWriterFactory,
+    schema: SchemaRef,
+    /// The root column of each leaf column writer, in leaf order.
+    leaf_roots: Vec<usize>,
+    pending: Vec<RecordBatch>,
+    pending_rows: usize,
+    pending_bytes: usize,
+    row_groups: usize,
+    in_flight: VecDeque<Receiver<Result<RowGroupChunks>>>,
+    pool: Arc<ThreadPool>,
+    pool_owner: u32,
+    options: ParquetOptions,
+    hasher: Option<ContentHasher>,
+    stats: WriteStats,
+    failure: Option<String>,
+    interrupt_check: Option<InterruptCheck>,
+}
+
+impl<W: Write + Send> ParquetFileEncoder<W> {
+    pub fn try_new(sink: W, schema: SchemaRef, options: &ParquetOptions) -> Result<Self> {
+        let properties = options.properties()?;
+        let out = CountingWriter::new(sink);
+        // ArrowWriter writes the leading magic and records the Arrow schema (ARROW:schema, with
+        // the pandas metadata) for readers to restore types; its lower-level halves then let
+        // the row groups be encoded here in parallel.
+        let writer_options = ArrowWriterOptions::new().with_properties(properties);
+        let (writer, factory) =
+            ArrowWriter::try_new_with_options(out, schema.clone(), writer_options)
+                .and_then(ArrowWriter::into_serialized_writer)
+                .map_err(write_error)?;
+        let descriptor = writer.schema_descr();
+        let leaf_roots = (0..descriptor.num_columns())
+            .map(|leaf| descriptor.get_column_root_idx(leaf))
+            .collect();
+        Ok(ParquetFileEncoder {
+            writer: Some(writer),
+            factory,
+            leaf_roots,
+            pending: Vec::new(),
+            pending_rows: 0,
+            pending_bytes: 0,
+            row_groups: 0,
+            in_flight: VecDeque::new(),
+            pool: crate::pool::pool(),
+            pool_owner: std::process::id(),
+            hasher: options.content_hash.then(|| ContentHasher::new(&schema)),
+            schema,
+            options: options.clone(),
+            stats: WriteStats::default(),
+            failure: None,
+            interrupt_check: None,
+        })
+    }
+
+    /// Stops the write when `check` fails, between row groups and before the footer.
+    pub fn with_interrupt_check(mut self, check: InterruptCheck) -> Self {
+        self.interrupt_check = Some(check);
+        self
+    }
+
+    pub fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    /// Whether an earlier error has made the output unusable.
+    pub fn failed(&self) -> bool {
+        self.failure.is_some()
+    }
+
+    /// Adds one batch; it is gathered into the current row group (cut across two when it
+    /// fills one). A batch whose schema does not match is refused and the file stays usable.
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        self.check_usable()?;
+        if batch.schema_ref().fields() != self.schema.fields() {
+            return Err(FastIoError::InvalidArgument(format!(
+                "batch schema does not match the file schema\n  file:  {}\n  batch: {}",
+                describe_fields(&self.schema),
+                describe_fields(batch.schema_ref())
+            )));
+        }
+        let options = RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
+        let batch =
+            RecordBatch::try_new_with_options(self.schema.clone(), batch.columns().to_vec(), &options)?;
+        let result = self.gather(batch);
+        self.record_failure(result)
+    }
+
+    /// Writes every batch of `reader`; an error from the source fails the encoder.
+    pub fn write_all(
+        &mut self,
+        reader: impl Iterator<Item = Result<RecordBatch, ArrowError>>,
+    ) -> Result<()> {
+        for batch in reader {
+            let batch = self.record_failure(batch.map_err(FastIoError::from))?;
+            self.write(&batch)?;
+        }
+        Ok(())
+    }
+
+    /// Encodes the last row group and writes the footer; returns the sink and what was written.
+    pub fn finish(mut self) -> Result<(W, WriteStats)> {
+        self.check_usable()?;
+        let result = self.finish_file();
+        self.record_failure(result)
+    }
+
+    fn finish_file(&mut self) -> Result<(W, WriteStats)> {
+        if self.pending_rows > 0 {
+            self.submit_row_group()?;
+        }
+        while !self.in_flight.is_empty() {
+            self.append_oldest()?;
+        }
+        self.check_interrupt()?;
+        let mut writer = self.writer.take().expect("encoder finished twice");
+        self.stats.content_hash = self.hasher.take().and_then(ContentHasher::finish);
+        let mut entries = vec![
+            (WRITER_METADATA_KEY.to_string(), writer_name()),
+            (ROWS_METADATA_KEY.to_string(), self.stats.rows.to_string()),
+            (
+                COMPRESSION_METADATA_KEY.to_string(),
+                self.options.codec.name().to_string(),
+            ),
+        ];
+        if let Some(digest) = &self.stats.content_hash {
+            entries.push((CONTENT_HASH_KEY.to_string(), digest.clone()));
+        }
+        for (key, value) in &self.options.footer_metadata {
+            if !entries.iter().any(|(k, _)| k == key) {
+                entries.push((key.clone(), value.clone()));
+            }
+        }
+        entries.sort();
+        for (key, value) in entries {
+            writer.append_key_value_metadata(KeyValue::new(key, value));
+        }
+        let mut out = writer.into_inner().map_err(write_error)?;
+        out.flush()
+            .map_err(|e| FastIoError::io("flushing the Parquet file", e))?;
+        self.stats.stored_bytes = out.written();
+        Ok((out.into_inner(), std::mem::take(&mut self.stats)))
+    }
+
+    fn gather(&mut self, batch: RecordBatch) -> Result<()> {
+        if let Some(hasher) = &mut self.hasher {
+            hasher.update(&batch);
+        }
+        let rows = batch.num_rows();
+        let bytes = batch_slice_bytes(&batch);
+        self.stats.rows += rows as u64;
+        self.stats.raw_bytes += bytes as u64;
+        let bytes_per_row = bytes.div_ceil(rows.max(1)).max(1);
+        let mut offset = 0;
+        while offset < rows {
+            let room_rows = self.options.row_group_rows - self.pending_rows;
+            let room_bytes = self
+                .options
+                .row_group_bytes
+                .saturating_sub(self.pending_bytes)
+                .div_ceil(bytes_per_row)
+                .max(1);
+            let take = (rows - offset).min(room_rows).min(room_bytes);
+            self.pending.push(batch.slice(offset, take));
+            self.pending_rows += take;
+            self.pending_bytes += take * bytes_per_row;
+            offset += take;
+            if self.pending_rows >= self.options.row_group_rows
+                || self.pending_bytes >= self.options.row_group_bytes
+            {
+                self.submit_row_group()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts encoding the gathered batches as the next row group, and appends the oldest
+    /// finished one once two are in flight (one encoding while the other is written).
+    fn submit_row_group(&mut self) -> Result<()> {
+        self.check_interrupt()?;
+        let batches = std::mem::take(&mut self.pending);
+        self.pending_rows = 0;
+        self.pending_bytes = 0;
+        let writers = self
+            .factory
+            .create_column_writers(self.row_groups)
+            .map_err(write_error)?;
+        self.row_groups += 1;
+        self.stats.batches += 1;
+        let mut by_column: Vec<Vec<ArrowColumnWriter>> =
+            (0..self.schema.fields().len()).map(|_| Vec::new()).collect();
+        for (leaf, writer) in writers.into_iter().enumerate() {
+            by_column[self.leaf_roots[leaf]].push(writer);
+        }
+        if std::process::id() != self.pool_owner {
+            // Forked since the encoder was made: the pool's threads stayed in the parent.
+            self.pool = crate::pool::pool();
+            self.pool_owner = std::process::id();
+        }
+        let schema = self.schema.clone();
+        if !self.options.parallel {
+            let (sender, receiver) = sync_channel(1);
+            let _ = sender.send(encode_row_group(&schema, &batches, by_column, false));
+            self.in_flight.push_back(receiver);
+        } else {
+            let (sender, receiver) = sync_channel(1);
+            let pool = self.pool.clone();
+            pool.spawn(move || {
+                let result = catch_unwind(AssertUnwindSafe(|| {
+                    encode_row_group(&schema, &batches, by_column, true)
+                }))
+                .unwrap_or_else(|payload| {
+                    Err(FastIoError::Internal(format!(
+                        "encoding a row group panicked: {}",
+                        panic_message(&payload)
+                    )))
+                });
+                let _ = sender.send(result);
+            });
+            self.in_flight.push_back(receiver);
+        }
+        while self.in_flight.len() > 1 {
+            self.append_oldest()?;
+        }
+        Ok(())
+    }
+
+    fn append_oldest(&mut self) -> Result<()> {
+        let receiver = self.in_flight.pop_front().expect("a row group is in flight");
+        let chunks = receiver.recv().map_err(|_| {
+            FastIoError::Internal("a row group's encoder stopped without an answer".into())
+        })??;
+        let writer = self.writer.as_mut().expect("encoder used after finish");
+        let mut row_group = writer.next_row_group().map_err(write_error)?;
+        for chunk in chunks {
+            chunk
+                .append_to_row_group(&mut row_group)
+                .map_err(write_error)?;
+        }
+        row_group.close().map_err(write_error)?;
+        Ok(())
+    }
+
+    fn check_interrupt(&mut self) -> Result<()> {
+        match &mut self.interrupt_check {
+            Some(check) => check(),
+            None => Ok(()),
+        }
+    }
+
+    fn check_usable(&self) -> Result<()> {
+        match &self.failure {
+            Some(cause) => Err(FastIoError::InvalidArgument(format!(
+                "the writer failed earlier ({cause}); nothing more can be written to it"
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    fn record_failure<T>(&mut self, result: Result<T>) -> Result<T> {
+        if let Err(error) = &result {
+            self.failure.get_or_insert_with(|| error.to_string());
+        }
+        result
+    }
+}
+
+/// Every column of one row group, each on its own worker; chunks come back in leaf order.
+fn encode_row_group(
+    schema: &SchemaRef,
+    batches: &[RecordBatch],
+    by_column: Vec<Vec<ArrowColumnWriter>>,
+    parallel: bool,
+) -> Result<RowGroupChunks> {
+    let encode_column = |(index, mut writers): (usize, Vec<ArrowColumnWriter>)| {
+        let field = schema.field(index);
+        for batch in batches {
+            let leaves = compute_leaves(field, batch.column(index)).map_err(write_error)?;
+            for (writer, leaf) in writers.iter_mut().zip(&leaves) {
+                writer.write(leaf).map_err(write_error)?;
+            }
+        }
+        writers
+            .into_iter()
+            .map(|writer| writer.close().map_err(write_error))
+            .collect::<Result<Vec<_>>>()
+    };
+    let columns: Vec<Vec<ArrowColumnChunk>> = if parallel {
+        by_column
+            .into_par_iter()
+            .enumerate()
+            .map(encode_column)
+            .collect::<Result<_>>()?
+    } else {
+        by_column
+            .into_iter()
+            .enumerate()
+            .map(encode_column)
+            .collect::<Result<_>>()?
+    };
+    Ok(columns.into_iter().flatten().collect())
+}
+
+fn writer_name() -> String {
+    format!("dagster-fastio {}", env!("CARGO_PKG_VERSION"))
+}
+
+/// A Parquet error as the core's; a failed sink (a store upload) comes back out as itself.
+pub(crate) fn write_error(error: ParquetError) -> FastIoError {
+    match error {
+        ParquetError::External(source) => match source.downcast::<std::io::Error>() {
+            Ok(io) => FastIoError::io("writing the Parquet file", *io),
+            Err(other) => FastIoError::InvalidArgument(format!("writing Parquet: {other}")),
+        },
+        ParquetError::ArrowError(message) => {
+            FastIoError::InvalidArgument(format!("writing Parquet: {message}"))
+        }
+        ParquetError::NYI(message) => FastIoError::InvalidArgument(format!(
+            "this data cannot be written as Parquet yet: {message}"
+        )),
+        other => FastIoError::InvalidArgument(format!("writing Parquet: {other}")),
+    }
+}
