@@ -475,9 +475,11 @@ def test_relations_over_s3_in_both_formats_keep_the_secret_out(
     def stored(letters: StoredTable) -> None:
         seen["stored"] = letters
 
-    instance = dg.DagsterInstance.ephemeral()
-    first = _run_downstream(stored, base=tmp_path, io_manager=manager, instance=instance)
-    result = _run_downstream(from_s3, base=tmp_path, io_manager=manager, instance=instance)
+    with dg.DagsterInstance.ephemeral() as instance:
+        first = _run_downstream(stored, base=tmp_path, io_manager=manager, instance=instance)
+        result = _run_downstream(from_s3, base=tmp_path, io_manager=manager, instance=instance)
+        # The runs' whole event logs: inputs loaded, logs, step events and their metadata.
+        logs = [*instance.all_logs(first.run_id), *instance.all_logs(result.run_id)]
     assert seen["all"] == EVERY_ROW
     assert seen["a and c"] == [("a", 0, "a0"), ("c", 0, "c0"), ("c", 1, "c1"), ("c", 2, "c2")]
     secret = s3s_server.secret_key
@@ -489,7 +491,5 @@ def test_relations_over_s3_in_both_formats_keep_the_secret_out(
     }
     assert secret not in repr(reference)
     assert secret.encode() not in pickle.dumps(reference)
-    # The run's whole event log: inputs loaded, logs, step events and their metadata.
-    logs = [*instance.all_logs(first.run_id), *instance.all_logs(result.run_id)]
     assert any("relation ['n', 'label', 'weight', 'partition_key']" in str(e) for e in logs)
     assert not [entry for entry in logs if secret in str(entry)]

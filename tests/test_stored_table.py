@@ -197,13 +197,13 @@ def test_on_s3_the_secret_stays_out_and_an_unpickled_reference_reads_with_the_en
         context.log.info(f"reference {sales!r}")
         return sales  # stored by FastIOManager as a pickle
 
-    instance = dg.DagsterInstance.ephemeral()
-    result = run_assets(
-        [sales, kept], tmp_path, selection=[kept], io_manager=manager, instance=instance
-    )
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = run_assets(
+            [sales, kept], tmp_path, selection=[kept], io_manager=manager, instance=instance
+        )
+        logs = instance.all_logs(result.run_id)
     assert seen["rows"] == 21
     assert seen["dataset"].column("day").to_pylist() == [3, 3, 3, 3]
-    logs = instance.all_logs(result.run_id)
     assert any("reference StoredTable(6 file(s): 6 ipc" in str(entry) for entry in logs)
     assert not [entry for entry in logs if secret in str(entry)]
     stored = s3s_server.client().get_object(Bucket=s3s_bucket, Key="lake/kept.pickle.zst")
