@@ -17,6 +17,7 @@ from dagster_fastio.api import (
     write,
 )
 from dagster_fastio.errors import CorruptFileError, FastIOError, ObjectChangedError, StoreError
+from dagster_fastio.stored_tables import StoredTable
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -32,6 +33,7 @@ __all__ = [
     "FastIOManagerComponent",
     "ObjectChangedError",
     "StoreError",
+    "StoredTable",
     "WriteInfo",
     "Writer",
     "__version__",

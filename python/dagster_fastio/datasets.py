@@ -437,8 +437,11 @@ def arrow_dataset(
 
 
 def dataset_kind(spec: InputSpec, metadata: Mapping[str, Any]) -> str | None:
-    """``"pyarrow"`` or ``"polars"`` when the input asks for a dataset, else None (the input
-    loads as it always did)."""
+    """``"pyarrow"`` or ``"polars"`` when the input asks for a dataset, ``"duckdb"`` or
+    ``"stored_table"`` for a reference to the stored files (``stored_tables``), else None (the
+    input loads as it always did)."""
+    if spec.reference is not None:
+        return spec.reference
     if spec.dataset:
         return "pyarrow"
     asked = bool(metadata.get(DATASET_METADATA_KEY)) or (
@@ -465,6 +468,18 @@ def open_dataset(
     on_missing: OnMissing = lambda uri: None,
 ) -> Any:
     """The dataset of ``kind`` over the partitions' stems (None: the unpartitioned ``stem``)."""
+    if kind in ("duckdb", "stored_table"):
+        from dagster_fastio.stored_tables import open_reference
+
+        return open_reference(
+            kind,
+            storage,
+            stem,
+            partition_stems,
+            metadata,
+            optional=optional,
+            on_missing=on_missing,
+        )
     columns = metadata.get("columns")
     allow_missing = bool(metadata.get("allow_missing_partitions"))
     if partition_stems is None:
