@@ -592,6 +592,7 @@ def test_write_options_are_keyword_only_in_one_order() -> None:
         "metadata",
         "content_hash",
         "statistics",
+        "format",
     ]
     for function, leading in (
         (fio.write, ["data", "uri"]),

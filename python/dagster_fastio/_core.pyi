@@ -141,4 +141,5 @@ def write_partitions(
     metadata: dict[str, str] | None = None,
     content_hash: bool = False,
     statistics: bool = False,
+    format: _Format = "ipc",
 ) -> list[WriteStats]: ...

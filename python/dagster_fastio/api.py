@@ -100,6 +100,8 @@ class WriteInfo:
     """Null count, smallest and largest value of each column."""
     written: bool = True
     """False when the stored file already held this content and was left as it was."""
+    format: str = "ipc"
+    """``"ipc"`` or ``"parquet"``; ``"pickle"`` for a zstd pickle."""
 
     @property
     def compression_ratio(self) -> float:
@@ -219,7 +221,11 @@ def _lazy_reader(native: object) -> pa.RecordBatchReader:
 
 
 def _write_info(
-    uri: PathOrUri, stats: _core.WriteStats, seconds: float, compression: str
+    uri: PathOrUri,
+    stats: _core.WriteStats,
+    seconds: float,
+    compression: str,
+    format: str = "ipc",
 ) -> WriteInfo:
     return WriteInfo(
         uri=os.fspath(uri),
@@ -232,6 +238,7 @@ def _write_info(
         compression=compression.lower(),
         content_hash=stats.content_hash,
         column_stats=column_stats_of(stats.column_stats),
+        format=format,
     )
 
 
@@ -330,7 +337,7 @@ def write(
         statistics,
         chosen,
     )
-    return _write_info(uri, stats, time.perf_counter() - start, compression)
+    return _write_info(uri, stats, time.perf_counter() - start, compression, chosen)
 
 
 def read(
@@ -422,6 +429,7 @@ class Writer:
     ) -> None:
         self._uri = uri
         self._compression = compression
+        self._format = format_of(uri, format)
         self._start = time.perf_counter()
         self._native = _core.TableFileWriter(
             os.fspath(uri),
@@ -436,7 +444,7 @@ class Writer:
             _footer_metadata(metadata),
             content_hash,
             statistics,
-            format_of(uri, format),
+            self._format,
         )
         self.info: WriteInfo | None = None
         """Set once the writer has closed cleanly."""
@@ -450,7 +458,11 @@ class Writer:
         if self.info is None:
             stats = self._native.finish()
             self.info = _write_info(
-                self._uri, stats, time.perf_counter() - self._start, self._compression
+                self._uri,
+                stats,
+                time.perf_counter() - self._start,
+                self._compression,
+                self._format,
             )
         return self.info
 
@@ -521,7 +533,7 @@ def write_partitions(
     keys: Sequence[tuple[str, list[str]] | tuple[str, list[int], list[int]]],
     targets: Sequence[tuple[str, list[int], Mapping[str, str] | None]],
     *,
-    compression: Compression = "zstd",
+    compression: Compression | ParquetCompression = "zstd",
     level: int | None = None,
     storage_options: dict[str, str] | None = None,
     part_size: int | None = None,
@@ -529,6 +541,7 @@ def write_partitions(
     metadata: Mapping[str, str] | None = None,
     content_hash: bool = False,
     statistics: bool = False,
+    format: Format = "ipc",
 ) -> list[WriteInfo]:
     """Splits ``data`` by its key columns into one file per target, in one streaming pass.
 
@@ -537,7 +550,8 @@ def write_partitions(
     since the epoch (UTC for zoned timestamps, wall-clock time for dates, zone-less timestamps
     and ISO text). ``targets`` are ``(uri, index in each key's list, footer entries)``. A row
     of no target fails the write before any file is published; a target without rows gets an
-    empty file. Each file then appears atomically, in the targets' order.
+    empty file. Each file then appears atomically, in the targets' order. ``format`` is that
+    of every file (``"parquet"``: ``compression`` is then a Parquet codec).
     """
     source = to_arrow_source(data)
     start = time.perf_counter()
@@ -555,10 +569,11 @@ def write_partitions(
         _footer_metadata(metadata),
         content_hash,
         statistics,
+        format_of("", format),
     )
     seconds = time.perf_counter() - start
     return [
-        _write_info(uri, stats, seconds, compression)
+        _write_info(uri, stats, seconds, compression, format)
         for (uri, _, _), stats in zip(targets, written, strict=True)
     ]
 
@@ -614,6 +629,7 @@ def write_pickle(
         parts=parts,
         seconds=time.perf_counter() - start,
         compression="zstd",
+        format="pickle",
     )
 
 

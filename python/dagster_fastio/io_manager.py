@@ -1,4 +1,5 @@
-"""FastIOManager: a drop-in for FilesystemIOManager that stores tables as Arrow IPC files.
+"""FastIOManager: a drop-in for FilesystemIOManager that stores tables as Arrow IPC (or
+Parquet) files.
 
 This facade holds the configuration, fans partitions out and falls back to pickle. Paths are
 ``layout``'s, Python types ``table_types``', metadata ``metadata``'s, storage ``storage``'s.
@@ -13,7 +14,7 @@ from typing import Any
 import dagster as dg
 from pydantic import Field, PrivateAttr
 
-from dagster_fastio.api import COMPRESSIONS, read_pickle
+from dagster_fastio.api import COMPRESSIONS, FORMATS, PARQUET_COMPRESSIONS, read_pickle
 from dagster_fastio.datasets import dataset_kind, open_dataset
 from dagster_fastio.layout import PICKLE_SUFFIX, TABLE_SUFFIX, Location, make_room_for_partitions
 from dagster_fastio.metadata import pickle_metadata, range_metadata, table_metadata
@@ -25,12 +26,12 @@ from dagster_fastio.table_types import (
     InputSpec,
     table_type_of,
 )
-from dagster_fastio.versions import stored_data_version
 
 # The suffixes, the type key and read_pickle were first exported from here; they stay importable.
 __all__ = ["PICKLE_SUFFIX", "TABLE_SUFFIX", "TYPE_METADATA_KEY", "FastIOManager", "read_pickle"]
 
 COMPRESSION_METADATA_KEY = "fastio/compression"
+FORMAT_METADATA_KEY = "fastio/format"
 
 
 class FastIOManager(dg.ConfigurableIOManager):
@@ -53,6 +54,15 @@ class FastIOManager(dg.ConfigurableIOManager):
             "Table compression: 'zstd' (smallest), 'lz4' (fastest) or 'none'. Default: 'lz4' "
             "on a local disk, 'zstd' on an object store (or when compression_level is set). "
             "Override per asset with definition metadata {'fastio/compression': 'lz4'}."
+        ),
+    )
+    format: str = Field(
+        default="ipc",
+        description=(
+            "Table file format: 'ipc' (Arrow IPC, the fastest handoff) or 'parquet' (smaller, "
+            "read natively by DuckDB, Spark, Athena and warehouses' external tables). Override "
+            "per asset with definition metadata {'fastio/format': 'parquet'}. Inputs load "
+            "whichever format is stored, so switching orphans nothing."
         ),
     )
     compression_level: int | None = Field(
@@ -113,9 +123,12 @@ class FastIOManager(dg.ConfigurableIOManager):
             yield name, value
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        if self.compression is not None and self.compression.lower() not in COMPRESSIONS:
+        check_format(self.format)
+        codecs = PARQUET_COMPRESSIONS if self.format.lower() == "parquet" else COMPRESSIONS
+        if self.compression is not None and self.compression.lower() not in codecs:
             raise ValueError(
-                f"unknown compression {self.compression!r}: expected 'zstd', 'lz4' or 'none'"
+                f"unknown compression {self.compression!r} for {self.format}: expected "
+                + ", ".join(repr(codec) for codec in codecs)
             )
         if context.instance is not None:
             self._instance_storage = context.instance.storage_directory()
@@ -140,6 +153,7 @@ class FastIOManager(dg.ConfigurableIOManager):
                 memory_map=self.memory_map,
                 max_concurrency=self.max_concurrency,
                 statistics=self.column_stats,
+                format=self.format.lower(),
             )
         return self._built
 
@@ -174,16 +188,18 @@ class FastIOManager(dg.ConfigurableIOManager):
             chosen = (context.definition_metadata or {}).get(
                 COMPRESSION_METADATA_KEY, storage.compression
             )
-            previous = storage.footer(stem.table)
-            sink = storage.table_sink(stem.table, chosen, provenance(context), previous)
+            format = output_format(context, storage)
+            path = storage.table_path(stem, format)
+            previous = storage.footer(path)
+            sink = storage.table_sink(path, chosen, provenance(context), previous, format)
             try:
                 info, schema = table_type.write(obj, sink)
                 metadata = table_metadata(info, schema, partitioned, previous)
-                stale = stem.pickle
+                # The other formats' files must not stay behind to be loaded instead.
+                stale = [stem.pickle, *(p for p in storage.table_paths(stem) if p != path)]
                 if not info.written:
                     context.log.info(
-                        f"{stem.table} already holds this content ({info.content_hash}): "
-                        "left as it is."
+                        f"{path} already holds this content ({info.content_hash}): left as it is."
                     )
             except ARROW_CONVERSION_ERRORS:
                 if not table_type.may_pickle:
@@ -195,9 +211,10 @@ class FastIOManager(dg.ConfigurableIOManager):
                 )
         if metadata is None:
             info = storage.write_pickle(obj, stem.pickle)
-            metadata, stale = pickle_metadata(info, obj), stem.table
+            metadata, stale = pickle_metadata(info, obj), list(storage.table_paths(stem))
         # A type change (table <-> object) must not leave the old format behind to be loaded.
-        storage.delete(stale)
+        for path in stale:
+            storage.delete(path)
         if partitioned and self.report_total_rows:
             total = self._stored_rows(context, asset_stem)
             if total is not None:
@@ -217,16 +234,26 @@ class FastIOManager(dg.ConfigurableIOManager):
             )
         storage = self._storage
         data = table_type.to_stream(obj)
-        plan = plan_split(context, stem, data.schema, provenance(context))
+        format = output_format(context, storage)
+        plan = plan_split(
+            context,
+            stem,
+            data.schema,
+            provenance(context),
+            lambda partition: storage.table_path(partition, format),
+        )
         chosen = (context.definition_metadata or {}).get(
             COMPRESSION_METADATA_KEY, storage.compression
         )
-        infos = storage.write_partitions(data, plan, stem, chosen)
+        infos = storage.write_partitions(data, plan, stem, chosen, format)
         for partition_key, info in zip(plan.partition_keys, infos, strict=True):
             if info.rows == 0:
                 context.log.info(f"Partition {partition_key} has no rows: stored empty.")
-        for path in stems.values():
-            storage.delete(path.pickle)
+        for partition in stems.values():
+            written = storage.table_path(partition, format)
+            for path in (partition.pickle, *storage.table_paths(partition)):
+                if path != written:
+                    storage.delete(path)
         metadata = range_metadata(infos, plan.partition_keys, data.schema, stem.text)
         if self.report_total_rows:
             total = self._stored_rows(context, stem)
@@ -250,7 +277,7 @@ class FastIOManager(dg.ConfigurableIOManager):
         storage = self._storage
         stems = list(stem.partitions(keys).values())
         with ThreadPoolExecutor(storage.workers(len(stems)), "fastio-rows") as pool:
-            footers = pool.map(lambda s: storage.footer(s.table), stems)
+            footers = pool.map(storage.stored_footer, stems)
             return sum(footer.rows or 0 for footer in footers if footer is not None)
 
     def stored_data_version(
@@ -265,7 +292,9 @@ class FastIOManager(dg.ConfigurableIOManager):
         stem = self._storage.base.stem(key.path)
         if partition_key is not None:
             stem = next(iter(stem.partitions([partition_key]).values()))
-        return stored_data_version(stem.table.text, self._storage.storage_options)
+        footer = self._storage.stored_footer(stem)
+        digest = None if footer is None else footer.content_hash
+        return None if digest is None else dg.DataVersion(digest)
 
     # -- input ----------------------------------------------------------------------------
 
@@ -301,7 +330,11 @@ class FastIOManager(dg.ConfigurableIOManager):
             )
         # A table type: the partitions' tables as one value of that type.
         parts = self._load_partitions(
-            context, stems, lambda s: table_type.read_part(s.table.text, storage, columns)
+            context,
+            stems,
+            lambda s: storage.first_table(
+                s, lambda path: table_type.read_part(path.text, storage, columns)
+            ),
         )
         if not parts:
             raise FileNotFoundError(
@@ -329,6 +362,20 @@ class FastIOManager(dg.ConfigurableIOManager):
                         f"Skipped missing partition {key}: the input allows missing partitions."
                     )
         return loaded
+
+
+def check_format(format: Any) -> str:
+    chosen = str(format).lower()
+    if chosen not in FORMATS:
+        raise ValueError(f"unknown format {format!r}: expected 'ipc' or 'parquet'")
+    return chosen
+
+
+def output_format(context: dg.OutputContext, storage: Storage) -> str:
+    """The output's format: its definition metadata's, else the manager's."""
+    return check_format(
+        (context.definition_metadata or {}).get(FORMAT_METADATA_KEY, storage.format)
+    )
 
 
 def provenance(context: dg.OutputContext) -> dict[str, str]:

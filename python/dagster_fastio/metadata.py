@@ -44,6 +44,7 @@ def table_metadata(
         **_storage_metadata(info),
     }
     metadata["dagster/storage_kind"] = dg.MetadataValue.text(storage_kind(info.uri))
+    metadata["format"] = dg.MetadataValue.text(info.format)
     if info.content_hash is not None:
         metadata["content_hash"] = dg.MetadataValue.text(info.content_hash)
     metadata["unchanged"] = dg.MetadataValue.bool(not info.written)

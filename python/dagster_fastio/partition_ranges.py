@@ -12,7 +12,7 @@ wall-clock time in the partitions' time zone (as the database managers compare t
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,10 +39,15 @@ class SplitPlan:
 
 
 def plan_split(
-    context: dg.OutputContext, stem: Location, schema: pa.Schema, entries: Mapping[str, str]
+    context: dg.OutputContext,
+    stem: Location,
+    schema: pa.Schema,
+    entries: Mapping[str, str],
+    table_path: Callable[[Location], Location] = lambda stem: stem.table,
 ) -> SplitPlan:
     """The split of an output covering ``context``'s partition keys into their files under
-    ``stem``; ``entries`` go into every file's footer beside its partition key."""
+    ``stem`` (each at ``table_path`` of its stem); ``entries`` go into every file's footer
+    beside its partition key."""
     partition_keys = list(context.asset_partition_keys)
     definition = context.asset_partitions_def
     expr = (context.definition_metadata or {}).get(PARTITION_EXPR_KEY)
@@ -86,7 +91,7 @@ def plan_split(
         indices_by_dimension.append([index_of[value] for value in values])
     targets = []
     for position, partition_key in enumerate(partition_keys):
-        location = next(iter(stem.partitions([partition_key]).values())).table
+        location = table_path(next(iter(stem.partitions([partition_key]).values())))
         footer = {**entries, "dagster/partition_key": str(partition_key)}
         indices = [dimension[position] for dimension in indices_by_dimension]
         targets.append((location.text, indices, footer))

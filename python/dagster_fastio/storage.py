@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +46,7 @@ class TableSink:
     """Gather per-column null counts and bounds into the footer."""
     previous: api.Footer | None = None
     """The footer of the version being replaced, if any."""
+    format: str = "ipc"
 
     def write(self, data: Any) -> api.WriteInfo:
         """Stores ``data`` with its content hash; a table whose hash is the stored file's is
@@ -72,6 +73,7 @@ class TableSink:
             metadata=metadata,
             content_hash=content_hash,
             statistics=self.statistics,
+            format=self.format,  # type: ignore[arg-type]
         )
         if not content_hash:
             info = dataclasses.replace(info, content_hash=metadata[api.CONTENT_HASH_KEY])
@@ -92,6 +94,7 @@ class TableSink:
             content_hash=digest,
             column_stats=previous.column_stats,
             written=False,
+            format=self.format,
         )
 
     def open_writer(self, schema: pa.Schema) -> api.Writer:
@@ -106,6 +109,7 @@ class TableSink:
             metadata=self.metadata,
             content_hash=True,
             statistics=self.statistics,
+            format=self.format,  # type: ignore[arg-type]
         )
 
 
@@ -121,6 +125,28 @@ class Storage:
     memory_map: bool
     max_concurrency: int | None
     statistics: bool = False
+    format: str = "ipc"
+    """The format tables are written in, and looked for first when read."""
+
+    def table_path(self, stem: Location, format: str | None = None) -> Location:
+        """Where the table of ``stem`` goes in ``format`` (default: this storage's)."""
+        return stem.parquet if (format or self.format) == "parquet" else stem.table
+
+    def table_paths(self, stem: Location) -> tuple[Location, Location]:
+        """Both places a table of ``stem`` may be, the format this storage writes first: an
+        output written before a format switch still loads."""
+        other = "ipc" if self.format == "parquet" else "parquet"
+        return self.table_path(stem), self.table_path(stem, other)
+
+    def first_table(self, stem: Location, read: Callable[[Location], Any]) -> Any:
+        """``read`` of the first table path of ``stem`` that holds a table;
+        ``FileNotFoundError`` when neither does."""
+        for path in self.table_paths(stem):
+            try:
+                return read(path)
+            except FileNotFoundError:
+                continue
+        raise FileNotFoundError(f"no table stored at {self.table_path(stem)}")
 
     def table_sink(
         self,
@@ -128,12 +154,16 @@ class Storage:
         compression: str | None,
         metadata: Mapping[str, str] | None = None,
         previous: api.Footer | None = None,
+        format: str | None = None,
     ) -> TableSink:
         """Where a table goes; ``compression`` None chooses by where ``path`` is."""
+        format = format or self.format
         if compression is None:
             # Measured (benches/RESULTS.md): on a local disk lz4 hands a table over fastest and
             # still stores a third of pickle's bytes; over a network the bytes are the cost.
-            compression = "zstd" if path.remote or self.level is not None else "lz4"
+            # Parquet is chosen for other readers and size: zstd, as pyarrow's and polars'.
+            local_lz4 = not path.remote and self.level is None and format != "parquet"
+            compression = "lz4" if local_lz4 else "zstd"
         compression = str(compression).lower()
         level = self.level if compression == "zstd" else None
         return TableSink(
@@ -146,13 +176,19 @@ class Storage:
             metadata=metadata,
             previous=previous,
             statistics=self.statistics,
+            format=format,
         )
 
     def write_partitions(
-        self, data: Any, plan: SplitPlan, stem: Location, compression: str | None
+        self,
+        data: Any,
+        plan: SplitPlan,
+        stem: Location,
+        compression: str | None,
+        format: str | None = None,
     ) -> list[api.WriteInfo]:
         """Splits ``data`` into the partition files of ``plan``."""
-        sink = self.table_sink(stem, compression)
+        sink = self.table_sink(stem, compression, format=format)
         return api.write_partitions(
             data,
             plan.keys,
@@ -164,15 +200,24 @@ class Storage:
             max_concurrency=self.max_concurrency,
             content_hash=True,
             statistics=self.statistics,
+            format=sink.format,  # type: ignore[arg-type]
         )
 
     def footer(self, path: Location) -> api.Footer | None:
         """The footer of the table stored at ``path``; None when there is none, or when what
-        is there is not an Arrow IPC file this can read (it is replaced all the same)."""
+        is there is not a table file this can read (it is replaced all the same)."""
         try:
             return api.read_footer(path.text, self.storage_options)
         except (FileNotFoundError, CorruptFileError):
             return None
+
+    def stored_footer(self, stem: Location) -> api.Footer | None:
+        """The footer of the table stored for ``stem``, in either format; None when none."""
+        for path in self.table_paths(stem):
+            footer = self.footer(path)
+            if footer is not None:
+                return footer
+        return None
 
     def load(
         self, stem: Location, table_type: TableType | None, columns: Any, optional: bool = False
@@ -182,8 +227,8 @@ class Storage:
         # Each read reports absence itself, so a store is asked once per format, not twice.
         try:
             if table_type is None:
-                return load_stored_type(stem.table.text, self, columns)
-            return table_type.read(stem.table.text, self, columns)
+                return self.first_table(stem, lambda p: load_stored_type(p.text, self, columns))
+            return self.first_table(stem, lambda p: table_type.read(p.text, self, columns))
         except FileNotFoundError:
             pass
         try:
@@ -193,7 +238,9 @@ class Storage:
         if optional:
             return None
         raise FileNotFoundError(
-            f"nothing stored at {stem.table} (nor {os.path.basename(stem.pickle.text)}): has the "
+            f"nothing stored at {self.table_path(stem)} (nor "
+            f"{os.path.basename(self.table_paths(stem)[1].text)}, "
+            f"{os.path.basename(stem.pickle.text)}): has the "
             "upstream output been materialized?"
         )
 

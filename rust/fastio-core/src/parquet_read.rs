@@ -154,6 +154,14 @@ impl ParquetContents {
 
     /// Every chosen row group, fetched at once and decoded in parallel.
     pub fn read_all(&self) -> Result<Vec<RecordBatch>> {
+        if self.decoded.is_empty() {
+            // No column asked for: each row group's row count, from the metadata alone.
+            return self
+                .row_groups
+                .iter()
+                .map(|&group| self.assemble(group, Vec::new()))
+                .collect();
+        }
         let chunks = self.fetch(&self.row_groups)?;
         let tasks: Vec<(usize, usize)> = self
             .row_groups
@@ -182,6 +190,9 @@ impl ParquetContents {
     }
 
     fn read_row_group(&self, group: usize) -> Result<RecordBatch> {
+        if self.decoded.is_empty() {
+            return self.assemble(group, Vec::new());
+        }
         let chunks = self.fetch(&[group])?;
         let arrays: Vec<ArrayRef> = crate::pool::pool().install(|| {
             self.decoded
@@ -251,7 +262,7 @@ impl ParquetContents {
                 _ => {
                     let parts: Vec<&dyn arrow_array::Array> =
                         arrays.iter().map(|a| a.as_ref()).collect();
-                    Ok(arrow_select::concat::concat(&parts)?)
+                    arrow_select::concat::concat(&parts).map_err(arrow_read_error)
                 }
             }
         })
@@ -260,6 +271,12 @@ impl ParquetContents {
     /// One row group's batch: the decoded columns, filtered, then projected.
     fn assemble(&self, group: usize, columns: Vec<ArrayRef>) -> Result<RecordBatch> {
         let rows = self.metadata.metadata().row_group(group).num_rows().max(0) as usize;
+        if let Some(column) = columns.iter().find(|column| column.len() != rows) {
+            return Err(FastIoError::CorruptParquet(format!(
+                "row group {group} holds {rows} rows by its metadata, but a column decoded to {}",
+                column.len()
+            )));
+        }
         let options = RecordBatchOptions::new().with_row_count(Some(rows));
         let full = self.metadata.schema();
         if self.filters.is_empty() {

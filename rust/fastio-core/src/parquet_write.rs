@@ -15,7 +15,7 @@ use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::Arc;
 
 use arrow_array::{RecordBatch, RecordBatchOptions};
-use arrow_schema::{ArrowError, SchemaRef};
+use arrow_schema::{ArrowError, DataType, Schema, SchemaRef};
 use parquet::arrow::arrow_writer::{
     compute_leaves, ArrowColumnChunk, ArrowColumnWriter, ArrowRowGroupWriterFactory,
     ArrowWriterOptions,
@@ -160,7 +160,12 @@ type RowGroupChunks = Vec<ArrowColumnChunk>;
 pub struct ParquetFileEncoder<W: Write + Send> {
     writer: Option<SerializedFileWriter<CountingWriter<W>>>,
     factory: ArrowRowGroupWriterFactory,
+    /// The schema batches arrive with.
     schema: SchemaRef,
+    /// The schema stored: `schema` with the types the parquet crate cannot encode recast.
+    stored: SchemaRef,
+    /// Columns recast from `schema` to `stored`.
+    recast: Vec<usize>,
     /// The root column of each leaf column writer, in leaf order.
     leaf_roots: Vec<usize>,
     pending: Vec<RecordBatch>,
@@ -180,13 +185,14 @@ pub struct ParquetFileEncoder<W: Write + Send> {
 impl<W: Write + Send> ParquetFileEncoder<W> {
     pub fn try_new(sink: W, schema: SchemaRef, options: &ParquetOptions) -> Result<Self> {
         let properties = options.properties()?;
+        let (stored, recast) = storable_schema(&schema);
         let out = CountingWriter::new(sink);
         // ArrowWriter writes the leading magic and records the Arrow schema (ARROW:schema, with
         // the pandas metadata) for readers to restore types; its lower-level halves then let
         // the row groups be encoded here in parallel.
         let writer_options = ArrowWriterOptions::new().with_properties(properties);
         let (writer, factory) =
-            ArrowWriter::try_new_with_options(out, schema.clone(), writer_options)
+            ArrowWriter::try_new_with_options(out, stored.clone(), writer_options)
                 .and_then(ArrowWriter::into_serialized_writer)
                 .map_err(write_error)?;
         let descriptor = writer.schema_descr();
@@ -206,6 +212,8 @@ impl<W: Write + Send> ParquetFileEncoder<W> {
             pool_owner: std::process::id(),
             hasher: options.content_hash.then(|| ContentHasher::new(&schema)),
             schema,
+            stored,
+            recast,
             options: options.clone(),
             stats: WriteStats::default(),
             failure: None,
@@ -242,8 +250,29 @@ impl<W: Write + Send> ParquetFileEncoder<W> {
         let options = RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
         let batch =
             RecordBatch::try_new_with_options(self.schema.clone(), batch.columns().to_vec(), &options)?;
-        let result = self.gather(batch);
+        let result = self.recast(batch).and_then(|batch| self.gather(batch));
         self.record_failure(result)
+    }
+
+    /// The batch in the stored schema; the hash is of the batch as it arrived.
+    fn recast(&mut self, batch: RecordBatch) -> Result<RecordBatch> {
+        if let Some(hasher) = &mut self.hasher {
+            hasher.update(&batch);
+        }
+        if self.recast.is_empty() {
+            return Ok(batch);
+        }
+        let mut columns = batch.columns().to_vec();
+        for &index in &self.recast {
+            columns[index] =
+                arrow_cast::cast(&columns[index], self.stored.field(index).data_type())?;
+        }
+        let options = RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
+        Ok(RecordBatch::try_new_with_options(
+            self.stored.clone(),
+            columns,
+            &options,
+        )?)
     }
 
     /// Writes every batch of `reader`; an error from the source fails the encoder.
@@ -303,9 +332,6 @@ impl<W: Write + Send> ParquetFileEncoder<W> {
     }
 
     fn gather(&mut self, batch: RecordBatch) -> Result<()> {
-        if let Some(hasher) = &mut self.hasher {
-            hasher.update(&batch);
-        }
         let rows = batch.num_rows();
         let bytes = batch_slice_bytes(&batch);
         self.stats.rows += rows as u64;
@@ -348,7 +374,7 @@ impl<W: Write + Send> ParquetFileEncoder<W> {
         self.row_groups += 1;
         self.stats.batches += 1;
         let mut by_column: Vec<Vec<ArrowColumnWriter>> =
-            (0..self.schema.fields().len()).map(|_| Vec::new()).collect();
+            (0..self.stored.fields().len()).map(|_| Vec::new()).collect();
         for (leaf, writer) in writers.into_iter().enumerate() {
             by_column[self.leaf_roots[leaf]].push(writer);
         }
@@ -357,7 +383,7 @@ impl<W: Write + Send> ParquetFileEncoder<W> {
             self.pool = crate::pool::pool();
             self.pool_owner = std::process::id();
         }
-        let schema = self.schema.clone();
+        let schema = self.stored.clone();
         if !self.options.parallel {
             let (sender, receiver) = sync_channel(1);
             let _ = sender.send(encode_row_group(&schema, &batches, by_column, false));
@@ -459,6 +485,43 @@ fn encode_row_group(
             .collect::<Result<_>>()?
     };
     Ok(columns.into_iter().flatten().collect())
+}
+
+/// `schema` with dictionaries of string or binary views stored as dictionaries of strings or
+/// binaries, which the parquet crate encodes (a Parquet dictionary column's values are plain
+/// byte arrays either way; polars hands its categoricals over as such views); and which
+/// columns changed.
+fn storable_schema(schema: &SchemaRef) -> (SchemaRef, Vec<usize>) {
+    let mut recast = Vec::new();
+    let fields: Vec<_> = schema
+        .fields()
+        .iter()
+        .enumerate()
+        .map(|(index, field)| match field.data_type() {
+            DataType::Dictionary(keys, values)
+                if matches!(values.as_ref(), DataType::Utf8View | DataType::BinaryView) =>
+            {
+                recast.push(index);
+                let plain = if values.as_ref() == &DataType::Utf8View {
+                    DataType::Utf8
+                } else {
+                    DataType::Binary
+                };
+                Arc::new(
+                    field
+                        .as_ref()
+                        .clone()
+                        .with_data_type(DataType::Dictionary(keys.clone(), Box::new(plain))),
+                )
+            }
+            _ => field.clone(),
+        })
+        .collect();
+    if recast.is_empty() {
+        return (schema.clone(), recast);
+    }
+    let stored = Schema::new_with_metadata(fields, schema.metadata().clone());
+    (Arc::new(stored), recast)
 }
 
 fn writer_name() -> String {
