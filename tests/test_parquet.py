@@ -170,8 +170,8 @@ def test_files_of_other_writers_are_read(tmp_path: Path) -> None:
     assert fio.read(by_polars).equals(pq.read_table(by_polars))
     by_duckdb = tmp_path / "duckdb.parquet"
     duckdb.sql(
-        "SELECT i AS id, 'k' || (i % 9) AS key, i * 0.5 AS half, DATE '2024-01-01' + CAST(i % 30 AS INTEGER) AS day "
-        f"FROM range(100000) t(i)"
+        "SELECT i AS id, 'k' || (i % 9) AS key, i * 0.5 AS half, "
+        "DATE '2024-01-01' + CAST(i % 30 AS INTEGER) AS day FROM range(100000) t(i)"
     ).write_parquet(str(by_duckdb), compression="zstd")
     ours, theirs = fio.read(by_duckdb), pq.read_table(by_duckdb)
     assert ours.equals(theirs) and ours.num_rows == 100_000

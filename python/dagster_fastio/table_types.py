@@ -21,6 +21,7 @@ import pyarrow as pa
 
 from dagster_fastio.api import WriteInfo, is_remote
 from dagster_fastio.convert import polars_to_arrow, to_arrow_source
+from dagster_fastio.layout import PARQUET_SUFFIX
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -220,7 +221,7 @@ class PolarsLazyFrame(PolarsFrame):
 
         paths: list[str] = parts
         if not any(is_remote(path) for path in paths):
-            frame = pl.scan_ipc(paths)
+            frame = _scan_local_files(paths)
             return frame.select(columns) if columns else frame
         # From a store, the lazy frame reads through this package's own reader when collected,
         # so memory:// and the storage options work as for every other input.
@@ -235,6 +236,26 @@ class PolarsLazyFrame(PolarsFrame):
             return pl.DataFrame(pl.from_arrow(first.empty_table())).schema
 
         return pl.defer(load, schema=schema)
+
+
+def _scan_local_files(paths: list[str]) -> Any:
+    """polars' own scan of local table files, each by its format (a format switch may leave
+    partitions of both), in partition order."""
+    import polars as pl
+
+    def scan(group: list[str], parquet: bool) -> Any:
+        return pl.scan_parquet(group) if parquet else pl.scan_ipc(group)
+
+    runs: list[tuple[bool, list[str]]] = []
+    for path in paths:
+        parquet = path.endswith(PARQUET_SUFFIX)
+        if runs and runs[-1][0] == parquet:
+            runs[-1][1].append(path)
+        else:
+            runs.append((parquet, [path]))
+    if len(runs) == 1:
+        return scan(runs[0][1], runs[0][0])
+    return pl.concat([scan(group, parquet) for parquet, group in runs], how="vertical_relaxed")
 
 
 class DuckDBRelation(ArrowReader):
