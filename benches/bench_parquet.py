@@ -115,13 +115,14 @@ def report(result: dict, raw_mb: float, rows: int, rounds: int) -> str:
     for codec in CODECS:
         ours_w = medians[(codec, "fastio", "write")]
         ours_r = medians[(codec, "fastio", "read pyarrow")]
+        ours_own = medians[(codec, "fastio", "read fastio")]
         for peer in ("pyarrow", "polars"):
             size = sizes[(codec, "fastio")] / sizes[(codec, peer)]
             lines.append(
                 f"- {codec}, against {peer}: write {medians[(codec, peer, 'write')] / ours_w:.2f}x "
                 f"(file size {size:.3f} of theirs), read of pyarrow's file "
                 f"{medians[(codec, peer, 'read pyarrow')] / ours_r:.2f}x, of fastio's file "
-                f"{medians[(codec, peer, 'read fastio')] / medians[(codec, 'fastio', 'read fastio')]:.2f}x"
+                f"{medians[(codec, peer, 'read fastio')] / ours_own:.2f}x"
             )
     projected = result["projected"]
     lines += [
