@@ -242,11 +242,13 @@ def test_many_random_inputs_raise_corrupt_file_error() -> None:
             fio.decode(data)
 
 
-def test_parquet_written_by_pyarrow_is_rejected(tmp_path: Path) -> None:
-    path = tmp_path / "table.parquet"
+def test_parquet_read_as_arrow_ipc_is_rejected(tmp_path: Path) -> None:
+    path = tmp_path / "table.bin"
     pq.write_table(_small_table(), path)
     with pytest.raises(fio.CorruptFileError):
         fio.read(path)
+    # Named as Parquet (or by its suffix), it is read.
+    assert fio.read(path, format="parquet").equals(_small_table())
 
 
 def test_error_hierarchy() -> None:

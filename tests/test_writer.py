@@ -593,6 +593,7 @@ def test_write_options_are_keyword_only_in_one_order() -> None:
         "content_hash",
         "statistics",
         "format",
+        "compat",
     ]
     for function, leading in (
         (fio.write, ["data", "uri"]),

@@ -4,6 +4,7 @@ from typing import Any, Literal, final
 
 _Compression = Literal["zstd", "lz4", "none", "snappy"]
 _Format = Literal["ipc", "parquet"]
+_Compat = Literal["standard", "wide", "none"]
 
 __all__ = [
     "COMPRESSIONS",
@@ -13,6 +14,7 @@ __all__ = [
     "content_hash",
     "decode",
     "delete_object",
+    "delete_objects",
     "describe",
     "encode",
     "object_exists",
@@ -63,6 +65,7 @@ class TableFileWriter:
         content_hash: bool = False,
         statistics: bool = False,
         format: _Format = "ipc",
+        compat: _Compat = "standard",
     ) -> TableFileWriter: ...
     def write(self, data: Any) -> None: ...
     def finish(self) -> WriteStats: ...
@@ -78,6 +81,7 @@ def encode(
     metadata: dict[str, str] | None = None,
     content_hash: bool = False,
     statistics: bool = False,
+    compat: _Compat = "standard",
 ) -> tuple[Any, WriteStats]: ...
 def write_file(
     data: Any,
@@ -93,6 +97,7 @@ def write_file(
     content_hash: bool = False,
     statistics: bool = False,
     format: _Format = "ipc",
+    compat: _Compat = "standard",
 ) -> WriteStats: ...
 def decode(data: Any, columns: list[str] | None = None) -> Any: ...
 def read_file(
@@ -123,6 +128,7 @@ def write_zstd_file(
 def read_zstd_file(uri: str, storage_options: dict[str, str] | None = None) -> Any: ...
 def object_exists(uri: str, storage_options: dict[str, str] | None = None) -> bool: ...
 def delete_object(uri: str, storage_options: dict[str, str] | None = None) -> None: ...
+def delete_objects(uris: list[str], storage_options: dict[str, str] | None = None) -> None: ...
 def describe(uri: str, storage_options: dict[str, str] | None = None) -> dict[str, Any]: ...
 def object_size(uri: str, storage_options: dict[str, str] | None = None) -> int: ...
 def read_footer(uri: str, storage_options: dict[str, str] | None = None) -> dict[str, Any]: ...
@@ -142,4 +148,5 @@ def write_partitions(
     content_hash: bool = False,
     statistics: bool = False,
     format: _Format = "ipc",
+    compat: _Compat = "standard",
 ) -> list[WriteStats]: ...

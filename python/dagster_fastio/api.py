@@ -22,6 +22,7 @@ from dagster_fastio.convert import to_arrow_source
 from dagster_fastio.errors import CorruptFileError, FastIOError, ObjectChangedError, StoreError
 
 __all__ = [
+    "COMPAT_LEVELS",
     "COMPRESSIONS",
     "FORMATS",
     "PARQUET_COMPRESSIONS",
@@ -36,6 +37,7 @@ __all__ = [
     "content_hash",
     "decode",
     "delete",
+    "delete_all",
     "describe",
     "encode",
     "exists",
@@ -59,6 +61,9 @@ ParquetCompression = Literal["zstd", "snappy", "lz4", "none"]
 PARQUET_COMPRESSIONS: tuple[str, ...] = ("zstd", "snappy", "lz4", "none")
 Format = Literal["ipc", "parquet"]
 FORMATS: tuple[str, ...] = ("ipc", "parquet")
+Compat = Literal["standard", "wide", "none"]
+"""Types rewritten for other readers; see the README's "Which readers open what"."""
+COMPAT_LEVELS: tuple[str, ...] = ("standard", "wide", "none")
 Filter = tuple[str, str, Any]
 """``(column, operator, value)``, the operator one of ``== != < <= > >=``."""
 # The core's names, the one list the API, FastIOManager's config and the CLI check against
@@ -251,6 +256,7 @@ def encode(
     metadata: Mapping[str, str] | None = None,
     content_hash: bool = False,
     statistics: bool = False,
+    compat: Compat = "standard",
 ) -> pa.Buffer:
     """Encodes ``data`` as an Arrow IPC file (Feather v2) in memory.
 
@@ -266,6 +272,7 @@ def encode(
         _footer_metadata(metadata),
         content_hash,
         statistics,
+        compat,
     )
     return pa.array(array).buffers()[1]
 
@@ -295,6 +302,7 @@ def write(
     content_hash: bool = False,
     statistics: bool = False,
     format: Format | None = None,
+    compat: Compat = "standard",
 ) -> WriteInfo:
     """Writes ``data`` to ``uri`` as an Arrow IPC file (or Parquet), replacing any previous
     version atomically.
@@ -318,6 +326,13 @@ def write(
     ``compression`` is then ``zstd`` (default, level 1), ``snappy``, ``lz4`` (LZ4_RAW) or
     ``none``, ``chunk_rows`` caps the rows of a row group (row groups are otherwise cut at
     64 MiB of Arrow data), and ``statistics`` is moot: Parquet keeps its own.
+
+    ``compat`` rewrites types other readers cannot open (README, "Which readers open what"):
+    ``"standard"`` (default) stores list views as lists, run-end encoded columns as their
+    values and 256-bit decimals of precision up to 38 as 128-bit ones, which is lossless and
+    costs nothing for tables without them; ``"wide"`` also stores string and binary views as
+    large strings and binaries and half floats as floats, for pyarrow before 16, pandas and
+    DuckDB; ``"none"`` stores every type as it arrived.
     """
     chosen = format_of(uri, format)
     source = to_arrow_source(data)
@@ -336,6 +351,7 @@ def write(
         content_hash,
         statistics,
         chosen,
+        compat,
     )
     return _write_info(uri, stats, time.perf_counter() - start, compression, chosen)
 
@@ -426,6 +442,7 @@ class Writer:
         content_hash: bool = False,
         statistics: bool = False,
         format: Format | None = None,
+        compat: Compat = "standard",
     ) -> None:
         self._uri = uri
         self._compression = compression
@@ -445,6 +462,7 @@ class Writer:
             content_hash,
             statistics,
             self._format,
+            compat,
         )
         self.info: WriteInfo | None = None
         """Set once the writer has closed cleanly."""
@@ -504,6 +522,7 @@ def open_writer(
     content_hash: bool = False,
     statistics: bool = False,
     format: Format | None = None,
+    compat: Compat = "standard",
 ) -> Writer:
     """Opens a streaming writer for output larger than memory.
 
@@ -525,6 +544,7 @@ def open_writer(
         content_hash=content_hash,
         statistics=statistics,
         format=format,
+        compat=compat,
     )
 
 
@@ -542,6 +562,7 @@ def write_partitions(
     content_hash: bool = False,
     statistics: bool = False,
     format: Format = "ipc",
+    compat: Compat = "standard",
 ) -> list[WriteInfo]:
     """Splits ``data`` by its key columns into one file per target, in one streaming pass.
 
@@ -570,6 +591,7 @@ def write_partitions(
         content_hash,
         statistics,
         format_of("", format),
+        compat,
     )
     seconds = time.perf_counter() - start
     return [
@@ -652,6 +674,12 @@ def read_pickle(uri: PathOrUri, storage_options: dict[str, str] | None = None) -
 def exists(uri: PathOrUri, storage_options: dict[str, str] | None = None) -> bool:
     """Whether a file or object is stored at ``uri``."""
     return _core.object_exists(os.fspath(uri), storage_options)
+
+
+def delete_all(uris: Sequence[PathOrUri], storage_options: dict[str, str] | None = None) -> None:
+    """Deletes every one of ``uris``; absent ones are not an error. Objects of one store go in
+    one batched request where the store has one (S3's DeleteObjects)."""
+    _core.delete_objects([os.fspath(uri) for uri in uris], storage_options)
 
 
 def stored_size(uri: PathOrUri, storage_options: dict[str, str] | None = None) -> int:

@@ -39,12 +39,24 @@ class FastIOManagerComponent(dg.Component, dg.Resolvable, dg.Model):
     compression: str | None = Field(
         default=None,
         description=(
-            "Table compression: 'zstd', 'lz4' or 'none'. Default: 'lz4' on a local disk, 'zstd' "
-            "on an object store (or when compression_level is set)."
+            "Table compression: 'zstd', 'lz4' or 'none' ('snappy' too for Parquet). Default: "
+            "'lz4' on a local disk, 'zstd' on an object store, with a compression_level or for "
+            "Parquet."
         ),
     )
     compression_level: int | None = Field(
         default=None, description="zstd level for tables (default 1); setting it means zstd."
+    )
+    format: str = Field(
+        default="ipc",
+        description="Table file format: 'ipc' (Arrow IPC, the fastest handoff) or 'parquet'.",
+    )
+    compat: str = Field(
+        default="standard",
+        description=(
+            "Types rewritten for other readers: 'standard' (lossless), 'wide' (also views and "
+            "half floats widened) or 'none'."
+        ),
     )
     part_size_mb: int | None = Field(
         default=None,

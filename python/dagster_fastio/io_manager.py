@@ -14,7 +14,13 @@ from typing import Any
 import dagster as dg
 from pydantic import Field, PrivateAttr
 
-from dagster_fastio.api import COMPRESSIONS, FORMATS, PARQUET_COMPRESSIONS, read_pickle
+from dagster_fastio.api import (
+    COMPAT_LEVELS,
+    COMPRESSIONS,
+    FORMATS,
+    PARQUET_COMPRESSIONS,
+    read_pickle,
+)
 from dagster_fastio.datasets import dataset_kind, open_dataset
 from dagster_fastio.layout import PICKLE_SUFFIX, TABLE_SUFFIX, Location, make_room_for_partitions
 from dagster_fastio.metadata import pickle_metadata, range_metadata, table_metadata
@@ -63,6 +69,16 @@ class FastIOManager(dg.ConfigurableIOManager):
             "read natively by DuckDB, Spark, Athena and warehouses' external tables). Override "
             "per asset with definition metadata {'fastio/format': 'parquet'}. Inputs load "
             "whichever format is stored, so switching orphans nothing."
+        ),
+    )
+    compat: str = Field(
+        default="standard",
+        description=(
+            "Types rewritten for other readers: 'standard' (list views as lists, run-end "
+            "encoded columns as values, 256-bit decimals that fit as 128-bit; lossless), "
+            "'wide' (also string and binary views as large strings, half floats as floats: "
+            "for pyarrow before 16, pandas and DuckDB) or 'none'. See the README's "
+            "'Which readers open what'."
         ),
     )
     compression_level: int | None = Field(
@@ -124,6 +140,10 @@ class FastIOManager(dg.ConfigurableIOManager):
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         check_format(self.format)
+        if self.compat.lower() not in COMPAT_LEVELS:
+            raise ValueError(
+                f"unknown compat level {self.compat!r}: expected 'standard', 'wide' or 'none'"
+            )
         codecs = PARQUET_COMPRESSIONS if self.format.lower() == "parquet" else COMPRESSIONS
         if self.compression is not None and self.compression.lower() not in codecs:
             raise ValueError(
@@ -154,6 +174,7 @@ class FastIOManager(dg.ConfigurableIOManager):
                 max_concurrency=self.max_concurrency,
                 statistics=self.column_stats,
                 format=self.format.lower(),
+                compat=self.compat.lower(),
             )
         return self._built
 
@@ -213,8 +234,7 @@ class FastIOManager(dg.ConfigurableIOManager):
             info = storage.write_pickle(obj, stem.pickle)
             metadata, stale = pickle_metadata(info, obj), list(storage.table_paths(stem))
         # A type change (table <-> object) must not leave the old format behind to be loaded.
-        for path in stale:
-            storage.delete(path)
+        storage.delete(*stale)
         if partitioned and self.report_total_rows:
             total = self._stored_rows(context, asset_stem)
             if total is not None:
@@ -249,11 +269,13 @@ class FastIOManager(dg.ConfigurableIOManager):
         for partition_key, info in zip(plan.partition_keys, infos, strict=True):
             if info.rows == 0:
                 context.log.info(f"Partition {partition_key} has no rows: stored empty.")
-        for partition in stems.values():
-            written = storage.table_path(partition, format)
-            for path in (partition.pickle, *storage.table_paths(partition)):
-                if path != written:
-                    storage.delete(path)
+        stale = [
+            path
+            for partition in stems.values()
+            for path in (partition.pickle, *storage.table_paths(partition))
+            if path != storage.table_path(partition, format)
+        ]
+        storage.delete(*stale)
         metadata = range_metadata(infos, plan.partition_keys, data.schema, stem.text)
         if self.report_total_rows:
             total = self._stored_rows(context, stem)

@@ -47,6 +47,7 @@ class TableSink:
     previous: api.Footer | None = None
     """The footer of the version being replaced, if any."""
     format: str = "ipc"
+    compat: str = "standard"
 
     def write(self, data: Any) -> api.WriteInfo:
         """Stores ``data`` with its content hash; a table whose hash is the stored file's is
@@ -74,6 +75,7 @@ class TableSink:
             content_hash=content_hash,
             statistics=self.statistics,
             format=self.format,  # type: ignore[arg-type]
+            compat=self.compat,  # type: ignore[arg-type]
         )
         if not content_hash:
             info = dataclasses.replace(info, content_hash=metadata[api.CONTENT_HASH_KEY])
@@ -110,6 +112,7 @@ class TableSink:
             content_hash=True,
             statistics=self.statistics,
             format=self.format,  # type: ignore[arg-type]
+            compat=self.compat,  # type: ignore[arg-type]
         )
 
 
@@ -127,6 +130,7 @@ class Storage:
     statistics: bool = False
     format: str = "ipc"
     """The format tables are written in, and looked for first when read."""
+    compat: str = "standard"
 
     def table_path(self, stem: Location, format: str | None = None) -> Location:
         """Where the table of ``stem`` goes in ``format`` (default: this storage's)."""
@@ -177,6 +181,7 @@ class Storage:
             previous=previous,
             statistics=self.statistics,
             format=format,
+            compat=self.compat,
         )
 
     def write_partitions(
@@ -201,6 +206,7 @@ class Storage:
             content_hash=True,
             statistics=self.statistics,
             format=sink.format,  # type: ignore[arg-type]
+            compat=self.compat,  # type: ignore[arg-type]
         )
 
     def footer(self, path: Location) -> api.Footer | None:
@@ -256,10 +262,13 @@ class Storage:
     def read_pickle(self, path: Location) -> Any:
         return api.read_pickle(path.text, self.storage_options)
 
-    def delete(self, path: Location) -> None:
+    def delete(self, *paths: Location) -> None:
+        """Deletes ``paths`` (absent ones are fine), in one request on a store."""
+        if not paths:
+            return
         for attempt in range(DELETE_ATTEMPTS):
             try:
-                api.delete(path.text, self.storage_options)
+                api.delete_all([path.text for path in paths], self.storage_options)
                 return
             except StoreError:
                 if attempt == DELETE_ATTEMPTS - 1:

@@ -28,6 +28,7 @@ use rayon::ThreadPool;
 use crate::column_stats::{
     batch_stats, empty_stats, merge_stats, stats_json, ColumnStats, COLUMN_STATS_KEY,
 };
+use crate::compat::{compact_views, stored_schema, to_stored};
 use crate::compress::compress_message;
 use crate::content_hash::{
     block_digests, block_split, BlockDigest, ContentHasher, CONTENT_HASH_KEY,
@@ -170,14 +171,19 @@ pub struct IpcFileEncoder<W: Write> {
     column_stats: Option<Vec<ColumnStats>>,
     footer_metadata: Vec<(String, String)>,
     compression_name: &'static str,
+    /// The schema batches arrive with; `schema` is the one stored (see `compat`).
+    input_schema: SchemaRef,
+    /// Columns whose stored type differs from the arriving one.
+    changed: Vec<usize>,
 }
 
 /// Returns an error (`FastIoError::Interrupted`) when the write must stop.
 pub type InterruptCheck = Box<dyn FnMut() -> Result<()> + Send>;
 
 impl<W: Write> IpcFileEncoder<W> {
-    pub fn try_new(sink: W, schema: SchemaRef, options: &EncodeOptions) -> Result<Self> {
+    pub fn try_new(sink: W, input_schema: SchemaRef, options: &EncodeOptions) -> Result<Self> {
         let write_options = options.ipc_write_options()?;
+        let (schema, changed) = stored_schema(&input_schema, options.compat);
         let mut out = CountingWriter {
             inner: sink,
             written: 0,
@@ -196,12 +202,14 @@ impl<W: Write> IpcFileEncoder<W> {
         let has_dictionaries = !dictionary_tracker.dict_id().is_empty();
         let pool = crate::pool::pool();
         let threads = pool.current_num_threads();
-        let schema_for_hash = schema.clone();
+        // The hash and statistics describe the data as it arrived: `data_version(obj)` of the
+        // caller's table matches the stored file's whatever the compatibility level rewrote.
+        let schema_for_hash = input_schema.clone();
         Ok(IpcFileEncoder {
             out,
             pool,
             rechunker: Some(Rechunker::new(
-                schema.clone(),
+                input_schema.clone(),
                 options.chunk_rows,
                 options.chunk_bytes,
             )),
@@ -229,6 +237,8 @@ impl<W: Write> IpcFileEncoder<W> {
             column_stats: options.statistics.then(|| empty_stats(&schema_for_hash)),
             footer_metadata: options.footer_metadata.clone(),
             compression_name: options.compression.name(),
+            input_schema,
+            changed,
         })
     }
 
@@ -247,7 +257,7 @@ impl<W: Write> IpcFileEncoder<W> {
     }
 
     pub fn schema(&self) -> &SchemaRef {
-        &self.schema
+        &self.input_schema
     }
 
     /// Adds one batch; it is re-chunked, so it may be written now, later, or in pieces.
@@ -317,19 +327,19 @@ impl<W: Write> IpcFileEncoder<W> {
     }
 
     fn conform(&self, batch: &RecordBatch) -> Result<RecordBatch> {
-        if batch.schema_ref().fields() == self.schema.fields() {
+        if batch.schema_ref().fields() == self.input_schema.fields() {
             // Same columns; the writer's schema (and its metadata) wins.
             // The row count is explicit so that a batch without columns keeps its rows.
             let options = RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
             return Ok(RecordBatch::try_new_with_options(
-                self.schema.clone(),
+                self.input_schema.clone(),
                 batch.columns().to_vec(),
                 &options,
             )?);
         }
         Err(FastIoError::InvalidArgument(format!(
             "batch schema does not match the file schema\n  file:  {}\n  batch: {}",
-            describe_fields(&self.schema),
+            describe_fields(&self.input_schema),
             describe_fields(batch.schema_ref())
         )))
     }
@@ -345,13 +355,14 @@ impl<W: Write> IpcFileEncoder<W> {
             self.pool = crate::pool::pool();
             self.pool_owner = std::process::id();
         }
+        let stored = to_stored(&batch, &self.schema, &self.changed)?;
         let dictionaries = if self.has_dictionaries {
             // A zero-row slice keeps the full dictionaries, so the tracker sees them (and emits
             // each new one once) without encoding the batch body a second time.
             let (dictionaries, _) = self
                 .data_gen
                 .encode(
-                    &batch.slice(0, 0),
+                    &stored.slice(0, 0),
                     &mut self.dictionary_tracker,
                     &self.write_options,
                     &mut self.context,
@@ -388,7 +399,8 @@ impl<W: Write> IpcFileEncoder<W> {
                     // compressor, on the same worker.
                     let stats = statistics.then(|| batch_stats(&batch));
                     let digests = blocks.map(|(head, whole)| whole_blocks(&batch, head, whole));
-                    encode_body(&batch, &schema, &options, codec, level, has_dictionaries)
+                    let stored = compact_views(&stored);
+                    encode_body(&stored, &schema, &options, codec, level, has_dictionaries)
                         .map(|body| (body, stats, digests))
                 }))
                 .unwrap_or_else(|payload| Err(FastIoError::from_panic(payload)));
@@ -400,7 +412,7 @@ impl<W: Write> IpcFileEncoder<W> {
             let digests = blocks.map(|(head, whole)| whole_blocks(&batch, head, whole));
             EncodedBody::Ready(
                 encode_body(
-                    &batch,
+                    &compact_views(&stored),
                     &self.schema,
                     &self.write_options,
                     self.codec,

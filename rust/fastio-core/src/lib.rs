@@ -11,6 +11,7 @@ mod batch_header;
 pub mod blob;
 mod codec;
 pub mod column_stats;
+pub mod compat;
 mod compress;
 pub mod content_hash;
 pub mod decode;

@@ -94,7 +94,10 @@ pub fn create_table_file(
 
 /// The columns an IPC read decodes so that `filters` can be applied: the requested ones, then
 /// any a filter names that is not among them.
-fn with_filter_columns(columns: Option<&[String]>, filters: &[ColumnFilter]) -> Option<Vec<String>> {
+fn with_filter_columns(
+    columns: Option<&[String]>,
+    filters: &[ColumnFilter],
+) -> Option<Vec<String>> {
     let mut decoded = columns?.to_vec();
     for filter in filters {
         if !decoded.contains(&filter.column) {
@@ -105,7 +108,11 @@ fn with_filter_columns(columns: Option<&[String]>, filters: &[ColumnFilter]) -> 
 }
 
 /// A batch filtered, then cut back to the first `keep` columns (those asked for).
-fn filtered(batch: &RecordBatch, filters: &[ColumnFilter], keep: Option<usize>) -> Result<RecordBatch> {
+fn filtered(
+    batch: &RecordBatch,
+    filters: &[ColumnFilter],
+    keep: Option<usize>,
+) -> Result<RecordBatch> {
     let batch = filter_rows(batch, filters)?;
     match keep {
         Some(keep) if keep < batch.num_columns() => {
@@ -164,16 +171,21 @@ pub fn read_table_batches(
             let inner = read_batches(location, decoded.as_deref().or(columns), local)?;
             let keep = columns.map(<[String]>::len);
             let schema = match keep {
-                Some(keep) => std::sync::Arc::new(inner.schema().project(&(0..keep).collect::<Vec<_>>())?),
+                Some(keep) => {
+                    std::sync::Arc::new(inner.schema().project(&(0..keep).collect::<Vec<_>>())?)
+                }
                 None => inner.schema(),
             };
             let filters = filters.to_vec();
             let batches = inner.map(move |batch| {
                 batch.and_then(|batch| {
-                    filtered(&batch, &filters, keep).map_err(|e| ArrowError::ExternalError(Box::new(e)))
+                    filtered(&batch, &filters, keep)
+                        .map_err(|e| ArrowError::ExternalError(Box::new(e)))
                 })
             });
-            Ok(Box::new(arrow_array::RecordBatchIterator::new(batches, schema)))
+            Ok(Box::new(arrow_array::RecordBatchIterator::new(
+                batches, schema,
+            )))
         }
     }
 }

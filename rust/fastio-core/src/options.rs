@@ -3,6 +3,7 @@ use std::str::FromStr;
 use arrow_ipc::writer::IpcWriteOptions;
 use arrow_ipc::CompressionType;
 
+use crate::compat::Compatibility;
 use crate::error::{FastIoError, Result};
 
 /// Default target size of one record batch when the caller gives no row count.
@@ -82,6 +83,8 @@ pub struct EncodeOptions {
     pub statistics: bool,
     /// Extra key-value pairs for the file footer (provenance, for instance).
     pub footer_metadata: Vec<(String, String)>,
+    /// Types rewritten for other readers (see `compat`).
+    pub compat: Compatibility,
 }
 
 impl Default for EncodeOptions {
@@ -95,6 +98,7 @@ impl Default for EncodeOptions {
             content_hash: false,
             statistics: false,
             footer_metadata: Vec::new(),
+            compat: Compatibility::default(),
         }
     }
 }

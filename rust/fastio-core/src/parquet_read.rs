@@ -238,7 +238,12 @@ impl ParquetContents {
         })
     }
 
-    fn decode_column(&self, chunks: &FetchedChunks, group: usize, column: usize) -> Result<ArrayRef> {
+    fn decode_column(
+        &self,
+        chunks: &FetchedChunks,
+        group: usize,
+        column: usize,
+    ) -> Result<ArrayRef> {
         let rows = self.metadata.metadata().row_group(group).num_rows().max(0) as usize;
         let field = self.metadata.schema().field(column).clone();
         guarded(|| {

@@ -29,6 +29,7 @@ use parquet::file::writer::SerializedFileWriter;
 use rayon::prelude::*;
 use rayon::ThreadPool;
 
+use crate::compat::{stored_schema, to_stored, Compatibility};
 use crate::content_hash::{ContentHasher, CONTENT_HASH_KEY};
 use crate::encode::{
     describe_fields, CountingWriter, InterruptCheck, WriteStats, COMPRESSION_METADATA_KEY,
@@ -99,6 +100,8 @@ pub struct ParquetOptions {
     pub content_hash: bool,
     /// Extra key-value pairs for the file's metadata (provenance, for instance).
     pub footer_metadata: Vec<(String, String)>,
+    /// Types rewritten for other readers (see `compat`).
+    pub compat: Compatibility,
 }
 
 impl Default for ParquetOptions {
@@ -112,6 +115,7 @@ impl Default for ParquetOptions {
             parallel: true,
             content_hash: false,
             footer_metadata: Vec::new(),
+            compat: Compatibility::default(),
         }
     }
 }
@@ -185,7 +189,7 @@ pub struct ParquetFileEncoder<W: Write + Send> {
 impl<W: Write + Send> ParquetFileEncoder<W> {
     pub fn try_new(sink: W, schema: SchemaRef, options: &ParquetOptions) -> Result<Self> {
         let properties = options.properties()?;
-        let (stored, recast) = storable_schema(&schema);
+        let (stored, recast) = storable_schema(&stored_schema(&schema, options.compat).0, &schema);
         let out = CountingWriter::new(sink);
         // ArrowWriter writes the leading magic and records the Arrow schema (ARROW:schema, with
         // the pandas metadata) for readers to restore types; its lower-level halves then let
@@ -248,8 +252,11 @@ impl<W: Write + Send> ParquetFileEncoder<W> {
             )));
         }
         let options = RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
-        let batch =
-            RecordBatch::try_new_with_options(self.schema.clone(), batch.columns().to_vec(), &options)?;
+        let batch = RecordBatch::try_new_with_options(
+            self.schema.clone(),
+            batch.columns().to_vec(),
+            &options,
+        )?;
         let result = self.recast(batch).and_then(|batch| self.gather(batch));
         self.record_failure(result)
     }
@@ -259,20 +266,7 @@ impl<W: Write + Send> ParquetFileEncoder<W> {
         if let Some(hasher) = &mut self.hasher {
             hasher.update(&batch);
         }
-        if self.recast.is_empty() {
-            return Ok(batch);
-        }
-        let mut columns = batch.columns().to_vec();
-        for &index in &self.recast {
-            columns[index] =
-                arrow_cast::cast(&columns[index], self.stored.field(index).data_type())?;
-        }
-        let options = RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
-        Ok(RecordBatch::try_new_with_options(
-            self.stored.clone(),
-            columns,
-            &options,
-        )?)
+        to_stored(&batch, &self.stored, &self.recast)
     }
 
     /// Writes every batch of `reader`; an error from the source fails the encoder.
@@ -373,8 +367,9 @@ impl<W: Write + Send> ParquetFileEncoder<W> {
             .map_err(write_error)?;
         self.row_groups += 1;
         self.stats.batches += 1;
-        let mut by_column: Vec<Vec<ArrowColumnWriter>> =
-            (0..self.stored.fields().len()).map(|_| Vec::new()).collect();
+        let mut by_column: Vec<Vec<ArrowColumnWriter>> = (0..self.stored.fields().len())
+            .map(|_| Vec::new())
+            .collect();
         for (leaf, writer) in writers.into_iter().enumerate() {
             by_column[self.leaf_roots[leaf]].push(writer);
         }
@@ -412,7 +407,10 @@ impl<W: Write + Send> ParquetFileEncoder<W> {
     }
 
     fn append_oldest(&mut self) -> Result<()> {
-        let receiver = self.in_flight.pop_front().expect("a row group is in flight");
+        let receiver = self
+            .in_flight
+            .pop_front()
+            .expect("a row group is in flight");
         let chunks = receiver.recv().map_err(|_| {
             FastIoError::Internal("a row group's encoder stopped without an answer".into())
         })??;
@@ -490,18 +488,15 @@ fn encode_row_group(
 /// `schema` with dictionaries of string or binary views stored as dictionaries of strings or
 /// binaries, which the parquet crate encodes (a Parquet dictionary column's values are plain
 /// byte arrays either way; polars hands its categoricals over as such views); and which
-/// columns changed.
-fn storable_schema(schema: &SchemaRef) -> (SchemaRef, Vec<usize>) {
-    let mut recast = Vec::new();
+/// columns differ from `input`'s.
+fn storable_schema(schema: &SchemaRef, input: &SchemaRef) -> (SchemaRef, Vec<usize>) {
     let fields: Vec<_> = schema
         .fields()
         .iter()
-        .enumerate()
-        .map(|(index, field)| match field.data_type() {
+        .map(|field| match field.data_type() {
             DataType::Dictionary(keys, values)
                 if matches!(values.as_ref(), DataType::Utf8View | DataType::BinaryView) =>
             {
-                recast.push(index);
                 let plain = if values.as_ref() == &DataType::Utf8View {
                     DataType::Utf8
                 } else {
@@ -517,10 +512,13 @@ fn storable_schema(schema: &SchemaRef) -> (SchemaRef, Vec<usize>) {
             _ => field.clone(),
         })
         .collect();
+    let recast: Vec<usize> = (0..fields.len())
+        .filter(|&index| fields[index].data_type() != input.field(index).data_type())
+        .collect();
     if recast.is_empty() {
-        return (schema.clone(), recast);
+        return (input.clone(), recast);
     }
-    let stored = Schema::new_with_metadata(fields, schema.metadata().clone());
+    let stored = Schema::new_with_metadata(fields, input.metadata().clone());
     (Arc::new(stored), recast)
 }
 

@@ -114,9 +114,11 @@ pub fn chosen_row_groups(
     let mut keep = vec![true; row_groups.len()];
     for filter in filters {
         // Types the statistics cannot speak for (nested, for instance) rule nothing out.
-        let Ok(converter) =
-            StatisticsConverter::try_new(&filter.column, schema, metadata.file_metadata().schema_descr())
-        else {
+        let Ok(converter) = StatisticsConverter::try_new(
+            &filter.column,
+            schema,
+            metadata.file_metadata().schema_descr(),
+        ) else {
             continue;
         };
         let (Ok(mins), Ok(maxes)) = (

@@ -12,7 +12,7 @@ use pyo3_arrow::input::AnyRecordBatch;
 use pyo3_arrow::PyArray;
 
 use crate::errors::detached;
-use crate::options::{encode_options, write_options, FooterMetadata, Int, WithContent};
+use crate::options::{encode_options, write_options, FooterMetadata, Int, WithCompat, WithContent};
 use crate::store::{location, upload_options, PyStorageOptions};
 
 /// What one write produced.
@@ -65,7 +65,7 @@ impl WriteStats {
 #[pyfunction]
 #[pyo3(signature = (
     data, compression = "zstd", level = None, chunk_rows = None, metadata = None,
-    content_hash = false, statistics = false
+    content_hash = false, statistics = false, compat = "standard"
 ))]
 #[allow(clippy::too_many_arguments)]
 pub fn encode(
@@ -77,12 +77,11 @@ pub fn encode(
     metadata: FooterMetadata,
     content_hash: bool,
     statistics: bool,
+    compat: &str,
 ) -> PyResult<(PyArray, WriteStats)> {
-    let options = encode_options(py, compression, level, chunk_rows)?.with_content(
-        metadata,
-        content_hash,
-        statistics,
-    );
+    let options = encode_options(py, compression, level, chunk_rows)?
+        .with_content(metadata, content_hash, statistics)
+        .with_compat(py, compat)?;
     let reader = data.into_reader()?;
     let (bytes, stats) = detached(py, move || encode_to_vec(reader, &options))?;
     Ok((bytes_array(bytes), WriteStats::new(stats, 1)))
@@ -101,7 +100,7 @@ pub fn bytes_array(bytes: Vec<u8>) -> PyArray {
 #[pyo3(signature = (
     data, uri, compression = "zstd", level = None, chunk_rows = None, fsync = false,
     storage_options = None, part_size = None, max_concurrency = None, metadata = None,
-    content_hash = false, statistics = false, format = "ipc"
+    content_hash = false, statistics = false, format = "ipc", compat = "standard"
 ))]
 #[allow(clippy::too_many_arguments)]
 pub fn write_file(
@@ -119,19 +118,18 @@ pub fn write_file(
     content_hash: bool,
     statistics: bool,
     format: &str,
+    compat: &str,
 ) -> PyResult<WriteStats> {
-    let options = write_options(py, format, compression, level, chunk_rows)?.with_content(
-        metadata,
-        content_hash,
-        statistics,
-    );
+    let options = write_options(py, format, compression, level, chunk_rows)?
+        .with_content(metadata, content_hash, statistics)
+        .with_compat(py, compat)?;
     let upload = upload_options(py, part_size, max_concurrency)?;
     let reader = data.into_reader()?;
     detached(py, move || {
         let target = location(&uri, storage_options)?;
         let mut encoder =
             open::create_table_file(target, reader.schema(), &options, upload, fsync)?
-            .with_interrupt_check(Box::new(python_signals));
+                .with_interrupt_check(Box::new(python_signals));
         encoder.write_all(reader)?;
         let (sink, stats) = encoder.finish()?;
         let parts = sink.commit_unless(&mut python_signals)?;
@@ -173,7 +171,7 @@ pub enum PyKeyColumn {
 #[pyo3(signature = (
     data, keys, targets, compression = "zstd", level = None, chunk_rows = None, fsync = false,
     storage_options = None, part_size = None, max_concurrency = None, metadata = None,
-    content_hash = false, statistics = false, format = "ipc"
+    content_hash = false, statistics = false, format = "ipc", compat = "standard"
 ))]
 #[allow(clippy::too_many_arguments)]
 pub fn write_partitions(
@@ -192,12 +190,11 @@ pub fn write_partitions(
     content_hash: bool,
     statistics: bool,
     format: &str,
+    compat: &str,
 ) -> PyResult<Vec<WriteStats>> {
-    let options = write_options(py, format, compression, level, chunk_rows)?.with_content(
-        metadata,
-        content_hash,
-        statistics,
-    );
+    let options = write_options(py, format, compression, level, chunk_rows)?
+        .with_content(metadata, content_hash, statistics)
+        .with_compat(py, compat)?;
     let upload = upload_options(py, part_size, max_concurrency)?;
     let reader = data.into_reader()?;
     let keys: Vec<KeyColumn> = keys

@@ -37,7 +37,9 @@ pub fn interrupted_by(error: PyErr) -> FastIoError {
 pub fn to_py_err(py: Python<'_>, error: FastIoError) -> PyErr {
     let message = error.to_string();
     match error {
-        FastIoError::Corrupt(_) | FastIoError::CorruptParquet(_) => exception(py, &CORRUPT, "CorruptFileError", message),
+        FastIoError::Corrupt(_) | FastIoError::CorruptParquet(_) => {
+            exception(py, &CORRUPT, "CorruptFileError", message)
+        }
         FastIoError::NotFound(path) => PyFileNotFoundError::new_err((2, message, path)),
         FastIoError::InvalidArgument(_) => PyValueError::new_err(message),
         FastIoError::Io { ref source, .. } => match source.raw_os_error() {

@@ -46,6 +46,7 @@ fn _core(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(encode::content_hash, module)?)?;
     module.add_function(wrap_pyfunction!(store::object_exists, module)?)?;
     module.add_function(wrap_pyfunction!(store::delete_object, module)?)?;
+    module.add_function(wrap_pyfunction!(store::delete_objects, module)?)?;
     module.add_function(wrap_pyfunction!(store::object_size, module)?)?;
     Ok(())
 }

@@ -1,5 +1,6 @@
 use std::collections::HashMap;
 
+use fastio_core::compat::Compatibility;
 use fastio_core::file_format::{FileFormat, WriteOptions};
 use fastio_core::parquet_write::ParquetOptions;
 use fastio_core::{Compression, EncodeOptions, FastIoError};
@@ -101,7 +102,12 @@ pub fn write_options(
         .parse::<FileFormat>()
         .map_err(|error| to_py_err(py, error))?;
     if format == FileFormat::Ipc {
-        return Ok(WriteOptions::Ipc(encode_options(py, compression, level, chunk_rows)?));
+        return Ok(WriteOptions::Ipc(encode_options(
+            py,
+            compression,
+            level,
+            chunk_rows,
+        )?));
     }
     let build = || -> Result<WriteOptions, FastIoError> {
         let defaults = ParquetOptions::default();
@@ -130,6 +136,38 @@ pub trait WithContent {
     fn with_content(self, metadata: FooterMetadata, content_hash: bool, statistics: bool) -> Self;
 }
 
+/// The compatibility level (see `fastio_core::compat`) set on write options.
+pub trait WithCompat: Sized {
+    fn with_compat(self, py: Python<'_>, compat: &str) -> PyResult<Self>;
+}
+
+fn compatibility(py: Python<'_>, compat: &str) -> PyResult<Compatibility> {
+    compat.parse().map_err(|error| to_py_err(py, error))
+}
+
+impl WithCompat for EncodeOptions {
+    fn with_compat(mut self, py: Python<'_>, compat: &str) -> PyResult<Self> {
+        self.compat = compatibility(py, compat)?;
+        Ok(self)
+    }
+}
+
+impl WithCompat for WriteOptions {
+    fn with_compat(self, py: Python<'_>, compat: &str) -> PyResult<Self> {
+        let level = compatibility(py, compat)?;
+        Ok(match self {
+            WriteOptions::Ipc(mut options) => {
+                options.compat = level;
+                WriteOptions::Ipc(options)
+            }
+            WriteOptions::Parquet(mut options) => {
+                options.compat = level;
+                WriteOptions::Parquet(options)
+            }
+        })
+    }
+}
+
 impl WithContent for EncodeOptions {
     fn with_content(
         mut self,
@@ -147,12 +185,7 @@ impl WithContent for EncodeOptions {
 }
 
 impl WithContent for WriteOptions {
-    fn with_content(
-        self,
-        metadata: FooterMetadata,
-        content_hash: bool,
-        statistics: bool,
-    ) -> Self {
+    fn with_content(self, metadata: FooterMetadata, content_hash: bool, statistics: bool) -> Self {
         match self {
             WriteOptions::Ipc(options) => {
                 WriteOptions::Ipc(options.with_content(metadata, content_hash, statistics))

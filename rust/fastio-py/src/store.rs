@@ -66,6 +66,24 @@ pub fn delete_object(
     detached(py, move || location(&uri, storage_options)?.delete())
 }
 
+/// Deletes every one of `uris` (absent ones are not an error); objects of one store in one
+/// batched request where the store has one.
+#[pyfunction]
+#[pyo3(signature = (uris, storage_options = None))]
+pub fn delete_objects(
+    py: Python<'_>,
+    uris: Vec<String>,
+    storage_options: PyStorageOptions,
+) -> PyResult<()> {
+    detached(py, move || {
+        let locations = uris
+            .iter()
+            .map(|uri| location(uri, storage_options.clone()))
+            .collect::<Result<Vec<_>, _>>()?;
+        fastio_core::Location::delete_all(&locations)
+    })
+}
+
 /// Size in bytes of the object or local file at `uri`.
 #[pyfunction]
 #[pyo3(signature = (uri, storage_options = None))]

@@ -1,7 +1,7 @@
 use std::sync::Mutex;
 
-use fastio_core::open;
 use fastio_core::file_format::FileEncoder;
+use fastio_core::open;
 use fastio_core::{FastIoError, Sink};
 use pyo3::prelude::*;
 use pyo3_arrow::input::AnyRecordBatch;
@@ -9,7 +9,7 @@ use pyo3_arrow::PySchema;
 
 use crate::encode::{python_signals, WriteStats};
 use crate::errors::detached;
-use crate::options::{write_options, FooterMetadata, Int, WithContent};
+use crate::options::{write_options, FooterMetadata, Int, WithCompat, WithContent};
 use crate::store::{location, upload_options, PyStorageOptions};
 
 /// A table file (Arrow IPC or Parquet) written batch by batch; it appears at its path (or key)
@@ -30,7 +30,7 @@ impl TableFileWriter {
     #[pyo3(signature = (
         uri, schema, compression = "zstd", level = None, chunk_rows = None, fsync = false,
         storage_options = None, part_size = None, max_concurrency = None, metadata = None,
-        content_hash = false, statistics = false, format = "ipc"
+        content_hash = false, statistics = false, format = "ipc", compat = "standard"
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -48,12 +48,11 @@ impl TableFileWriter {
         content_hash: bool,
         statistics: bool,
         format: &str,
+        compat: &str,
     ) -> PyResult<Self> {
-        let options = write_options(py, format, compression, level, chunk_rows)?.with_content(
-            metadata,
-            content_hash,
-            statistics,
-        );
+        let options = write_options(py, format, compression, level, chunk_rows)?
+            .with_content(metadata, content_hash, statistics)
+            .with_compat(py, compat)?;
         let upload = upload_options(py, part_size, max_concurrency)?;
         let schema = schema.into_inner();
         let encoder = detached(py, move || {
