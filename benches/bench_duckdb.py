@@ -30,7 +30,7 @@ QUERY = (
 
 CHILD = """
 import json, sys
-import dagster as dg, duckdb, pyarrow as pa, pyarrow.dataset, pyarrow.parquet as pq
+import dagster as dg, duckdb, pyarrow as pa, pyarrow.dataset
 from dagster_fastio import FastIOManager, StoredTable
 # Imported before the baseline, as a process that uses them has: their code is not data.
 import dagster_fastio.duckdb_relations, dagster_fastio.stored_tables
@@ -64,11 +64,7 @@ def step():
     if case == "relation output, parquet":
         manager.handle_output(relation_out, con.read_parquet(f"{base}/flights_parquet.parquet"))
         return None
-    if case == "pq.read_table parquet":
-        # FastIOManager's own eager Parquet load is not there yet: pyarrow's stands in.
-        t = pq.read_table(f"{base}/flights_parquet.parquet")
-    else:
-        t = manager.load_input(inputs)
+    t = manager.load_input(inputs)
     if isinstance(t, pa.Table):
         # The eager path's own aggregate: the same answer without DuckDB's help.
         return con.sql(query).fetchall()
@@ -86,7 +82,7 @@ CASES = {
     "DuckDBPyRelation, Arrow IPC (lz4)": "relation ipc",
     "DuckDBPyRelation, Parquet (zstd)": "relation parquet",
     "pa.Table, Arrow IPC (eager)": "pa.Table ipc",
-    "pyarrow pq.read_table, Parquet (eager)": "pq.read_table parquet",
+    "pa.Table, Parquet (eager)": "pa.Table parquet",
     "relation output: a generated query, 450 MB of Arrow": "relation output, generated",
     "relation output: SELECT * over the Parquet file": "relation output, parquet",
 }
@@ -94,14 +90,12 @@ CASES = {
 
 def prepare(base: Path, size: int) -> tuple[float, dict[str, int]]:
     """Stores flights repeated to ``size`` bytes; returns its Arrow MB and the file sizes."""
-    import pyarrow.parquet as pq
-
     from dagster_fastio import api
     from dagster_fastio.examples.flights import load_flights, repeat_to_size
 
     table = repeat_to_size(load_flights(), size)
     api.write(table, base / "flights.arrow", compression="lz4")
-    pq.write_table(table, base / "flights_parquet.parquet", compression="zstd")
+    api.write(table, base / "flights_parquet.parquet", compression="zstd")
     sizes = {name: (base / name).stat().st_size for name in ("flights.arrow",)}
     sizes["flights_parquet.parquet"] = (base / "flights_parquet.parquet").stat().st_size
     return table.nbytes / 1e6, sizes

@@ -404,7 +404,8 @@ def read_batches(
 
     Batches are decoded one at a time as they are read; from a store, the next ranges are
     already downloading. A stream that replaces a dictionary part-way is the exception: it is
-    decoded when opened. A Parquet file gives one batch per row group. ``memory_map``,
+    decoded when opened. A Parquet file is decoded one row group at a time, in batches of up to
+    65,536 rows. ``memory_map``,
     ``format`` and ``filters`` are as for :func:`read`.
     """
     native = _core.read_file_batches(
