@@ -135,8 +135,8 @@ def main() -> None:
         "what the process held before the step (a fresh process each), for load_input plus "
         f"`{QUERY.replace('FROM t ', 'FROM input ')}`; a relation output is handle_output of a "
         "relation computed by DuckDB (range() with 4 columns), and of `SELECT *` over the "
-        "Parquet file, whose 1M-row row groups DuckDB's Parquet reader decodes whole "
-        "(measured apart, consuming that relation alone peaks at about 160 MB).",
+        "Parquet file (written by this package: row groups of 64 MiB of Arrow data, which "
+        "DuckDB's Parquet reader decodes whole, several at once).",
         "",
         "| step | extra peak MB | baseline MB |",
         "| --- | ---: | ---: |",
