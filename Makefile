@@ -56,6 +56,7 @@ bench: install-dev test-servers  ## Measure against pyarrow, polars and Dagster'
 	$(PYTHON) benches/bench_footer.py
 	$(PYTHON) benches/bench_store.py
 	$(PYTHON) benches/bench_executors.py
+	$(PYTHON) benches/bench_parquet.py
 	$(PYTHON) benches/bench_duckdb.py
 
 .PHONY: screenshots
