@@ -12,6 +12,7 @@ import duckdb
 import pandas as pd
 import polars as pl
 import pyarrow as pa
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 from dagster_helpers import run_assets, stored_files
@@ -248,3 +249,36 @@ def test_an_unknown_format_is_refused_with_the_choices() -> None:
     # snappy is a Parquet codec, not an IPC one.
     with pytest.raises(ValueError, match="'zstd', 'lz4', 'none'"):
         FastIOManager(base_path="/tmp/unused", compression="snappy").setup_for_execution(context)
+
+
+LETTERS = dg.StaticPartitionsDefinition(["a", "b", "c"])
+
+
+@dg.asset(partitions_def=LETTERS)
+def letters(context: dg.AssetExecutionContext) -> pa.Table:
+    rows = "abc".index(context.partition_key) + 1
+    return pa.table({"n": list(range(rows)), "letter": [context.partition_key] * rows})
+
+
+@dg.asset(ins={"letters": dg.AssetIn(metadata={"fastio/dataset": True})})
+def letters_scan(letters: pl.LazyFrame) -> None:
+    SEEN["scan"] = letters.filter(pl.col("partition_key") != "a").collect().sort("letter", "n")
+
+
+@dg.asset
+def letters_dataset(letters: ds.Dataset) -> None:
+    SEEN["dataset"] = letters.to_table(filter=ds.field("partition_key") == "c")
+
+
+def test_parquet_partitions_as_one_dataset(tmp_path: Path) -> None:
+    parquet = FastIOManager(base_path=str(tmp_path), format="parquet")
+    for key in "abc":
+        run_assets([letters], tmp_path, partition_key=key, io_manager=parquet)
+    run_assets(
+        [letters, letters_scan, letters_dataset],
+        tmp_path,
+        selection=[letters_scan, letters_dataset],
+        io_manager=parquet,
+    )
+    assert SEEN["scan"]["letter"].to_list() == ["b", "b", "c", "c", "c"]
+    assert SEEN["dataset"]["n"].to_pylist() == [0, 1, 2]

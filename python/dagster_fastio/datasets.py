@@ -66,9 +66,14 @@ class StoredPartitions:
     keys: tuple[tuple[str, ...], ...]
 
     @staticmethod
-    def of(stems: Mapping[str, Location], setting: Any = None) -> StoredPartitions:
-        """The partitions' table files under their stems, keyed by Dagster partition key (a
-        multi-partition key is a str with ``keys_by_dimension``)."""
+    def of(
+        stems: Mapping[str, Location],
+        setting: Any = None,
+        table_path: Callable[[Location], Location] = lambda stem: stem.table,
+    ) -> StoredPartitions:
+        """The partitions' table files under their stems (at ``table_path`` of each: the
+        manager's format), keyed by Dagster partition key (a multi-partition key is a str with
+        ``keys_by_dimension``)."""
         partition_keys = list(stems)
         dimensions = _dimensions(partition_keys)
         columns = key_column_names(dimensions, setting)
@@ -79,12 +84,14 @@ class StoredPartitions:
                 tuple(key.keys_by_dimension[name] for name in dimensions)  # type: ignore[attr-defined]
                 for key in partition_keys
             )
-        uris = tuple(stem.table.text for stem in stems.values())
+        uris = tuple(table_path(stem).text for stem in stems.values())
         return StoredPartitions(columns, uris, keys)
 
     @staticmethod
-    def single(stem: Location) -> StoredPartitions:
-        return StoredPartitions((), (stem.table.text,), ((),))
+    def single(
+        stem: Location, table_path: Callable[[Location], Location] = lambda stem: stem.table
+    ) -> StoredPartitions:
+        return StoredPartitions((), (table_path(stem).text,), ((),))
 
     def key_frame(self) -> pl.DataFrame:
         """One row per file, one string column per key column."""
@@ -151,7 +158,10 @@ def _stored_schema(
     index of that partition; earlier missing ones are reported when ``allow_missing``."""
     for index, uri in enumerate(parts.uris):
         try:
-            schema = api.describe(uri, storage.storage_options).schema
+            if uri.endswith(".parquet"):
+                schema = api.read_footer(uri, storage.storage_options).schema
+            else:
+                schema = api.describe(uri, storage.storage_options).schema
         except FileNotFoundError:
             if not allow_missing:
                 raise FileNotFoundError(f"no table stored at {uri}") from None
@@ -426,7 +436,11 @@ def arrow_dataset(
     return ds.FileSystemDataset.from_paths(
         [paths[index] for index in chosen],
         schema=schema,
-        format=ds.IpcFileFormat(),
+        format=(
+            ds.ParquetFileFormat()
+            if all(uri.endswith(".parquet") for uri in parts.uris)
+            else ds.IpcFileFormat()
+        ),
         filesystem=filesystem,
         partitions=expressions,
     )
@@ -483,12 +497,14 @@ def open_dataset(
     columns = metadata.get("columns")
     allow_missing = bool(metadata.get("allow_missing_partitions"))
     if partition_stems is None:
-        if optional and not storage.exists(stem.table.text):
+        if optional and not storage.exists(storage.table_path(stem).text):
             return None
-        parts = StoredPartitions.single(stem)
+        parts = StoredPartitions.single(stem, storage.table_path)
     elif not partition_stems:
         return None
     else:
-        parts = StoredPartitions.of(partition_stems, metadata.get(PARTITION_COLUMNS_METADATA_KEY))
+        parts = StoredPartitions.of(
+            partition_stems, metadata.get(PARTITION_COLUMNS_METADATA_KEY), storage.table_path
+        )
     build = arrow_dataset if kind == "pyarrow" else scan_partitions
     return build(parts, storage, columns, allow_missing=allow_missing, on_missing=on_missing)
