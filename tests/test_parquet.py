@@ -431,3 +431,23 @@ def test_the_parquet_file_is_written_without_a_temporary_left(tmp_path: Path) ->
     path = tmp_path / "sub" / "t.parquet"
     fio.write(pa.table({"a": [1]}), path)
     assert sorted(os.listdir(path.parent)) == ["t.parquet"]
+
+
+def test_the_command_inspects_and_shows_parquet_files(tmp_path: Path) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from dagster_fastio.cli import main
+
+    path = tmp_path / "t.parquet"
+    fio.write(typed_table(100), path, content_hash=True, metadata={"dagster/run_id": "r9"})
+    inspected = CliRunner().invoke(main, ["inspect", str(path), "--json"])
+    assert inspected.exit_code == 0, inspected.output
+    summary = json.loads(inspected.output)
+    assert summary["format"] == "parquet" and summary["rows"] == 100
+    assert summary["compression"] == "zstd" and summary["provenance"] == {"dagster/run_id": "r9"}
+    assert [field["name"] for field in summary["schema"]] == typed_table(1).column_names
+    shown = CliRunner().invoke(main, ["head", str(path), "-n", "2", "--columns", "i64,text"])
+    assert shown.exit_code == 0, shown.output
+    assert "row 1" in shown.output

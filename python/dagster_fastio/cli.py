@@ -27,11 +27,12 @@ from dagster_fastio.api import (
     describe,
     open_writer,
     read_batches,
+    read_footer,
     read_pickle_payload,
     stored_size,
 )
 from dagster_fastio.errors import FastIOError
-from dagster_fastio.layout import PICKLE_SUFFIX
+from dagster_fastio.layout import PARQUET_SUFFIX, PICKLE_SUFFIX
 from dagster_fastio.table_types import TYPE_METADATA_KEY
 
 # Footer metadata key naming the writer, set by the core.
@@ -105,7 +106,36 @@ def pickle_summary(uri: str, storage_options: dict[str, str] | None) -> dict[str
     }
 
 
+def parquet_summary(uri: str, storage_options: dict[str, str] | None) -> dict[str, Any]:
+    """What a Parquet file's metadata says; nothing of its row groups is read."""
+    footer = read_footer(uri, storage_options)
+    metadata = footer.schema.metadata or {}
+    return {
+        "uri": uri,
+        "kind": "parquet",
+        "format": "parquet",
+        "rows": footer.rows,
+        "row_groups": footer.batches,
+        "compression": footer.compression,
+        "stored_bytes": footer.stored_bytes,
+        "writer": footer.metadata.get(WRITER_KEY),
+        "python_type": metadata.get(TYPE_METADATA_KEY, b"").decode() or None,
+        "content_hash": footer.content_hash,
+        "provenance": {
+            key: value
+            for key, value in sorted(footer.metadata.items())
+            if key.startswith("dagster/")
+        },
+        "schema": [
+            {"name": field.name, "type": str(field.type), "nullable": field.nullable}
+            for field in footer.schema
+        ],
+    }
+
+
 def table_summary(uri: str, storage_options: dict[str, str] | None) -> dict[str, Any]:
+    if uri.endswith(PARQUET_SUFFIX):
+        return parquet_summary(uri, storage_options)
     described = describe(uri, storage_options)
     metadata = described.schema.metadata or {}
     codecs = described.codecs
@@ -165,8 +195,8 @@ def _size(count: int | None) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead.")
 @store_option
 def inspect(uri: str, as_json: bool, storage_options: tuple[str, ...]) -> None:
-    """Schema, rows, batches, compression and sizes of an Arrow IPC file or stream (any
-    writer), or the type and size of a .pickle.zst object."""
+    """Schema, rows, batches, compression and sizes of an Arrow IPC file or stream, or of a
+    Parquet file (any writer), or the type and size of a .pickle.zst object."""
     options = _options(storage_options)
     try:
         if uri.endswith(PICKLE_SUFFIX):
@@ -224,7 +254,8 @@ def inspect(uri: str, as_json: bool, storage_options: tuple[str, ...]) -> None:
 def head(
     uri: str, rows: int, columns: str | None, as_json: bool, storage_options: tuple[str, ...]
 ) -> None:
-    """The first rows of an Arrow IPC file or stream; only the batches they lie in are read."""
+    """The first rows of an Arrow IPC file or stream, or a Parquet file; only the batches (row
+    groups) they lie in are read."""
     wanted = [name.strip() for name in columns.split(",")] if columns else None
     try:
         reader = read_batches(uri, columns=wanted, storage_options=_options(storage_options))
