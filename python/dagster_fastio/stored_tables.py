@@ -159,18 +159,12 @@ class StoredTable:
         return sum(self.row_counts.values())
 
     def _footer(self, file: StoredFile) -> tuple[pa.Schema, int]:
-        if file.format == "parquet":
-            import pyarrow.parquet as pq
-
-            filesystem, (path,) = self._filesystem([file.uri])
-            metadata = pq.read_metadata(path, filesystem=filesystem)
-            schema, rows = metadata.schema.to_arrow_schema(), metadata.num_rows
-        else:
-            footer = api.read_footer(file.uri, self._storage_options)
-            schema = footer.schema
-            rows = footer.rows
-            if rows is None:  # another writer's file: the batches' lengths
-                rows = api.describe(file.uri, self._storage_options).rows
+        # Either format's footer, in one ranged read on any store this package reaches.
+        footer = api.read_footer(file.uri, self._storage_options)
+        schema = footer.schema
+        rows = footer.rows
+        if rows is None:  # another writer's IPC file: the batches' lengths
+            rows = api.describe(file.uri, self._storage_options).rows
         kept = {k: v for k, v in (schema.metadata or {}).items() if k not in _ENCODING_METADATA}
         return schema.with_metadata(kept or None), rows
 
