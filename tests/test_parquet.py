@@ -451,3 +451,23 @@ def test_the_command_inspects_and_shows_parquet_files(tmp_path: Path) -> None:
     shown = CliRunner().invoke(main, ["head", str(path), "-n", "2", "--columns", "i64,text"])
     assert shown.exit_code == 0, shown.output
     assert "row 1" in shown.output
+
+
+def test_an_empty_table_and_filters_on_dictionary_and_zoned_columns(tmp_path: Path) -> None:
+    empty = typed_table(0)
+    path = tmp_path / "empty.parquet"
+    fio.write(empty, path)
+    assert fio.read(path).equals(empty) and pq.read_table(path).num_rows == 0
+    table = typed_table(6000)
+    path = tmp_path / "t.parquet"
+    fio.write(table, path, chunk_rows=1000)
+    for filters in (
+        [("category", "==", "green")],
+        [("at", ">=", dt.datetime(2024, 3, 1, 1, 30, tzinfo=dt.timezone.utc))],
+        [("amount", "<", decimal.Decimal("3.5"))],
+    ):
+        # pyarrow cannot filter a string view column itself: it is left out of the comparison.
+        columns = [name for name in table.column_names if name != "view"]
+        ours = fio.read(path, columns=columns, filters=filters)
+        assert ours.equals(pq.read_table(path, columns=columns, filters=filters)), filters
+        assert 0 < ours.num_rows < table.num_rows
