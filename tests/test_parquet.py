@@ -471,3 +471,26 @@ def test_an_empty_table_and_filters_on_dictionary_and_zoned_columns(tmp_path: Pa
         ours = fio.read(path, columns=columns, filters=filters)
         assert ours.equals(pq.read_table(path, columns=columns, filters=filters)), filters
         assert 0 < ours.num_rows < table.num_rows
+
+
+def test_an_aborted_parquet_upload_leaves_nothing(s3s_server: S3Server, s3s_bucket: str) -> None:
+    uri = f"s3://{s3s_bucket}/aborted.parquet"
+    options = s3s_server.options()
+    schema = pa.schema([("i", pa.int64()), ("s", pa.string())])
+    batch = pa.table({"i": range(400_000), "s": [f"s{i}" for i in range(400_000)]}, schema)
+    with (
+        pytest.raises(RuntimeError),
+        fio.open_writer(
+            uri,
+            schema,
+            storage_options=options,
+            part_size=5 << 20,
+            compression="none",
+            chunk_rows=100_000,
+        ) as writer,
+    ):
+        for _ in range(4):
+            writer.write(batch)
+        raise RuntimeError("the asset failed after several parts were uploaded")
+    assert s3s_server.keys(s3s_bucket) == []
+    assert s3s_server.pending_uploads(s3s_bucket) == []
