@@ -494,3 +494,46 @@ def test_an_aborted_parquet_upload_leaves_nothing(s3s_server: S3Server, s3s_buck
         raise RuntimeError("the asset failed after several parts were uploaded")
     assert s3s_server.keys(s3s_bucket) == []
     assert s3s_server.pending_uploads(s3s_bucket) == []
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        [("x", "!=", 1.0)],
+        [("x", ">", 0.5)],
+        [("x", "==", 0.0)],
+        [("x", "<=", 0.0)],
+        [("i", "<", 2.5)],
+        [("i", "==", 2.5)],
+        [("small", "<", 300)],
+    ],
+)
+def test_filters_compare_as_pyarrow_does_with_nan_zeros_and_wider_values(
+    tmp_path: Path, filters: list[tuple[str, str, object]]
+) -> None:
+    table = pa.table(
+        {
+            "x": pa.array([1.0, float("nan"), -0.0, 0.0, 5.0, None, 1.0]),
+            "i": pa.array([1, 2, 3, 2, 0, None, 5], pa.int32()),
+            "small": pa.array([1, -5, 100, 7, 0, 3, 127], pa.int8()),
+        }
+    )
+    # Row groups of one row each, and one of all: pruning must not change the answer.
+    for per_group in (1, 7):
+        path = tmp_path / f"nan-{per_group}.parquet"
+        fio.write(table, path, chunk_rows=per_group)
+        expected = pq.read_table(path, filters=filters)
+        assert fio.read(path, filters=filters).to_pylist() == expected.to_pylist(), per_group
+
+
+def test_a_damaged_row_group_read_in_batches_is_a_corrupt_file_error(tmp_path: Path) -> None:
+    path = tmp_path / "groups.parquet"
+    many_row_groups(path)
+    column = pq.ParquetFile(path).metadata.row_group(5).column(3)
+    data = bytearray(path.read_bytes())
+    data[column.data_page_offset : column.data_page_offset + 64] = b"\xff" * 64
+    path.write_bytes(bytes(data))
+    reader = fio.read_batches(path)
+    with pytest.raises(CorruptFileError):
+        for _ in reader:
+            pass

@@ -282,3 +282,39 @@ def test_parquet_partitions_as_one_dataset(tmp_path: Path) -> None:
     )
     assert SEEN["scan"]["letter"].to_list() == ["b", "b", "c", "c", "c"]
     assert SEEN["dataset"]["n"].to_pylist() == [0, 1, 2]
+
+
+def test_a_changed_compat_level_rewrites_an_unchanged_table(tmp_path: Path) -> None:
+    @dg.asset
+    def views() -> pa.Table:
+        return pa.table(
+            {"s": pa.array(["a string of more than twelve bytes"] * 10, pa.string_view())}
+        )
+
+    first = run_assets([views], tmp_path)
+    again = run_assets([views], tmp_path)
+    wide = run_assets(
+        [views], tmp_path, io_manager=FastIOManager(base_path=str(tmp_path), compat="wide")
+    )
+    unchanged = [
+        r.asset_materializations_for_node("views")[0].metadata["unchanged"].value
+        for r in (first, again, wide)
+    ]
+    assert unchanged == [False, True, False]
+    assert pa.ipc.open_file(tmp_path / "views.arrow").schema.field("s").type == pa.large_string()
+
+
+def test_an_input_looks_for_its_upstream_assets_format_first(tmp_path: Path) -> None:
+    @dg.asset(metadata={"fastio/format": "parquet"})
+    def chosen() -> pa.Table:
+        return pa.table({"v": ["parquet"]})
+
+    @dg.asset
+    def reads(chosen: pa.Table) -> None:
+        SEEN["chosen"] = chosen["v"].to_pylist()
+
+    run_assets([chosen], tmp_path)
+    # A stale file of the manager's own format, as a write that died before its cleanup leaves.
+    api.write(pa.table({"v": ["stale ipc"]}), tmp_path / "chosen.arrow")
+    run_assets([chosen, reads], tmp_path, selection=[reads])
+    assert SEEN["chosen"] == ["parquet"]

@@ -150,6 +150,7 @@ def _column_list(columns: Sequence[str] | None) -> list[str] | None:
 # Start of every message of the core's CorruptFileError and StoreError, also when they reach
 # Python as the error of an Arrow stream that pyarrow is reading.
 _CORRUPT_MESSAGE = "corrupt or unsupported Arrow IPC data"
+_CORRUPT_PARQUET_MESSAGE = "corrupt or unsupported Parquet data"
 _STORE_MESSAGE = "object store error at "
 _CHANGED_MESSAGE = "the object changed while it was being read"
 
@@ -185,8 +186,9 @@ def _native_filters(filters: Sequence[Filter] | None) -> list[tuple[str, str, pa
 
 
 def _stream_error(error: pa.ArrowException) -> FastIOError:
-    if _CORRUPT_MESSAGE in str(error):
-        return CorruptFileError(str(error).split(_CORRUPT_MESSAGE, 1)[-1].lstrip(": "))
+    for corrupt in (_CORRUPT_MESSAGE, _CORRUPT_PARQUET_MESSAGE):
+        if corrupt in str(error):
+            return CorruptFileError(str(error).split(corrupt, 1)[-1].lstrip(": "))
     if _STORE_MESSAGE in str(error):
         message = _STORE_MESSAGE + str(error).split(_STORE_MESSAGE, 1)[-1]
         if _CHANGED_MESSAGE in message:
@@ -575,6 +577,7 @@ def write_partitions(
     empty file. Each file then appears atomically, in the targets' order. ``format`` is that
     of every file (``"parquet"``: ``compression`` is then a Parquet codec).
     """
+    chosen = format_of("", format)
     source = to_arrow_source(data)
     start = time.perf_counter()
     written = _core.write_partitions(
@@ -591,12 +594,12 @@ def write_partitions(
         _footer_metadata(metadata),
         content_hash,
         statistics,
-        format_of("", format),
+        chosen,
         compat,
     )
     seconds = time.perf_counter() - start
     return [
-        _write_info(uri, stats, seconds, compression, format)
+        _write_info(uri, stats, seconds, compression, chosen)
         for (uri, _, _), stats in zip(targets, written, strict=True)
     ]
 
@@ -771,6 +774,8 @@ ROWS_KEY = "dagster_fastio.rows"
 CONTENT_HASH_KEY = "dagster_fastio.content_hash"
 COLUMN_STATS_KEY = "dagster_fastio.column_stats"
 COMPRESSION_KEY = "dagster_fastio.compression"
+COMPAT_KEY = "dagster_fastio.compat"
+"""The compat level FastIOManager wrote a table at (see ``write``)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -134,7 +134,7 @@ def parquet_summary(uri: str, storage_options: dict[str, str] | None) -> dict[st
 
 
 def table_summary(uri: str, storage_options: dict[str, str] | None) -> dict[str, Any]:
-    if uri.endswith(PARQUET_SUFFIX):
+    if uri.lower().endswith(PARQUET_SUFFIX):
         return parquet_summary(uri, storage_options)
     described = describe(uri, storage_options)
     metadata = described.schema.metadata or {}

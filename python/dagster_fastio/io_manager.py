@@ -7,6 +7,7 @@ This facade holds the configuration, fans partitions out and falls back to pickl
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -322,7 +323,7 @@ class FastIOManager(dg.ConfigurableIOManager):
 
     def load_input(self, context: dg.InputContext) -> Any:
         spec = InputSpec.of(_input_annotation(context))
-        storage, stem = self._storage, self._stem(context)
+        storage, stem = self._input_storage(context), self._stem(context)
         columns = (context.definition_metadata or {}).get("columns")
         partitioned = context.has_asset_key and context.has_asset_partitions
         kind = dataset_kind(spec, context.definition_metadata or {})
@@ -364,6 +365,17 @@ class FastIOManager(dg.ConfigurableIOManager):
                 f"is stored under {stem}"
             )
         return table_type.combine(list(parts.values()), storage, columns)
+
+    def _input_storage(self, context: dg.InputContext) -> Storage:
+        """The storage an input reads through: the upstream asset's own format (its
+        ``fastio/format``) is looked for first, then the other, in every kind of load."""
+        storage = self._storage
+        upstream = context.upstream_output
+        metadata = (upstream.definition_metadata if upstream is not None else None) or {}
+        chosen = metadata.get(FORMAT_METADATA_KEY)
+        if chosen is None or check_format(chosen) == storage.format:
+            return storage
+        return dataclasses.replace(storage, format=check_format(chosen))
 
     def _load_partitions(
         self, context: dg.InputContext, stems: dict[str, Location], load: Callable[[Location], Any]

@@ -53,7 +53,17 @@ class TableSink:
         """Stores ``data`` with its content hash; a table whose hash is the stored file's is
         left as it is."""
         metadata, content_hash = dict(self.metadata or {}), True
-        if isinstance(data, pa.Table) and self.previous and self.previous.content_hash:
+        # Recorded so that a changed compat level rewrites a table whose content did not change.
+        metadata[api.COMPAT_KEY] = self.compat
+        same_encoding = self.previous is not None and (
+            self.previous.metadata.get(api.COMPAT_KEY) == self.compat
+        )
+        if (
+            isinstance(data, pa.Table)
+            and same_encoding
+            and self.previous
+            and self.previous.content_hash
+        ):
             # A table in memory is hashed before anything is written (all cores, no copy),
             # so an unchanged output costs a footer read and a hash, not a write or upload.
             start = time.perf_counter()
@@ -108,7 +118,7 @@ class TableSink:
             part_size=self.part_size,
             level=self.level,
             max_concurrency=self.max_concurrency,
-            metadata=self.metadata,
+            metadata={**(self.metadata or {}), api.COMPAT_KEY: self.compat},
             content_hash=True,
             statistics=self.statistics,
             format=self.format,  # type: ignore[arg-type]

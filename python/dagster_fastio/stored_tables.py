@@ -60,8 +60,8 @@ class StoredFile:
 class StoredTable:
     """The table files of an asset (all its partitions that the input maps, or its one file).
 
-    Nothing is read when it is made. ``schema`` and ``row_counts`` read footers only (Arrow
-    IPC through dagster-fastio's reader, Parquet through pyarrow); ``dataset()``,
+    Nothing is read when it is made. ``schema`` and ``row_counts`` read footers only (either
+    format, through dagster-fastio's reader); ``dataset()``,
     ``to_duckdb()`` and ``scan_polars()`` return lazy scans that read what a query needs.
     Each partition's key is a string column (``partition_key`` for one dimension, one per
     dimension otherwise), so filtering on it chooses files before any is opened.
@@ -296,9 +296,13 @@ class StoredTable:
 
 
 def _stored_format(stem: Location, storage: Storage) -> str | None:
-    """``"parquet"`` or ``"ipc"``, whichever table file the stem has (Parquet when both are
-    there: a format switch writes the new file before removing the old), else None."""
-    candidates = (("parquet", stem.parquet), ("ipc", stem.table))
+    """``"parquet"`` or ``"ipc"``, whichever table file the stem has, else None. When both
+    are there (a write that died before removing the other format's file), the storage's
+    format wins, as it does for every other load (``Storage.table_paths``)."""
+    first, second = storage.table_paths(stem)
+    candidates = tuple(
+        ("parquet" if path.text.endswith(".parquet") else "ipc", path) for path in (first, second)
+    )
     for format, location in candidates:
         if location.remote:
             if storage.exists(location.text):

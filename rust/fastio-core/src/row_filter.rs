@@ -6,7 +6,9 @@
 use std::str::FromStr;
 
 use arrow_arith::boolean::and;
-use arrow_array::{Array, ArrayRef, BooleanArray, RecordBatch, Scalar};
+use arrow_array::cast::AsArray;
+use arrow_array::types::Float64Type;
+use arrow_array::{Array, ArrayRef, BooleanArray, Datum, RecordBatch, Scalar};
 use arrow_ord::cmp;
 use arrow_schema::{DataType, Schema};
 use parquet::arrow::arrow_reader::statistics::StatisticsConverter;
@@ -68,24 +70,79 @@ impl ColumnFilter {
         })
     }
 
-    /// The value as `data_type`, for comparing with a column (or statistics) of that type.
-    fn value_as(&self, data_type: &DataType) -> Result<Scalar<ArrayRef>> {
-        let value = arrow_cast::cast(&self.value, data_type).map_err(|e| {
-            FastIoError::InvalidArgument(format!(
-                "the filter value for {:?} ({}) cannot be compared with a column of type \
-                 {data_type}: {e}",
-                self.column,
-                self.value.data_type()
-            ))
-        })?;
+    /// The value as `data_type`, when it converts to it exactly (2.5 does not become an
+    /// integer, a datetime does not become a date): comparing in the column's own type then
+    /// gives what comparing in the wider of the two types would.
+    fn exact_value_as(&self, data_type: &DataType) -> Option<Scalar<ArrayRef>> {
+        let value = arrow_cast::cast(&self.value, data_type).ok()?;
         if value.is_null(0) {
-            return Err(FastIoError::InvalidArgument(format!(
-                "the filter value for {:?} does not fit the column's type {data_type}",
-                self.column
-            )));
+            return None;
         }
-        Ok(Scalar::new(value))
+        let back = arrow_cast::cast(&value, self.value.data_type()).ok()?;
+        (back.as_ref() == self.value.as_ref()).then(|| Scalar::new(value))
     }
+
+    /// `column <comparison> value` for every row, as pyarrow compares: in the column's type
+    /// when the value converts to it exactly, else with the column converted to the value's
+    /// type; floats by IEEE rules (NaN equals nothing, -0 equals 0).
+    fn evaluate(&self, column: &ArrayRef) -> Result<BooleanArray> {
+        let (column, value) = match self.exact_value_as(column.data_type()) {
+            Some(value) => (column.clone(), value),
+            None => {
+                let widened = arrow_cast::cast(column, self.value.data_type()).map_err(|e| {
+                    FastIoError::InvalidArgument(format!(
+                        "the filter value for {:?} ({}) cannot be compared with a column of \
+                         type {}: {e}",
+                        self.column,
+                        self.value.data_type(),
+                        column.data_type()
+                    ))
+                })?;
+                (widened, Scalar::new(self.value.clone()))
+            }
+        };
+        if is_float(column.data_type()) {
+            let (value, _) = value.get();
+            return Ok(ieee_compare(&column, value, self.comparison)?);
+        }
+        Ok(match self.comparison {
+            Comparison::Eq => cmp::eq(&column, &value),
+            Comparison::NotEq => cmp::neq(&column, &value),
+            Comparison::Lt => cmp::lt(&column, &value),
+            Comparison::LtEq => cmp::lt_eq(&column, &value),
+            Comparison::Gt => cmp::gt(&column, &value),
+            Comparison::GtEq => cmp::gt_eq(&column, &value),
+        }?)
+    }
+}
+
+fn is_float(data_type: &DataType) -> bool {
+    matches!(
+        data_type,
+        DataType::Float16 | DataType::Float32 | DataType::Float64
+    )
+}
+
+/// A float column compared by IEEE rules, which pyarrow follows: arrow's comparison kernels
+/// order floats totally instead (NaN equal to NaN and above every number, -0 below 0).
+fn ieee_compare(
+    column: &ArrayRef,
+    value: &dyn Array,
+    comparison: Comparison,
+) -> Result<BooleanArray, arrow_schema::ArrowError> {
+    let column = arrow_cast::cast(column, &DataType::Float64)?;
+    let value = arrow_cast::cast(value, &DataType::Float64)?;
+    let column = column.as_primitive::<Float64Type>();
+    let v = value.as_primitive::<Float64Type>().value(0);
+    let compare: fn(f64, f64) -> bool = match comparison {
+        Comparison::Eq => |a, b| a == b,
+        Comparison::NotEq => |a, b| a != b,
+        Comparison::Lt => |a, b| a < b,
+        Comparison::LtEq => |a, b| a <= b,
+        Comparison::Gt => |a, b| a > b,
+        Comparison::GtEq => |a, b| a >= b,
+    };
+    Ok(BooleanArray::from_unary(column, |a| compare(a, v)))
 }
 
 /// Every column a filter names, checked against `schema`.
@@ -121,6 +178,12 @@ pub fn chosen_row_groups(
         ) else {
             continue;
         };
+        // A float column's bounds leave NaN out (the writer skips it), so they do not bound
+        // every row.
+        if is_float(converter.arrow_field().data_type()) {
+            continue;
+        }
+        let leaf = converter.parquet_column_index();
         let (Ok(mins), Ok(maxes)) = (
             converter.row_group_mins(row_groups.iter()),
             converter.row_group_maxes(row_groups.iter()),
@@ -131,8 +194,16 @@ pub fn chosen_row_groups(
             continue;
         };
         for (index, kept) in keep.iter_mut().enumerate() {
-            // Null: the statistics are missing, so the row group may hold a match.
-            if possible.is_valid(index) && !possible.value(index) {
+            // Null: the statistics are missing, so the row group may hold a match. Statistics
+            // in the deprecated fields may come from writers that ordered bytes as signed,
+            // which puts non-ASCII text below ASCII: they are not trusted.
+            let deprecated = leaf.is_some_and(|leaf| {
+                row_groups[index]
+                    .column(leaf)
+                    .statistics()
+                    .is_some_and(|statistics| statistics.is_min_max_deprecated())
+            });
+            if !deprecated && possible.is_valid(index) && !possible.value(index) {
                 *kept = false;
             }
         }
@@ -147,7 +218,8 @@ fn possible_rows(
     mins: &ArrayRef,
     maxes: &ArrayRef,
 ) -> Result<Option<BooleanArray>> {
-    let Ok(value) = filter.value_as(mins.data_type()) else {
+    // A value the statistics' type cannot hold exactly rules nothing out.
+    let Some(value) = filter.exact_value_as(mins.data_type()) else {
         return Ok(None);
     };
     let compared = match filter.comparison {
@@ -186,15 +258,7 @@ pub fn filter_rows(batch: &RecordBatch, filters: &[ColumnFilter]) -> Result<Reco
             DataType::Dictionary(_, values) => arrow_cast::cast(column, values)?,
             _ => column.clone(),
         };
-        let value = filter.value_as(column.data_type())?;
-        let passed = match filter.comparison {
-            Comparison::Eq => cmp::eq(&column, &value),
-            Comparison::NotEq => cmp::neq(&column, &value),
-            Comparison::Lt => cmp::lt(&column, &value),
-            Comparison::LtEq => cmp::lt_eq(&column, &value),
-            Comparison::Gt => cmp::gt(&column, &value),
-            Comparison::GtEq => cmp::gt_eq(&column, &value),
-        }?;
+        let passed = filter.evaluate(&column)?;
         mask = Some(match mask {
             None => passed,
             Some(previous) => and(&previous, &passed)?,
