@@ -141,7 +141,8 @@ struct PendingBatch {
 /// Writes record batches as an Arrow IPC file into any `Write`, encoding them in parallel.
 pub struct IpcFileEncoder<W: Write> {
     out: CountingWriter<W>,
-    schema: SchemaRef,
+    /// The schema in the file.
+    stored_schema: SchemaRef,
     write_options: IpcWriteOptions,
     data_gen: IpcDataGenerator,
     /// Sees every batch in order, so a changed dictionary is caught before anything is written.
@@ -171,7 +172,7 @@ pub struct IpcFileEncoder<W: Write> {
     column_stats: Option<Vec<ColumnStats>>,
     footer_metadata: Vec<(String, String)>,
     compression_name: &'static str,
-    /// The schema batches arrive with; `schema` is the one stored (see `compat`).
+    /// The schema batches arrive with (see `compat`).
     input_schema: SchemaRef,
     /// Columns whose stored type differs from the arriving one.
     changed: Vec<usize>,
@@ -213,7 +214,7 @@ impl<W: Write> IpcFileEncoder<W> {
                 options.chunk_rows,
                 options.chunk_bytes,
             )),
-            schema,
+            stored_schema: schema,
             write_options,
             data_gen,
             dictionary_tracker,
@@ -256,6 +257,7 @@ impl<W: Write> IpcFileEncoder<W> {
         }
     }
 
+    /// The schema batches must have (the file stores `compat`'s rewrite of it).
     pub fn schema(&self) -> &SchemaRef {
         &self.input_schema
     }
@@ -355,7 +357,7 @@ impl<W: Write> IpcFileEncoder<W> {
             self.pool = crate::pool::pool();
             self.pool_owner = std::process::id();
         }
-        let stored = to_stored(&batch, &self.schema, &self.changed)?;
+        let stored = to_stored(&batch, &self.stored_schema, &self.changed)?;
         let dictionaries = if self.has_dictionaries {
             // A zero-row slice keeps the full dictionaries, so the tracker sees them (and emits
             // each new one once) without encoding the batch body a second time.
@@ -387,7 +389,7 @@ impl<W: Write> IpcFileEncoder<W> {
         let blocks = hash.as_ref().map(|plan| (plan.head, plan.whole));
         let body = if self.parallel {
             let (sender, receiver) = sync_channel(1);
-            let schema = self.schema.clone();
+            let schema = self.stored_schema.clone();
             let options = self.write_options.clone();
             let has_dictionaries = self.has_dictionaries;
             let level = self.zstd_level;
@@ -413,7 +415,7 @@ impl<W: Write> IpcFileEncoder<W> {
             EncodedBody::Ready(
                 encode_body(
                     &compact_views(&stored),
-                    &self.schema,
+                    &self.stored_schema,
                     &self.write_options,
                     self.codec,
                     self.zstd_level,
@@ -498,7 +500,7 @@ impl<W: Write> IpcFileEncoder<W> {
         let mut tracker = DictionaryTracker::new(true);
         let schema = IpcSchemaEncoder::new()
             .with_dictionary_tracker(&mut tracker)
-            .schema_to_fb_offset(&mut fbb, &self.schema);
+            .schema_to_fb_offset(&mut fbb, &self.stored_schema);
         // The caller's entries first: what the encoder measured itself wins over them. Sorted,
         // so that the same table and options give the same bytes.
         let mut entries: BTreeMap<String, String> = self.footer_metadata.iter().cloned().collect();

@@ -405,7 +405,7 @@ fn read_metadata(source: &RangeSource, size: u64) -> Result<ParquetMetaData> {
     let tail_start = size.saturating_sub(TAIL_BYTES);
     let read = |start: u64, end: u64| -> Result<Buffer> {
         Ok(source
-            .read(vec![start..end])?
+            .read(std::iter::once(start..end).collect())?
             .pop()
             .expect("one range asked for"))
     };

@@ -86,33 +86,34 @@ impl ColumnFilter {
     /// when the value converts to it exactly, else with the column converted to the value's
     /// type; floats by IEEE rules (NaN equals nothing, -0 equals 0).
     fn evaluate(&self, column: &ArrayRef) -> Result<BooleanArray> {
+        let refused = |e: arrow_schema::ArrowError| {
+            FastIoError::InvalidArgument(format!(
+                "the filter value for {:?} ({}) cannot be compared with a column of type {}: {e}",
+                self.column,
+                self.value.data_type(),
+                column.data_type()
+            ))
+        };
         let (column, value) = match self.exact_value_as(column.data_type()) {
             Some(value) => (column.clone(), value),
             None => {
-                let widened = arrow_cast::cast(column, self.value.data_type()).map_err(|e| {
-                    FastIoError::InvalidArgument(format!(
-                        "the filter value for {:?} ({}) cannot be compared with a column of \
-                         type {}: {e}",
-                        self.column,
-                        self.value.data_type(),
-                        column.data_type()
-                    ))
-                })?;
+                let widened = arrow_cast::cast(column, self.value.data_type()).map_err(refused)?;
                 (widened, Scalar::new(self.value.clone()))
             }
         };
         if is_float(column.data_type()) {
             let (value, _) = value.get();
-            return Ok(ieee_compare(&column, value, self.comparison)?);
+            return ieee_compare(&column, value, self.comparison).map_err(refused);
         }
-        Ok(match self.comparison {
+        match self.comparison {
             Comparison::Eq => cmp::eq(&column, &value),
             Comparison::NotEq => cmp::neq(&column, &value),
             Comparison::Lt => cmp::lt(&column, &value),
             Comparison::LtEq => cmp::lt_eq(&column, &value),
             Comparison::Gt => cmp::gt(&column, &value),
             Comparison::GtEq => cmp::gt_eq(&column, &value),
-        }?)
+        }
+        .map_err(refused)
     }
 }
 
