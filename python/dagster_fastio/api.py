@@ -185,6 +185,25 @@ def _native_filters(filters: Sequence[Filter] | None) -> list[tuple[str, str, pa
     return native
 
 
+def _read_arguments(
+    uri: PathOrUri,
+    columns: Sequence[str] | None,
+    storage_options: dict[str, str] | None,
+    memory_map: bool,
+    format: str | None,
+    filters: Sequence[Filter] | None,
+) -> tuple[Any, ...]:
+    """The native read functions' arguments, in their order."""
+    return (
+        os.fspath(uri),
+        _column_list(columns),
+        storage_options,
+        memory_map,
+        format_of(uri, format),
+        _native_filters(filters),
+    )
+
+
 def _stream_error(error: pa.ArrowException) -> FastIOError:
     for corrupt in (_CORRUPT_MESSAGE, _CORRUPT_PARQUET_MESSAGE):
         if corrupt in str(error):
@@ -383,12 +402,7 @@ def read(
     AND-ed, as pyarrow's) keep only the rows that pass, in either format.
     """
     native = _core.read_file(
-        os.fspath(uri),
-        _column_list(columns),
-        storage_options,
-        memory_map,
-        format_of(uri, format),
-        _native_filters(filters),
+        *_read_arguments(uri, columns, storage_options, memory_map, format, filters)
     )
     return _read_all(native)
 
@@ -406,17 +420,12 @@ def read_batches(
 
     Batches are decoded one at a time as they are read; from a store, the next ranges are
     already downloading. A stream that replaces a dictionary part-way is the exception: it is
-    decoded when opened. A Parquet file is decoded one row group at a time, in batches of up to
-    65,536 rows. ``memory_map``,
-    ``format`` and ``filters`` are as for :func:`read`.
+    decoded when opened. A Parquet file is fetched and decoded one row group at a time, in
+    batches of up to 65,536 rows. ``memory_map``, ``format`` and ``filters`` are as for
+    :func:`read`.
     """
     native = _core.read_file_batches(
-        os.fspath(uri),
-        _column_list(columns),
-        storage_options,
-        memory_map,
-        format_of(uri, format),
-        _native_filters(filters),
+        *_read_arguments(uri, columns, storage_options, memory_map, format, filters)
     )
     return _lazy_reader(native)
 

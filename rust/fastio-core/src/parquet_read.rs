@@ -17,7 +17,7 @@ use parquet::arrow::arrow_reader::{
 };
 use parquet::arrow::ProjectionMask;
 use parquet::errors::ParquetError;
-use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
+use parquet::file::metadata::ParquetMetaDataReader;
 use parquet::file::reader::{ChunkReader, Length};
 use rayon::prelude::*;
 use tokio::runtime::Runtime;
@@ -103,10 +103,6 @@ impl ParquetContents {
             }
         };
         let metadata = read_metadata(&source, size)?;
-        let metadata = guarded(|| {
-            ArrowReaderMetadata::try_new(Arc::new(metadata), ArrowReaderOptions::new())
-                .map_err(read_error)
-        })?;
         let full = writer_schema(&metadata);
         let projection = match columns {
             None => (0..full.fields().len()).collect::<Vec<_>>(),
@@ -375,12 +371,7 @@ pub(crate) fn footer_from_tail(
     tail: &Buffer,
     read: impl Fn(u64, u64) -> Result<Buffer>,
 ) -> Result<ParquetFooter> {
-    let bytes = metadata_bytes(size, tail, read)?;
-    let metadata = guarded(|| ParquetMetaDataReader::decode_metadata(&bytes).map_err(read_error))?;
-    let metadata = guarded(|| {
-        ArrowReaderMetadata::try_new(Arc::new(metadata), ArrowReaderOptions::new())
-            .map_err(read_error)
-    })?;
+    let metadata = decode_metadata(size, tail, read)?;
     let file = metadata.metadata().file_metadata();
     let pairs = file
         .key_value_metadata()
@@ -401,7 +392,7 @@ pub(crate) fn footer_from_tail(
     })
 }
 
-fn read_metadata(source: &RangeSource, size: u64) -> Result<ParquetMetaData> {
+fn read_metadata(source: &RangeSource, size: u64) -> Result<ArrowReaderMetadata> {
     let tail_start = size.saturating_sub(TAIL_BYTES);
     let read = |start: u64, end: u64| -> Result<Buffer> {
         Ok(source
@@ -410,8 +401,21 @@ fn read_metadata(source: &RangeSource, size: u64) -> Result<ParquetMetaData> {
             .expect("one range asked for"))
     };
     let tail = read(tail_start, size)?;
-    let bytes = metadata_bytes(size, &tail, read)?;
-    guarded(|| ParquetMetaDataReader::decode_metadata(&bytes).map_err(read_error))
+    decode_metadata(size, &tail, read)
+}
+
+/// The file's metadata and the Arrow schema it decodes to, from its last bytes (`tail`).
+fn decode_metadata(
+    size: u64,
+    tail: &Buffer,
+    read: impl Fn(u64, u64) -> Result<Buffer>,
+) -> Result<ArrowReaderMetadata> {
+    let bytes = metadata_bytes(size, tail, read)?;
+    guarded(|| {
+        let metadata = ParquetMetaDataReader::decode_metadata(&bytes).map_err(read_error)?;
+        ArrowReaderMetadata::try_new(Arc::new(metadata), ArrowReaderOptions::new())
+            .map_err(read_error)
+    })
 }
 
 /// The thrift-encoded metadata: before the last 8 bytes (its length and the magic).
@@ -512,19 +516,18 @@ struct FetchedChunks {
 }
 
 impl FetchedChunks {
-    fn piece(&self, start: u64, length: usize) -> parquet::errors::Result<Bytes> {
+    /// The fetched bytes from `start` to the end of the piece holding it.
+    fn from(&self, start: u64) -> Option<Bytes> {
         let index = self.pieces.partition_point(|(offset, _)| *offset <= start);
-        let found = index.checked_sub(1).map(|i| &self.pieces[i]);
-        match found {
-            Some((offset, bytes)) if start - offset + length as u64 <= bytes.len() as u64 => {
-                let at = (start - offset) as usize;
-                Ok(bytes.slice(at..at + length))
-            }
-            _ => Err(ParquetError::General(format!(
-                "bytes {start}..{} lie outside the column chunks the metadata describes",
-                start + length as u64
-            ))),
-        }
+        let (offset, bytes) = &self.pieces[index.checked_sub(1)?];
+        let at = usize::try_from(start - offset).ok()?;
+        (at <= bytes.len()).then(|| bytes.slice(at..))
+    }
+
+    fn outside(start: u64, end: u64) -> ParquetError {
+        ParquetError::General(format!(
+            "bytes {start}..{end} lie outside the column chunks the metadata describes"
+        ))
     }
 }
 
@@ -538,20 +541,16 @@ impl ChunkReader for FetchedChunks {
     type T = bytes::buf::Reader<Bytes>;
 
     fn get_read(&self, start: u64) -> parquet::errors::Result<Self::T> {
-        let index = self.pieces.partition_point(|(offset, _)| *offset <= start);
-        let found = index.checked_sub(1).map(|i| &self.pieces[i]);
-        match found {
-            Some((offset, bytes)) if start - offset <= bytes.len() as u64 => {
-                Ok(bytes.slice((start - offset) as usize..).reader())
-            }
-            _ => Err(ParquetError::General(format!(
-                "byte {start} lies outside the column chunks the metadata describes"
-            ))),
-        }
+        self.from(start)
+            .map(Buf::reader)
+            .ok_or_else(|| Self::outside(start, start + 1))
     }
 
     fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<Bytes> {
-        self.piece(start, length)
+        match self.from(start) {
+            Some(rest) if length <= rest.len() => Ok(rest.slice(..length)),
+            _ => Err(Self::outside(start, start + length as u64)),
+        }
     }
 }
 
