@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pytest
-from servers import S3Server
+from servers import FakeGcs, S3Server
 
 from dagster_fastio.examples.flights import flights_archive, load_flights
 
@@ -62,6 +63,15 @@ def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def gcs_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeGcs]:
+    """fake-gcs-server over a temporary folder (reads through gs://; uploads through its JSON
+    API, as tests/test_store_gcs.py explains)."""
+    server = FakeGcs(tmp_path_factory.mktemp("fake-gcs"))
+    yield server
+    server.stop()
+
+
 @pytest.fixture(params=["s3s-fs", "moto"])
 def s3_server(request: pytest.FixtureRequest) -> S3Server:
     """Each S3 implementation the core checks run against."""
@@ -82,3 +92,32 @@ def bucket(s3_server: S3Server) -> str:
 def s3s_bucket(s3s_server: S3Server) -> str:
     """A new, empty bucket on s3s-fs for one test."""
     return s3s_server.create_bucket(f"s3s-{os.getpid()}-{next(_bucket_numbers)}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Dagster's own tests of the managers this package replaces run against FastIOManager, with
+# FilesystemIOManager beside it as the control (tests/test_dropin_*.py).
+
+DROP_IN_MANAGERS = ("fast", "filesystem")
+
+
+@pytest.fixture(params=DROP_IN_MANAGERS)
+def manager_kind(request: pytest.FixtureRequest) -> str:
+    """"fast" (FastIOManager) or "filesystem" (FilesystemIOManager, the control)."""
+    return request.param
+
+
+@pytest.fixture
+def make_io_manager(manager_kind: str) -> Callable[..., Any]:
+    """Builds the manager under test over a base folder: ``make_io_manager(base_dir)``."""
+    import dagster as dg
+
+    from dagster_fastio import FastIOManager
+
+    def make(base_dir: str | os.PathLike[str] | None = None) -> Any:
+        base = None if base_dir is None else os.fspath(base_dir)
+        if manager_kind == "fast":
+            return FastIOManager(base_path=base)
+        return dg.FilesystemIOManager(base_dir=base)
+
+    return make

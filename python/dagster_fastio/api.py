@@ -19,7 +19,13 @@ import pyarrow as pa
 
 from dagster_fastio import _core
 from dagster_fastio.convert import to_arrow_source
-from dagster_fastio.errors import CorruptFileError, FastIOError, ObjectChangedError, StoreError
+from dagster_fastio.errors import (
+    CorruptFileError,
+    FastIOError,
+    NotPicklableError,
+    ObjectChangedError,
+    StoreError,
+)
 
 __all__ = [
     "COMPAT_LEVELS",
@@ -41,10 +47,12 @@ __all__ = [
     "describe",
     "encode",
     "exists",
+    "list_objects",
     "open_writer",
     "read",
     "read_batches",
     "read_footer",
+    "read_object",
     "read_pickle",
     "read_pickle_payload",
     "stored_size",
@@ -646,7 +654,16 @@ def write_pickle(
 ) -> WriteInfo:
     """Pickles ``obj`` (protocol 5) and stores it zstd-compressed at ``uri``, atomically."""
     start = time.perf_counter()
-    data = pickle.dumps(obj, protocol=5)
+    try:
+        data = pickle.dumps(obj, protocol=5)
+    # What pickling raises for a lambda, a lock, a local class or a cycle too deep to walk.
+    except (pickle.PicklingError, AttributeError, TypeError, ImportError, RecursionError) as e:
+        if isinstance(e, RecursionError):
+            # str() of an object too deep to pickle can exceed the recursion limit too.
+            described = f"a {type(obj).__qualname__} nested too deeply"
+        else:
+            described = f"{type(obj).__qualname__} ({e})"
+        raise NotPicklableError(f"cannot pickle {described}") from e
     stored_bytes, parts = _core.write_zstd_file(
         os.fspath(uri),
         data,
@@ -693,6 +710,33 @@ def delete_all(uris: Sequence[PathOrUri], storage_options: dict[str, str] | None
     """Deletes every one of ``uris``; absent ones are not an error. Objects of one store go in
     one batched request where the store has one (S3's DeleteObjects)."""
     _core.delete_objects([os.fspath(uri) for uri in uris], storage_options)
+
+
+def read_object(uri: PathOrUri, storage_options: dict[str, str] | None = None) -> pa.Buffer:
+    """The bytes of the file or object at ``uri`` as they are stored (one version of an
+    object); ``FileNotFoundError`` when absent."""
+    return pa.array(_core.read_object(os.fspath(uri), storage_options)).buffers()[1] or (
+        pa.py_buffer(b"")
+    )
+
+
+def list_objects(
+    uri: PathOrUri, storage_options: dict[str, str] | None = None
+) -> list[tuple[str, int]]:
+    """``(uri, size)`` of every file below the folder ``uri`` (a local folder, walked, or a
+    store prefix, listed), sorted by URI."""
+    text = os.fspath(uri)
+    if is_remote(text):
+        return sorted(_core.list_objects(text, storage_options))
+    found = []
+    for folder, _, names in os.walk(text):
+        for name in names:
+            path = os.path.join(folder, name)
+            try:
+                found.append((path, os.stat(path).st_size))
+            except FileNotFoundError:  # removed while the folder was walked
+                continue
+    return sorted(found)
 
 
 def stored_size(uri: PathOrUri, storage_options: dict[str, str] | None = None) -> int:

@@ -80,8 +80,15 @@ class FastIOManagerComponent(dg.Component, dg.Resolvable, dg.Model):
     report_total_rows: bool = Field(
         default=True,
         description=(
-            "For partitioned assets, also report dagster/row_count over every stored partition "
-            "(one footer read per stored partition)."
+            "For partitioned assets of at most 100 keys, also report dagster/row_count over "
+            "every stored partition (one footer read per key)."
+        ),
+    )
+    read_replaced_pickles: bool = Field(
+        default=True,
+        description=(
+            "Load what FilesystemIOManager or a cloud pickle manager stored at the same base "
+            "when none of this package's files is there."
         ),
     )
     storage_options: dict[str, str] = Field(

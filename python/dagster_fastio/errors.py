@@ -6,7 +6,13 @@ They live in Python so that ``CorruptFileError`` can be both a ``FastIOError`` a
 
 from __future__ import annotations
 
-__all__ = ["CorruptFileError", "FastIOError", "ObjectChangedError", "StoreError"]
+__all__ = [
+    "CorruptFileError",
+    "FastIOError",
+    "NotPicklableError",
+    "ObjectChangedError",
+    "StoreError",
+]
 
 
 class FastIOError(Exception):
@@ -27,3 +33,7 @@ class ObjectChangedError(StoreError):
     A read sees one version of an object or raises this: ``read`` retries a few times before
     raising it, ``read_batches`` raises it at the first batch after the change.
     """
+
+
+class NotPicklableError(FastIOError, TypeError):
+    """An object that is not a table could not be pickled; the cause is chained."""

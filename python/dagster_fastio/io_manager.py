@@ -23,6 +23,7 @@ from dagster_fastio.api import (
     read_pickle,
 )
 from dagster_fastio.datasets import dataset_kind, open_dataset
+from dagster_fastio.errors import NotPicklableError
 from dagster_fastio.layout import PICKLE_SUFFIX, TABLE_SUFFIX, Location, make_room_for_partitions
 from dagster_fastio.metadata import pickle_metadata, range_metadata, table_metadata
 from dagster_fastio.partition_ranges import plan_split
@@ -38,6 +39,9 @@ from dagster_fastio.table_types import (
 __all__ = ["PICKLE_SUFFIX", "TABLE_SUFFIX", "TYPE_METADATA_KEY", "FastIOManager", "read_pickle"]
 
 COMPRESSION_METADATA_KEY = "fastio/compression"
+# Past this many keys in the partitions definition, a partition's write does not add up every
+# partition's rows: reading each footer would make a write's cost grow with the definition.
+TOTAL_ROWS_MAX_PARTITIONS = 100
 FORMAT_METADATA_KEY = "fastio/format"
 
 
@@ -116,8 +120,21 @@ class FastIOManager(dg.ConfigurableIOManager):
     report_total_rows: bool = Field(
         default=True,
         description=(
-            "For partitioned assets, also report dagster/row_count: the rows of every stored "
-            "partition, read from their footers (one small read per stored partition)."
+            "For partitioned assets whose definition holds at most "
+            f"{TOTAL_ROWS_MAX_PARTITIONS} keys, also report dagster/row_count: the rows of "
+            "every stored partition, read from their footers (one small read per key). Larger "
+            "definitions report dagster/partition_row_count only, so that a partition's write "
+            "costs the same whatever the definition holds."
+        ),
+    )
+    read_replaced_pickles: bool = Field(
+        default=True,
+        description=(
+            "Load what FilesystemIOManager, S3PickleIOManager, GCSPickleIOManager and "
+            "ADLS2PickleIOManager stored at the same base (a pickle at the key's path, no "
+            "suffix) when none of this package's files is there, unpickling it as they did; "
+            "the next write of the key replaces it. See the README's 'Switching from "
+            "FilesystemIOManager or S3PickleIOManager'."
         ),
     )
     storage_options: dict[str, str] = Field(
@@ -176,6 +193,7 @@ class FastIOManager(dg.ConfigurableIOManager):
                 statistics=self.column_stats,
                 format=self.format.lower(),
                 compat=self.compat.lower(),
+                read_replaced=self.read_replaced_pickles,
             )
         return self._built
 
@@ -187,23 +205,18 @@ class FastIOManager(dg.ConfigurableIOManager):
     # -- output ---------------------------------------------------------------------------
 
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
-        if obj is None:
-            context.log.debug("The output is None: nothing is stored.")
-            return
+        # Dagster calls no I/O manager for an output typed None or Nothing; any other None is
+        # stored, as UPathIOManager stores it, so that a downstream input loads None.
         storage = self._storage
         stem = asset_stem = self._stem(context)
         partitioned = context.has_asset_key and context.has_asset_partitions
         if partitioned:
             stems = asset_stem.partitions(context.asset_partition_keys)
-            if make_room_for_partitions(asset_stem):
-                context.log.warning(
-                    f"Removing {asset_stem}, left by a non-partitioned version of "
-                    f"{context.asset_key}, to make room for the partitions' folder."
-                )
             if len(stems) != 1:
                 self._handle_partition_range(context, obj, asset_stem, stems)
                 return
             stem = next(iter(stems.values()))
+            self._make_room_for_partitions(context, stem)
         metadata = None
         table_type = table_type_of(obj)
         if table_type is not None:
@@ -232,8 +245,17 @@ class FastIOManager(dg.ConfigurableIOManager):
                     "(mixed Python objects?): stored as a zstd pickle instead of an Arrow table."
                 )
         if metadata is None:
-            info = storage.write_pickle(obj, stem.pickle)
+            info = self._write_pickle(context, obj, stem.pickle)
             metadata, stale = pickle_metadata(info, obj), list(storage.table_paths(stem))
+            if obj is None:
+                # As UPathIOManager: a None output is usually an asset that stores its data
+                # elsewhere, and a path to a pickle of None would mislead.
+                metadata = {}
+        if storage.replaced_pickle_exists(stem):
+            # Written in this package's format now: the replaced manager's pickle of the key
+            # would be an older version, which that manager would have overwritten too.
+            context.log.info(f"Removing {stem}, this key's pickle from the replaced I/O manager.")
+            stale.append(stem)
         # A type change (table <-> object) must not leave the old format behind to be loaded.
         storage.delete(*stale)
         if partitioned and self.report_total_rows:
@@ -241,6 +263,29 @@ class FastIOManager(dg.ConfigurableIOManager):
             if total is not None:
                 metadata["dagster/row_count"] = dg.MetadataValue.int(total)
         context.add_output_metadata(metadata)
+
+    def _write_pickle(self, context: dg.OutputContext, obj: Any, path: Location) -> Any:
+        try:
+            return self._storage.write_pickle(obj, path)
+        except NotPicklableError as e:
+            # FilesystemIOManager raises this for an output it cannot pickle, so do we.
+            raise dg.DagsterInvariantViolationError(
+                f"Object {type(obj).__qualname__} is not picklable: {_output_name(context)} "
+                f"could not be stored ({e.__cause__!r}). FastIOManager stores tables (pandas, "
+                "polars, pyarrow, any Arrow stream) as Arrow files and pickles anything else: "
+                "return a table, or an object pickle can store."
+            ) from e
+
+    def _make_room_for_partitions(self, context: dg.OutputContext, stem: Location) -> None:
+        """Removes a file where the partition's folder goes, exactly where UPathIOManager does:
+        the partition file's own folder, which a non-partitioned version of the asset left as
+        a file (FilesystemIOManager's pickle has no suffix)."""
+        folder = stem.parent
+        if make_room_for_partitions(folder):
+            context.log.warning(
+                f"Removing {folder}, left by a non-partitioned version of "
+                f"{context.asset_key.to_user_string()}, to make room for the partitions' folder."
+            )
 
     def _handle_partition_range(
         self, context: dg.OutputContext, obj: Any, stem: Location, stems: dict[str, Location]
@@ -256,6 +301,8 @@ class FastIOManager(dg.ConfigurableIOManager):
         storage = self._storage
         data = table_type.to_stream(obj)
         format = output_format(context, storage)
+        for partition in stems.values():
+            self._make_room_for_partitions(context, partition)
         plan = plan_split(
             context,
             stem,
@@ -285,16 +332,24 @@ class FastIOManager(dg.ConfigurableIOManager):
         context.add_output_metadata(metadata)
 
     def _stored_rows(self, context: dg.OutputContext, stem: Location) -> int | None:
-        """Rows of every stored partition of the asset, from their footers; None when the
-        partition keys cannot be listed here."""
+        """Rows of every stored partition of the asset, from their footers, read after this
+        output was written (so a concurrent write that finished first is counted); None when
+        the definition holds more than ``TOTAL_ROWS_MAX_PARTITIONS`` keys, or they cannot be
+        listed here."""
         try:
             instance = context.step_context.instance
         except dg.DagsterInvariantViolationError:
             instance = None
+        partitions_def = context.asset_partitions_def
         try:
-            keys = context.asset_partitions_def.get_partition_keys(
-                dynamic_partitions_store=instance
-            )
+            count = _count_partition_keys(partitions_def, instance)
+            if count > TOTAL_ROWS_MAX_PARTITIONS:
+                context.log.debug(
+                    f"No dagster/row_count: the partitions definition holds {count} keys, more "
+                    f"than the {TOTAL_ROWS_MAX_PARTITIONS} a write adds up."
+                )
+                return None
+            keys = partitions_def.get_partition_keys(dynamic_partitions_store=instance)
         except Exception:  # a dynamic partitioning without an instance to list it
             return None
         storage = self._storage
@@ -323,6 +378,13 @@ class FastIOManager(dg.ConfigurableIOManager):
 
     def load_input(self, context: dg.InputContext) -> Any:
         spec = InputSpec.of(_input_annotation(context))
+
+        def on_replaced(stem: Location) -> None:
+            context.log.info(
+                f"Loaded {stem}, a pickle the replaced I/O manager stored: no file of this "
+                "package's is there yet (the next materialization writes one)."
+            )
+
         storage, stem = self._input_storage(context), self._stem(context)
         columns = (context.definition_metadata or {}).get("columns")
         partitioned = context.has_asset_key and context.has_asset_partitions
@@ -339,25 +401,26 @@ class FastIOManager(dg.ConfigurableIOManager):
                 on_missing=lambda uri: context.log.warning(f"Skipped missing partition {uri}."),
             )
         if not partitioned:
-            return storage.load(stem, spec.table_type, columns, spec.optional)
+            return storage.load(stem, spec.table_type, columns, spec.optional, on_replaced)
         stems = stem.partitions(context.asset_partition_keys)
         if not stems:
             return {} if spec.by_partition else None
         if len(stems) == 1 and not spec.by_partition:
-            return storage.load(next(iter(stems.values())), spec.table_type, columns, spec.optional)
+            only = next(iter(stems.values()))
+            return storage.load(only, spec.table_type, columns, spec.optional, on_replaced)
         table_type = spec.table_type
         if table_type is None:
             # A dict (or no table type): one value per partition, of the dict's value type.
             return self._load_partitions(
-                context, stems, lambda s: storage.load(s, spec.value_type, columns)
+                context,
+                stems,
+                lambda s: storage.load(s, spec.value_type, columns, on_replaced=on_replaced),
             )
         # A table type: the partitions' tables as one value of that type.
         parts = self._load_partitions(
             context,
             stems,
-            lambda s: storage.first_table(
-                s, lambda path: table_type.read_part(path.text, storage, columns)
-            ),
+            lambda s: storage.load_part(s, table_type, columns, on_replaced),
         )
         if not parts:
             raise FileNotFoundError(
@@ -443,3 +506,22 @@ def _input_annotation(context: dg.InputContext) -> Any:
         return context.dagster_type.typing_type
     except dg.DagsterInvariantViolationError:
         return Any
+
+
+def _output_name(context: dg.OutputContext) -> str:
+    if context.has_asset_key:
+        return f"the output of asset {context.asset_key.to_user_string()}"
+    try:
+        return f"output {context.name!r} of step {context.step_key!r}"
+    except dg.DagsterInvariantViolationError:
+        return f"output {context.name!r}"
+
+
+def _count_partition_keys(partitions_def: dg.PartitionsDefinition, instance: Any) -> int:
+    """The keys of a partitions definition, counted without listing them where Dagster can
+    (time windows are counted by arithmetic)."""
+    loading_context = getattr(dg, "partition_loading_context", None)
+    if loading_context is None:  # Dagster before partition loading contexts: keys are listed
+        return len(partitions_def.get_partition_keys(dynamic_partitions_store=instance))
+    with loading_context(dynamic_partitions_store=instance):
+        return partitions_def.get_num_partitions()

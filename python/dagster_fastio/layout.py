@@ -106,6 +106,13 @@ class Location:
         """The stem of each partition under this (unpartitioned) stem."""
         return {key: self.joinpath(*_partition_segments(key)) for key in partition_keys}
 
+    @property
+    def parent(self) -> Location:
+        """The folder (or key prefix) this location is in."""
+        if self.remote:
+            return Location(self.text.rsplit("/", 1)[0], remote=True)
+        return Location(os.path.dirname(self.text), remote=False)
+
     def with_suffix(self, suffix: str) -> Location:
         # Appending keeps dots in partition keys: "0.0-to-1.0" becomes "0.0-to-1.0.arrow".
         return Location(self.text + suffix, self.remote)

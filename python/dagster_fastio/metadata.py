@@ -89,6 +89,7 @@ def range_metadata(
         "partitions": dg.MetadataValue.int(len(infos)),
         "dagster/storage_kind": dg.MetadataValue.text(storage_kind(folder)),
         "dagster/uri": dg.MetadataValue.path(folder),
+        "path": dg.MetadataValue.path(folder),
         "raw_bytes": dg.MetadataValue.int(raw),
         "stored_bytes": dg.MetadataValue.int(stored),
         "compression": dg.MetadataValue.text(infos[0].compression),
@@ -131,6 +132,8 @@ def pickle_metadata(info: WriteInfo, obj: Any) -> dict[str, Any]:
 def _storage_metadata(info: WriteInfo) -> dict[str, Any]:
     metadata = {
         "dagster/uri": dg.MetadataValue.path(info.uri),
+        # FilesystemIOManager's key for the same thing, which sensors and scripts read.
+        "path": dg.MetadataValue.path(info.uri),
         "raw_bytes": dg.MetadataValue.int(info.raw_bytes),
         "stored_bytes": dg.MetadataValue.int(info.stored_bytes),
         "compression": dg.MetadataValue.text(info.compression),

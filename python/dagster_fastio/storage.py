@@ -15,6 +15,7 @@ import pyarrow as pa
 from dagster_fastio import api
 from dagster_fastio.errors import CorruptFileError, StoreError
 from dagster_fastio.layout import Location
+from dagster_fastio.replaced_pickles import read_replaced_pickle
 from dagster_fastio.table_types import TableType, load_stored_type
 
 TYPE_CHECKING = False
@@ -141,6 +142,9 @@ class Storage:
     format: str = "ipc"
     """The format tables are written in, and looked for first when read."""
     compat: str = "standard"
+    read_replaced: bool = True
+    """Load the pickle a replaced manager stored at a stem when none of this package's files
+    is there (``replaced_pickles``)."""
 
     def table_path(self, stem: Location, format: str | None = None) -> Location:
         """Where the table of ``stem`` goes in ``format`` (default: this storage's)."""
@@ -236,10 +240,16 @@ class Storage:
         return None
 
     def load(
-        self, stem: Location, table_type: TableType | None, columns: Any, optional: bool = False
+        self,
+        stem: Location,
+        table_type: TableType | None,
+        columns: Any,
+        optional: bool = False,
+        on_replaced: Callable[[Location], None] | None = None,
     ) -> Any:
         """The value stored at ``stem``: its table as ``table_type`` (None: as it was stored),
-        else its pickle; when neither is there, None if ``optional``, else ``FileNotFoundError``."""
+        else its pickle, else the pickle a replaced manager stored there (``on_replaced`` is
+        told); when none is there, None if ``optional``, else ``FileNotFoundError``."""
         # Each read reports absence itself, so a store is asked once per format, not twice.
         try:
             if table_type is None:
@@ -251,12 +261,60 @@ class Storage:
             return self.read_pickle(stem.pickle)
         except FileNotFoundError:
             pass
+        try:
+            obj = self.read_replaced_pickle(stem, on_replaced)
+            return obj if table_type is None else table_type.from_object(obj, columns)
+        except FileNotFoundError:
+            pass
         if optional:
             return None
-        raise FileNotFoundError(
+        raise FileNotFoundError(self._nothing_stored(stem))
+
+    def load_part(
+        self,
+        stem: Location,
+        table_type: TableType,
+        columns: Any,
+        on_replaced: Callable[[Location], None] | None = None,
+    ) -> Any:
+        """One of several partitions as a part ``table_type.combine`` takes: its table, else
+        the table a replaced manager pickled there; ``FileNotFoundError`` when neither."""
+        try:
+            return self.first_table(stem, lambda p: table_type.read_part(p.text, self, columns))
+        except FileNotFoundError:
+            pass
+        try:
+            obj = self.read_replaced_pickle(stem, on_replaced)
+        except FileNotFoundError:
+            raise FileNotFoundError(self._nothing_stored(stem)) from None
+        return table_type.part_of_object(obj, columns)
+
+    def read_replaced_pickle(
+        self, stem: Location, on_replaced: Callable[[Location], None] | None = None
+    ) -> Any:
+        """The pickle a replaced manager stored at ``stem`` (``on_replaced`` is told);
+        ``FileNotFoundError`` when none is there or reading them is off."""
+        if not self.read_replaced:
+            raise FileNotFoundError(f"no table stored at {self.table_path(stem)}")
+        obj = read_replaced_pickle(stem, self.storage_options)
+        if on_replaced is not None:
+            on_replaced(stem)
+        return obj
+
+    def replaced_pickle_exists(self, stem: Location) -> bool:
+        """Whether a file or object that may be a replaced manager's pickle is at ``stem``."""
+        if not self.read_replaced:
+            return False
+        if stem.remote:
+            return self.exists(stem.text)
+        return os.path.isfile(stem.text)
+
+    def _nothing_stored(self, stem: Location) -> str:
+        replaced = f", nor a pickle at {stem}" if self.read_replaced else ""
+        return (
             f"nothing stored at {self.table_path(stem)} (nor "
             f"{os.path.basename(self.table_paths(stem)[1].text)}, "
-            f"{os.path.basename(stem.pickle.text)}): has the "
+            f"{os.path.basename(stem.pickle.text)}{replaced}): has the "
             "upstream output been materialized?"
         )
 

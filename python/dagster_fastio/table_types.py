@@ -124,8 +124,36 @@ class TableType:
             raise FileNotFoundError(f"no table stored at {uri}") from None
 
     def combine(self, parts: list[Any], storage: Storage, columns: list[str] | None) -> Any:
-        """The parts ``read_part`` loaded, as one value of this type."""
+        """The parts ``read_part`` (or ``part_of_object``) loaded, as one value of this type."""
         return self.from_table(_unmark(_concat(parts)))
+
+    def from_object(self, obj: Any, columns: list[str] | None) -> Any:
+        """An object a replaced manager pickled, as this type: a table of another type is
+        converted through Arrow as a stored file would be; anything else is returned as it is,
+        as the replaced manager returned it."""
+        stored = table_type_of(obj)
+        if stored is None or (stored is self and not columns):
+            return obj
+        return self.from_table(_table_of(stored, obj, columns))
+
+    def part_of_object(self, obj: Any, columns: list[str] | None) -> Any:
+        """An object a replaced manager pickled for one of several partitions, as a part
+        ``combine`` takes."""
+        stored = table_type_of(obj)
+        if stored is None:
+            raise TypeError(
+                f"a partition holds a pickled {type(obj).__qualname__}, not a table: it cannot "
+                f"be combined into one {self.name}; annotate the input as a dict to load each "
+                "partition as it was stored"
+            )
+        return _table_of(stored, obj, columns)
+
+
+def _table_of(stored: TableType, obj: Any, columns: list[str] | None) -> pa.Table:
+    """A table object as an Arrow table, without the type mark, projected to ``columns``."""
+    data = stored.to_arrow(obj)
+    table = _unmark(data if isinstance(data, pa.Table) else data.read_all())
+    return table.select(columns) if columns else table
 
 
 class ArrowTable(TableType):
@@ -219,6 +247,11 @@ class PolarsLazyFrame(PolarsFrame):
     def combine(self, parts: list[Any], storage: Storage, columns: list[str] | None) -> Any:
         import polars as pl
 
+        if not all(isinstance(part, str) for part in parts):
+            # Some partitions are a replaced manager's pickles, already in memory: the others
+            # are read too, and the frame is lazy over the loaded table.
+            tables = [storage.read(p, columns) if isinstance(p, str) else p for p in parts]
+            return self.from_table(_unmark(_concat(tables)))
         paths: list[str] = parts
         if not any(is_remote(path) for path in paths):
             frame = _scan_local_files(paths)

@@ -82,6 +82,23 @@ pub fn read_zstd(location: Location) -> Result<Vec<u8>> {
     }
 }
 
+/// Reads a whole file or object as it is stored, from one version of it: a payload another
+/// program wrote (the plain pickles of the I/O managers this package replaces).
+pub fn read_raw(location: Location) -> Result<arrow_buffer::Buffer> {
+    match location {
+        Location::Local(path) => std::fs::read(&path)
+            .map(arrow_buffer::Buffer::from_vec)
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::NotFound => FastIoError::NotFound(path.display().to_string()),
+                _ => FastIoError::io(format!("reading {}", path.display()), e),
+            }),
+        Location::Remote(object) => retry_if_changed(|| match object.pin()? {
+            (_, 0) => Ok(arrow_buffer::Buffer::from_vec(Vec::<u8>::new())),
+            (object, size) => object.read_range(0..size),
+        }),
+    }
+}
+
 /// Reads and decompresses a local file written by [`write_zstd_file`].
 pub fn read_zstd_file(path: &Path) -> Result<Vec<u8>> {
     read_zstd(Location::Local(path.to_path_buf()))

@@ -1,3 +1,7 @@
+use std::sync::Arc;
+
+use arrow_array::UInt8Array;
+use arrow_buffer::ScalarBuffer;
 use pyo3::prelude::*;
 use pyo3_arrow::PyArray;
 
@@ -45,4 +49,22 @@ pub fn read_zstd_file(
         fastio_core::blob::read_zstd(location(&uri, storage_options)?)
     })?;
     Ok(bytes_array(data))
+}
+
+/// The bytes stored at `uri` as they are (one version of an object), as a uint8 Arrow array.
+#[pyfunction]
+#[pyo3(signature = (uri, storage_options = None))]
+pub fn read_object(
+    py: Python<'_>,
+    uri: String,
+    storage_options: PyStorageOptions,
+) -> PyResult<PyArray> {
+    let data = detached(py, || {
+        fastio_core::blob::read_raw(location(&uri, storage_options)?)
+    })?;
+    let len = data.len();
+    let values = ScalarBuffer::new(data, 0, len);
+    Ok(PyArray::from_array_ref(Arc::new(UInt8Array::new(
+        values, None,
+    ))))
 }

@@ -48,5 +48,7 @@ fn _core(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(store::delete_object, module)?)?;
     module.add_function(wrap_pyfunction!(store::delete_objects, module)?)?;
     module.add_function(wrap_pyfunction!(store::object_size, module)?)?;
+    module.add_function(wrap_pyfunction!(store::list_objects, module)?)?;
+    module.add_function(wrap_pyfunction!(blob::read_object, module)?)?;
     Ok(())
 }

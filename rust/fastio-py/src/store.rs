@@ -94,3 +94,17 @@ pub fn object_size(
 ) -> PyResult<u64> {
     detached(py, move || location(&uri, storage_options)?.size())
 }
+
+/// `(uri, size)` of every object below the folder `uri` names in a store.
+#[pyfunction]
+#[pyo3(signature = (uri, storage_options = None))]
+pub fn list_objects(
+    py: Python<'_>,
+    uri: String,
+    storage_options: PyStorageOptions,
+) -> PyResult<Vec<(String, u64)>> {
+    detached(py, move || {
+        let options = StoreOptions::new(storage_options.unwrap_or_default());
+        fastio_core::store::list_below(&uri, &options)
+    })
+}

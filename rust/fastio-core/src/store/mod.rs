@@ -158,6 +158,15 @@ impl RemoteObject {
                 // It existed when the read began: deleted since, which is a change too.
                 return FastIoError::Changed(self.uri.clone());
             }
+            object_store::Error::NotFound { .. } if names_a_missing_bucket(&error) => {
+                return FastIoError::Store {
+                    uri: self.uri.clone(),
+                    message: self.redact(format!(
+                        "the bucket or container does not exist: {}",
+                        describe(&error)
+                    )),
+                };
+            }
             object_store::Error::NotFound { .. } => return FastIoError::NotFound(self.uri.clone()),
             object_store::Error::Precondition { .. } if self.pin.is_some() => {
                 return FastIoError::Changed(self.uri.clone());
@@ -366,6 +375,52 @@ impl Location {
             Location::Remote(object) => object.delete(),
         }
     }
+}
+
+/// Every object below the folder `uri` names (`s3://bucket/prefix`, or a bucket alone), with
+/// its size, in the store's order; S3 answers 1,000 keys a request.
+pub fn list_below(uri: &str, options: &StoreOptions) -> Result<Vec<(String, u64)>> {
+    let trimmed = uri.trim_end_matches('/');
+    let (scheme, rest) = trimmed.split_once("://").ok_or_else(|| {
+        FastIoError::InvalidArgument(format!("{uri:?} is not an object-store URI"))
+    })?;
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    let root = format!("{scheme}://{bucket}");
+    // Parsed with a key below it, for the store and the redactor of its bucket.
+    let Location::Remote(anchor) = Location::parse(&format!("{root}/_"), options)? else {
+        return Err(FastIoError::InvalidArgument(format!(
+            "{uri:?} is a local path, not an object-store URI"
+        )));
+    };
+    let anchor = RemoteObject {
+        uri: trimmed.to_string(),
+        ..anchor
+    };
+    let prefix = match prefix.trim_matches('/') {
+        "" => None,
+        key => Some(ObjectPath::parse(key).map_err(|e| {
+            FastIoError::InvalidArgument(format!("{uri:?} is not a valid object path: {e}"))
+        })?),
+    };
+    let store = anchor.store.clone();
+    let listed: Vec<_> = runtime()?.block_on(async move {
+        use futures::StreamExt;
+        store.list(prefix.as_ref()).collect::<Vec<_>>().await
+    });
+    listed
+        .into_iter()
+        .map(|entry| match entry {
+            Ok(meta) => Ok((format!("{root}/{}", meta.location), meta.size)),
+            Err(error) if names_a_missing_bucket(&error) => Err(FastIoError::Store {
+                uri: anchor.uri.clone(),
+                message: anchor.redact(format!(
+                    "the bucket or container does not exist: {}",
+                    describe(&error)
+                )),
+            }),
+            Err(error) => Err(anchor.error(error)),
+        })
+        .collect()
 }
 
 /// Whether an error is about the bucket or container rather than the object: S3 says
