@@ -9,6 +9,7 @@ through the fault proxy in front of s3s-fs.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from pathlib import Path
 from typing import Any
@@ -126,29 +127,30 @@ def test_a_partition_write_asks_the_store_the_same_whatever_the_definition_holds
 ) -> None:
     options = s3s_server.options(endpoint=counting_proxy.endpoint)
     requests: dict[str, int] = {}
-    for name, (partitions_def, dynamic_keys) in definitions().items():
-        instance = dg.DagsterInstance.ephemeral()
-        if dynamic_keys:
-            instance.add_dynamic_partitions("tenants", dynamic_keys)
-        key = dynamic_keys[-1] if dynamic_keys else partitions_def.get_last_partition_key()
-        assert key is not None
-        manager = FastIOManager(
-            base_path=f"s3://{s3s_bucket}/{name.split()[1]}",
-            storage_options=options,
-            # The 24-key definition would add up its partitions' rows: off, to compare the
-            # write itself.
-            report_total_rows=name != "24 static",
-        )
-        for attempt in range(2):  # a first write, then a rewrite of the same key
-            counting_proxy.requests.clear()
-            result = dg.materialize(
-                [partitioned_asset(partitions_def, rows=ROWS + attempt)],
-                partition_key=key,
-                instance=instance,
-                resources={"io_manager": manager},
+    with contextlib.ExitStack() as stack:
+        for name, (partitions_def, dynamic_keys) in definitions().items():
+            instance = stack.enter_context(dg.DagsterInstance.ephemeral())
+            if dynamic_keys:
+                instance.add_dynamic_partitions("tenants", dynamic_keys)
+            key = dynamic_keys[-1] if dynamic_keys else partitions_def.get_last_partition_key()
+            assert key is not None
+            manager = FastIOManager(
+                base_path=f"s3://{s3s_bucket}/{name.split()[1]}",
+                storage_options=options,
+                # The 24-key definition would add up its partitions' rows: off, to compare the
+                # write itself.
+                report_total_rows=name != "24 static",
             )
-            assert row_metadata(result) == (None, ROWS + attempt)
-            requests[f"{name}, write {attempt + 1}"] = len(counting_proxy.requests)
+            for attempt in range(2):  # a first write, then a rewrite of the same key
+                counting_proxy.requests.clear()
+                result = dg.materialize(
+                    [partitioned_asset(partitions_def, rows=ROWS + attempt)],
+                    partition_key=key,
+                    instance=instance,
+                    resources={"io_manager": manager},
+                )
+                assert row_metadata(result) == (None, ROWS + attempt)
+                requests[f"{name}, write {attempt + 1}"] = len(counting_proxy.requests)
     firsts = {count for label, count in requests.items() if label.endswith("write 1")}
     rewrites = {count for label, count in requests.items() if label.endswith("write 2")}
     assert len(firsts) == 1 and len(rewrites) == 1, requests

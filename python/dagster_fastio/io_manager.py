@@ -342,11 +342,11 @@ class FastIOManager(dg.ConfigurableIOManager):
             instance = None
         partitions_def = context.asset_partitions_def
         try:
-            count = _count_partition_keys(partitions_def, instance)
+            count = _count_partition_keys(partitions_def, instance, TOTAL_ROWS_MAX_PARTITIONS)
             if count > TOTAL_ROWS_MAX_PARTITIONS:
                 context.log.debug(
-                    f"No dagster/row_count: the partitions definition holds {count} keys, more "
-                    f"than the {TOTAL_ROWS_MAX_PARTITIONS} a write adds up."
+                    "No dagster/row_count: the partitions definition holds more than the "
+                    f"{TOTAL_ROWS_MAX_PARTITIONS} keys a write adds up."
                 )
                 return None
             keys = partitions_def.get_partition_keys(dynamic_partitions_store=instance)
@@ -517,9 +517,22 @@ def _output_name(context: dg.OutputContext) -> str:
         return f"output {context.name!r}"
 
 
-def _count_partition_keys(partitions_def: dg.PartitionsDefinition, instance: Any) -> int:
-    """The keys of a partitions definition, counted without listing them where Dagster can
-    (time windows are counted by arithmetic)."""
+def _count_partition_keys(partitions_def: Any, instance: Any, at_most: int) -> int:
+    """The keys of a partitions definition, or any number above ``at_most`` when it holds
+    more, counted without listing them where Dagster can: time windows by arithmetic, dynamic
+    keys by asking the instance for one page of ``at_most + 1``."""
+    if isinstance(partitions_def, dg.MultiPartitionsDefinition):
+        count = 1
+        for dimension in partitions_def.partitions_defs:
+            count *= _count_partition_keys(dimension.partitions_def, instance, at_most)
+            if count > at_most:
+                return count
+        return count
+    paginated = getattr(instance, "get_paginated_dynamic_partitions", None)
+    dynamic = isinstance(partitions_def, dg.DynamicPartitionsDefinition) and partitions_def.name
+    if dynamic and paginated is not None:
+        page = paginated(partitions_def.name, limit=at_most + 1, ascending=True)
+        return len(page.results)
     loading_context = getattr(dg, "partition_loading_context", None)
     if loading_context is None:  # Dagster before partition loading contexts: keys are listed
         return len(partitions_def.get_partition_keys(dynamic_partitions_store=instance))
