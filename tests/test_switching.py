@@ -186,6 +186,22 @@ def test_switching_back_to_filesystem_io_manager(tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(seen["pandas"], frame(0))
     assert set(before) <= set(stored_files(tmp_path))
 
+    # Forward again: what the old manager wrote since is newer than this package's files
+    # (each write here removes the key's pickle), so it is what loads.
+    @dg.asset(name="table")
+    def newer_table() -> pd.DataFrame:
+        return frame(100)
+
+    materialize([newer_table], dg.FilesystemIOManager(base_dir=str(tmp_path)))
+    seen.clear()
+    result = materialize(
+        [newer_table, settings, nothing, as_polars],
+        FastIOManager(base_path=str(tmp_path)),
+        selection=[as_polars],
+    )
+    assert seen["polars"].equals(pl.from_pandas(frame(100)))
+    assert logged(result, "a pickle the replaced I/O manager stored")
+
 
 # ---------------------------------------------------------------------------------------------
 # Partitions: static, time, multi and dynamic, old pickles and new files mixed.

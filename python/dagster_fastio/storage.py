@@ -15,7 +15,7 @@ import pyarrow as pa
 from dagster_fastio import api
 from dagster_fastio.errors import CorruptFileError, StoreError
 from dagster_fastio.layout import Location
-from dagster_fastio.replaced_pickles import read_replaced_pickle
+from dagster_fastio.replaced_pickles import is_pickle, read_replaced_pickle
 from dagster_fastio.table_types import TableType, load_stored_type
 
 TYPE_CHECKING = False
@@ -250,6 +250,9 @@ class Storage:
         """The value stored at ``stem``: its table as ``table_type`` (None: as it was stored),
         else its pickle, else the pickle a replaced manager stored there (``on_replaced`` is
         told); when none is there, None if ``optional``, else ``FileNotFoundError``."""
+        if self._replaced_pickle_is_newer(stem):
+            obj = self.read_replaced_pickle(stem, on_replaced)
+            return obj if table_type is None else table_type.from_object(obj, columns)
         # Each read reports absence itself, so a store is asked once per format, not twice.
         try:
             if table_type is None:
@@ -279,6 +282,8 @@ class Storage:
     ) -> Any:
         """One of several partitions as a part ``table_type.combine`` takes: its table, else
         the table a replaced manager pickled there; ``FileNotFoundError`` when neither."""
+        if self._replaced_pickle_is_newer(stem):
+            return table_type.part_of_object(self.read_replaced_pickle(stem, on_replaced), columns)
         try:
             return self.first_table(stem, lambda p: table_type.read_part(p.text, self, columns))
         except FileNotFoundError:
@@ -308,6 +313,19 @@ class Storage:
         if stem.remote:
             return self.exists(stem.text)
         return os.path.isfile(stem.text)
+
+    def _replaced_pickle_is_newer(self, stem: Location) -> bool:
+        """Whether a replaced manager's pickle on the local disk is newer than what this
+        package stored for ``stem``: each write here removes that pickle, so one that is there
+        was written by the old manager since (a switch back and forth). Not asked on a store,
+        where it would cost a request per load: see the README's 'Switching from ...'."""
+        if stem.remote or not self.read_replaced or not os.path.isfile(stem.text):
+            return False
+        try:
+            with open(stem.text, "rb") as file:
+                return is_pickle(file.read(2))
+        except OSError:
+            return False
 
     def _nothing_stored(self, stem: Location) -> str:
         replaced = f", nor a pickle at {stem}" if self.read_replaced else ""
