@@ -103,7 +103,7 @@ DROP_IN_MANAGERS = ("fast", "filesystem")
 
 @pytest.fixture(params=DROP_IN_MANAGERS)
 def manager_kind(request: pytest.FixtureRequest) -> str:
-    """"fast" (FastIOManager) or "filesystem" (FilesystemIOManager, the control)."""
+    """ "fast" (FastIOManager) or "filesystem" (FilesystemIOManager, the control)."""
     return request.param
 
 
