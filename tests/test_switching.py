@@ -326,6 +326,44 @@ def test_op_outputs_of_an_old_run_load_when_it_is_reexecuted(tmp_path: Path) -> 
             assert again.output_for_node("consume") == 3
 
 
+# dagster-aws's S3PickleIOManager reads a deprecated property of its own context.
+@pytest.mark.filterwarnings("ignore:InitResourceContext.dagster_run is deprecated")
+def test_s3_pickle_op_outputs_load_when_the_run_is_reexecuted(
+    s3s_server: S3Server, s3s_bucket: str
+) -> None:
+    @dg.op
+    def produce() -> pd.DataFrame:
+        return frame(5)
+
+    @dg.op
+    def consume(produced: pd.DataFrame) -> int:
+        raise RuntimeError("the first run fails here")
+
+    @dg.job(resource_defs={"io_manager": _s3_pickle_manager(s3s_server, s3s_bucket)})
+    def pipeline() -> None:
+        consume(produce())
+
+    with dg.instance_for_test() as instance:
+        first = pipeline.execute_in_process(instance=instance, raise_on_error=False)
+        assert not first.success
+        # S3PickleIOManager's own layout for op outputs, which is not FilesystemIOManager's.
+        assert s3s_server.keys(s3s_bucket) == [f"dagster/storage/{first.run_id}/produce/result"]
+        config = {
+            "base_path": f"s3://{s3s_bucket}/dagster",
+            "storage_options": s3s_server.options(),
+        }
+        with dg.execute_job(
+            dg.build_reconstructable_job(
+                __name__, "_reexecuted_job", reconstructor_working_directory=TESTS_FOLDER
+            ),
+            instance=instance,
+            reexecution_options=dg.ReexecutionOptions.from_failure(first.run_id, instance),
+            run_config={"resources": {"io_manager": {"config": config}}},
+        ) as again:
+            assert again.success
+            assert again.output_for_node("consume") == 3
+
+
 def _reexecuted_job() -> dg.JobDefinition:
     @dg.op
     def produce() -> pd.DataFrame:

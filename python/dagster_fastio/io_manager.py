@@ -27,6 +27,7 @@ from dagster_fastio.errors import NotPicklableError
 from dagster_fastio.layout import PICKLE_SUFFIX, TABLE_SUFFIX, Location, make_room_for_partitions
 from dagster_fastio.metadata import pickle_metadata, range_metadata, table_metadata
 from dagster_fastio.partition_ranges import plan_split
+from dagster_fastio.replaced_pickles import multi_partition_stem, op_output_stems
 from dagster_fastio.storage import Storage
 from dagster_fastio.table_types import (
     ARROW_CONVERSION_ERRORS,
@@ -401,26 +402,42 @@ class FastIOManager(dg.ConfigurableIOManager):
                 on_missing=lambda uri: context.log.warning(f"Skipped missing partition {uri}."),
             )
         if not partitioned:
-            return storage.load(stem, spec.table_type, columns, spec.optional, on_replaced)
+            elsewhere = () if context.has_asset_key else self._op_output_elsewhere(context)
+            return storage.load(
+                stem, spec.table_type, columns, spec.optional, on_replaced, elsewhere
+            )
         stems = stem.partitions(context.asset_partition_keys)
+
+        def elsewhere_of(key: str) -> tuple[Location, ...]:
+            older = multi_partition_stem(stem, key)
+            return () if older is None else (older,)
+
         if not stems:
             return {} if spec.by_partition else None
         if len(stems) == 1 and not spec.by_partition:
-            only = next(iter(stems.values()))
-            return storage.load(only, spec.table_type, columns, spec.optional, on_replaced)
+            key, only = next(iter(stems.items()))
+            return storage.load(
+                only, spec.table_type, columns, spec.optional, on_replaced, elsewhere_of(key)
+            )
         table_type = spec.table_type
         if table_type is None:
             # A dict (or no table type): one value per partition, of the dict's value type.
-            return self._load_partitions(
+            loaded = self._load_partitions(
                 context,
                 stems,
-                lambda s: storage.load(s, spec.value_type, columns, on_replaced=on_replaced),
+                lambda key, s: storage.load(
+                    s, spec.value_type, columns, False, on_replaced, elsewhere_of(key)
+                ),
             )
+            # As UPathIOManager: a partition that stored None is left out of the dict.
+            return {key: value for key, value in loaded.items() if value is not None}
         # A table type: the partitions' tables as one value of that type.
         parts = self._load_partitions(
             context,
             stems,
-            lambda s: storage.load_part(s, table_type, columns, on_replaced),
+            lambda key, s: storage.load_part(
+                s, table_type, columns, on_replaced, elsewhere_of(key)
+            ),
         )
         if not parts:
             raise FileNotFoundError(
@@ -428,6 +445,14 @@ class FastIOManager(dg.ConfigurableIOManager):
                 f"is stored under {stem}"
             )
         return table_type.combine(list(parts.values()), storage, columns)
+
+    def _op_output_elsewhere(self, context: dg.InputContext) -> list[Location]:
+        """Where the replaced cloud pickle managers put this op output."""
+        try:
+            identifier = context.get_identifier()
+        except dg.DagsterInvariantViolationError:  # a testing context without a run
+            return []
+        return op_output_stems(self._storage.base, identifier)
 
     def _input_storage(self, context: dg.InputContext) -> Storage:
         """The storage an input reads through: the upstream asset's own format (its
@@ -441,13 +466,16 @@ class FastIOManager(dg.ConfigurableIOManager):
         return dataclasses.replace(storage, format=check_format(chosen))
 
     def _load_partitions(
-        self, context: dg.InputContext, stems: dict[str, Location], load: Callable[[Location], Any]
+        self,
+        context: dg.InputContext,
+        stems: dict[str, Location],
+        load: Callable[[str, Location], Any],
     ) -> dict[str, Any]:
         """``load`` of each partition's stem, concurrently, skipping missing ones if allowed."""
         allow_missing = bool((context.definition_metadata or {}).get("allow_missing_partitions"))
         workers = self._storage.workers(len(stems))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fastio-load") as pool:
-            futures = {key: pool.submit(load, stem) for key, stem in stems.items()}
+            futures = {key: pool.submit(load, key, stem) for key, stem in stems.items()}
             loaded: dict[str, Any] = {}
             for key, future in futures.items():
                 try:

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import stat
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -246,10 +247,12 @@ class Storage:
         columns: Any,
         optional: bool = False,
         on_replaced: Callable[[Location], None] | None = None,
+        replaced_elsewhere: Sequence[Location] = (),
     ) -> Any:
         """The value stored at ``stem``: its table as ``table_type`` (None: as it was stored),
-        else its pickle, else the pickle a replaced manager stored there (``on_replaced`` is
-        told); when none is there, None if ``optional``, else ``FileNotFoundError``."""
+        else its pickle, else the pickle a replaced manager stored there or at one of
+        ``replaced_elsewhere`` (``on_replaced`` is told); when none is there, None if
+        ``optional``, else ``FileNotFoundError``."""
         if self._replaced_pickle_is_newer(stem):
             obj = self.read_replaced_pickle(stem, on_replaced)
             return obj if table_type is None else table_type.from_object(obj, columns)
@@ -265,7 +268,7 @@ class Storage:
         except FileNotFoundError:
             pass
         try:
-            obj = self.read_replaced_pickle(stem, on_replaced)
+            obj = self.read_replaced_pickle(stem, on_replaced, replaced_elsewhere)
             return obj if table_type is None else table_type.from_object(obj, columns)
         except FileNotFoundError:
             pass
@@ -279,9 +282,11 @@ class Storage:
         table_type: TableType,
         columns: Any,
         on_replaced: Callable[[Location], None] | None = None,
+        replaced_elsewhere: Sequence[Location] = (),
     ) -> Any:
         """One of several partitions as a part ``table_type.combine`` takes: its table, else
-        the table a replaced manager pickled there; ``FileNotFoundError`` when neither."""
+        the table a replaced manager pickled there (or at one of ``replaced_elsewhere``);
+        ``FileNotFoundError`` when neither."""
         if self._replaced_pickle_is_newer(stem):
             return table_type.part_of_object(self.read_replaced_pickle(stem, on_replaced), columns)
         try:
@@ -289,22 +294,31 @@ class Storage:
         except FileNotFoundError:
             pass
         try:
-            obj = self.read_replaced_pickle(stem, on_replaced)
+            obj = self.read_replaced_pickle(stem, on_replaced, replaced_elsewhere)
         except FileNotFoundError:
             raise FileNotFoundError(self._nothing_stored(stem)) from None
         return table_type.part_of_object(obj, columns)
 
     def read_replaced_pickle(
-        self, stem: Location, on_replaced: Callable[[Location], None] | None = None
+        self,
+        stem: Location,
+        on_replaced: Callable[[Location], None] | None = None,
+        elsewhere: Sequence[Location] = (),
     ) -> Any:
-        """The pickle a replaced manager stored at ``stem`` (``on_replaced`` is told);
-        ``FileNotFoundError`` when none is there or reading them is off."""
+        """The pickle a replaced manager stored at ``stem``, or at the first of ``elsewhere``
+        that holds one (``on_replaced`` is told where); ``FileNotFoundError`` when none is
+        there or reading them is off."""
         if not self.read_replaced:
             raise FileNotFoundError(f"no table stored at {self.table_path(stem)}")
-        obj = read_replaced_pickle(stem, self.storage_options)
-        if on_replaced is not None:
-            on_replaced(stem)
-        return obj
+        for place in (stem, *elsewhere):
+            try:
+                obj = read_replaced_pickle(place, self.storage_options)
+            except FileNotFoundError:
+                continue
+            if on_replaced is not None:
+                on_replaced(place)
+            return obj
+        raise FileNotFoundError(f"no pickle stored at {stem}")
 
     def replaced_pickle_exists(self, stem: Location) -> bool:
         """Whether a file or object that may be a replaced manager's pickle is at ``stem``."""
@@ -315,17 +329,31 @@ class Storage:
         return os.path.isfile(stem.text)
 
     def _replaced_pickle_is_newer(self, stem: Location) -> bool:
-        """Whether a replaced manager's pickle on the local disk is newer than what this
-        package stored for ``stem``: each write here removes that pickle, so one that is there
-        was written by the old manager since (a switch back and forth). Not asked on a store,
-        where it would cost a request per load: see the README's 'Switching from ...'."""
-        if stem.remote or not self.read_replaced or not os.path.isfile(stem.text):
+        """Whether a replaced manager's pickle on the local disk was written after this
+        package's file of ``stem`` (a switch back to the old manager and forward again): it
+        is then the key's latest value. Not asked on a store, where it would cost requests on
+        every load: see the README's 'Switching from FilesystemIOManager or S3PickleIOManager'."""
+        if stem.remote or not self.read_replaced:
             return False
         try:
+            pickled = os.stat(stem.text)
+            if not stat.S_ISREG(pickled.st_mode):
+                return False
+            ours = [
+                os.stat(path.text).st_mtime
+                for path in self._paths(stem)
+                if os.path.isfile(path.text)
+            ]
+            if not ours or pickled.st_mtime <= max(ours):
+                return False
             with open(stem.text, "rb") as file:
                 return is_pickle(file.read(2))
         except OSError:
             return False
+
+    def _paths(self, stem: Location) -> tuple[Location, ...]:
+        """Every file this package may hold for ``stem``."""
+        return (*self.table_paths(stem), stem.pickle)
 
     def _nothing_stored(self, stem: Location) -> str:
         replaced = f", nor a pickle at {stem}" if self.read_replaced else ""
