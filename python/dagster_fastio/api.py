@@ -36,6 +36,7 @@ __all__ = [
     "ColumnStats",
     "Footer",
     "IpcSummary",
+    "StoredObject",
     "WriteInfo",
     "Writer",
     "__version__",
@@ -720,22 +721,34 @@ def read_object(uri: PathOrUri, storage_options: dict[str, str] | None = None) -
     )
 
 
+@dataclass(frozen=True, slots=True, order=True)
+class StoredObject:
+    """A file or object found by ``list_objects``."""
+
+    uri: str
+    size: int
+    modified: float
+    """When it was last written, in seconds since the epoch."""
+
+
 def list_objects(
     uri: PathOrUri, storage_options: dict[str, str] | None = None
-) -> list[tuple[str, int]]:
-    """``(uri, size)`` of every file below the folder ``uri`` (a local folder, walked, or a
-    store prefix, listed), sorted by URI."""
+) -> list[StoredObject]:
+    """Every file below the folder ``uri`` (a local folder, walked, or a store prefix, listed),
+    sorted by URI."""
     text = os.fspath(uri)
     if is_remote(text):
-        return sorted(_core.list_objects(text, storage_options))
+        listed = _core.list_objects(text, storage_options)
+        return sorted(StoredObject(*entry) for entry in listed)
     found = []
     for folder, _, names in os.walk(text):
         for name in names:
             path = os.path.join(folder, name)
             try:
-                found.append((path, os.stat(path).st_size))
+                status = os.stat(path)
             except FileNotFoundError:  # removed while the folder was walked
                 continue
+            found.append(StoredObject(path, status.st_size, status.st_mtime))
     return sorted(found)
 
 

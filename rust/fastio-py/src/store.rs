@@ -95,14 +95,15 @@ pub fn object_size(
     detached(py, move || location(&uri, storage_options)?.size())
 }
 
-/// `(uri, size)` of every object below the folder `uri` names in a store.
+/// `(uri, size, modified)` of every object below the folder `uri` names in a store, modified
+/// in seconds since the epoch.
 #[pyfunction]
 #[pyo3(signature = (uri, storage_options = None))]
 pub fn list_objects(
     py: Python<'_>,
     uri: String,
     storage_options: PyStorageOptions,
-) -> PyResult<Vec<(String, u64)>> {
+) -> PyResult<Vec<(String, u64, f64)>> {
     detached(py, move || {
         let options = StoreOptions::new(storage_options.unwrap_or_default());
         fastio_core::store::list_below(&uri, &options)

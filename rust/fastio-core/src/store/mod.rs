@@ -378,8 +378,9 @@ impl Location {
 }
 
 /// Every object below the folder `uri` names (`s3://bucket/prefix`, or a bucket alone), with
-/// its size, in the store's order; S3 answers 1,000 keys a request.
-pub fn list_below(uri: &str, options: &StoreOptions) -> Result<Vec<(String, u64)>> {
+/// its size and when it was last written (seconds since the epoch), in the store's order; S3
+/// answers 1,000 keys a request.
+pub fn list_below(uri: &str, options: &StoreOptions) -> Result<Vec<(String, u64, f64)>> {
     let trimmed = uri.trim_end_matches('/');
     let (scheme, rest) = trimmed.split_once("://").ok_or_else(|| {
         FastIoError::InvalidArgument(format!("{uri:?} is not an object-store URI"))
@@ -410,7 +411,11 @@ pub fn list_below(uri: &str, options: &StoreOptions) -> Result<Vec<(String, u64)
     listed
         .into_iter()
         .map(|entry| match entry {
-            Ok(meta) => Ok((format!("{root}/{}", meta.location), meta.size)),
+            Ok(meta) => Ok((
+                format!("{root}/{}", meta.location),
+                meta.size,
+                meta.last_modified.timestamp_millis() as f64 / 1000.0,
+            )),
             Err(error) if names_a_missing_bucket(&error) => Err(FastIoError::Store {
                 uri: anchor.uri.clone(),
                 message: anchor.redact(format!(
