@@ -71,8 +71,13 @@ def test_an_unchanged_output_is_not_uploaded_again(s3s_server: S3Server, s3s_buc
             return pa.table({"x": list(range(10_000))})
 
         def requests() -> list[str]:
-            # Leaves out the removal of a stale pickle of the same name, which every write makes.
-            return [r.method for r in proxy.requests if not r.target.endswith("?delete")]
+            # Leaves out the removal of a stale pickle of the same name, which every write makes,
+            # and the HEAD asking whether the replaced manager's pickle of the key is there.
+            return [
+                r.method
+                for r in proxy.requests
+                if not r.target.endswith("?delete") and not r.target.endswith("/versions/table")
+            ]
 
         first = _metadata(run_assets([table], Path(), io_manager=manager), "table")
         assert "PUT" in requests() and first["unchanged"] is False

@@ -702,9 +702,15 @@ def read_pickle(uri: PathOrUri, storage_options: dict[str, str] | None = None) -
 # Locations.
 
 
-def exists(uri: PathOrUri, storage_options: dict[str, str] | None = None) -> bool:
-    """Whether a file or object is stored at ``uri``."""
-    return _core.object_exists(os.fspath(uri), storage_options)
+def exists(
+    uri: PathOrUri,
+    storage_options: dict[str, str] | None = None,
+    *,
+    tell_missing_bucket: bool = True,
+) -> bool:
+    """Whether a file or object is stored at ``uri``. A missing bucket is a ``StoreError``;
+    ``tell_missing_bucket=False`` answers False instead, in one request less."""
+    return _core.object_exists(os.fspath(uri), storage_options, tell_missing_bucket)
 
 
 def delete_all(uris: Sequence[PathOrUri], storage_options: dict[str, str] | None = None) -> None:

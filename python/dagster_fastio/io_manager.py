@@ -254,7 +254,7 @@ class FastIOManager(dg.ConfigurableIOManager):
                 metadata = {}
         if storage.replaced_pickle_exists(stem):
             # Written in this package's format now: the replaced manager's pickle of the key
-            # would be an older version, which that manager would have overwritten too.
+            # is an older version, which that manager would have overwritten too.
             context.log.info(f"Removing {stem}, this key's pickle from the replaced I/O manager.")
             stale.append(stem)
         # A type change (table <-> object) must not leave the old format behind to be loaded.

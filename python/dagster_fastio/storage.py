@@ -321,11 +321,12 @@ class Storage:
         raise FileNotFoundError(f"no pickle stored at {stem}")
 
     def replaced_pickle_exists(self, stem: Location) -> bool:
-        """Whether a file or object that may be a replaced manager's pickle is at ``stem``."""
+        """Whether a file or object that may be a replaced manager's pickle is at ``stem``
+        (one HEAD on a store: asked after a write, so the bucket is known to be there)."""
         if not self.read_replaced:
             return False
         if stem.remote:
-            return self.exists(stem.text)
+            return api.exists(stem.text, self.storage_options, tell_missing_bucket=False)
         return os.path.isfile(stem.text)
 
     def _replaced_pickle_is_newer(self, stem: Location) -> bool:

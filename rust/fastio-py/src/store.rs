@@ -44,15 +44,24 @@ pub fn upload_options(
     build().map_err(|error| to_py_err(py, error))
 }
 
-/// Whether the object or local file at `uri` exists.
+/// Whether the object or local file at `uri` exists; with `tell_missing_bucket`, a missing
+/// bucket is a `StoreError` (one more request) rather than false.
 #[pyfunction]
-#[pyo3(signature = (uri, storage_options = None))]
+#[pyo3(signature = (uri, storage_options = None, tell_missing_bucket = true))]
 pub fn object_exists(
     py: Python<'_>,
     uri: String,
     storage_options: PyStorageOptions,
+    tell_missing_bucket: bool,
 ) -> PyResult<bool> {
-    detached(py, move || location(&uri, storage_options)?.exists())
+    detached(py, move || {
+        let location = location(&uri, storage_options)?;
+        if tell_missing_bucket {
+            location.exists()
+        } else {
+            location.exists_in_bucket()
+        }
+    })
 }
 
 /// Deletes the object or local file at `uri`; an absent one is not an error.

@@ -287,6 +287,19 @@ impl RemoteObject {
         }
     }
 
+    /// Whether the object exists, in one HEAD: a missing bucket answers false too, where
+    /// [`RemoteObject::exists`] lists the key to tell it apart (a second request, and S3
+    /// bills a LIST as ten GETs), for callers that already know the bucket is there.
+    pub fn exists_in_bucket(&self) -> Result<bool> {
+        let store = self.store.clone();
+        let path = self.path.clone();
+        match runtime()?.block_on(async move { store.head(&path).await }) {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(error) => Err(self.error(error)),
+        }
+    }
+
     /// Downloads `range` of the object, several requests at once when it is large (pin the
     /// object first so that they all read one version).
     pub fn read_range(&self, range: std::ops::Range<u64>) -> Result<arrow_buffer::Buffer> {
@@ -311,6 +324,15 @@ impl Location {
         match self {
             Location::Local(path) => Ok(path.is_file()),
             Location::Remote(object) => object.exists(),
+        }
+    }
+
+    /// [`Location::exists`] without telling a missing bucket apart (see
+    /// [`RemoteObject::exists_in_bucket`]).
+    pub fn exists_in_bucket(&self) -> Result<bool> {
+        match self {
+            Location::Local(path) => Ok(path.is_file()),
+            Location::Remote(object) => object.exists_in_bucket(),
         }
     }
 
