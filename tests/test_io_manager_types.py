@@ -383,7 +383,7 @@ def test_int_round_trip(tmp_path: Path) -> None:
     assert read_pickle(tmp_path / "up.pickle.zst") == 2**70
 
 
-def test_none_output_writes_nothing(tmp_path: Path) -> None:
+def test_a_none_output_is_stored_as_filesystem_io_manager_stores_it(tmp_path: Path) -> None:
     @dg.asset
     def nothing_returned():
         return None
@@ -393,11 +393,15 @@ def test_none_output_writes_nothing(tmp_path: Path) -> None:
         return _arrow_table()
 
     result = run_assets([nothing_returned, something], tmp_path)
-    assert stored_files(tmp_path) == ["something.arrow"]
+    assert stored_files(tmp_path) == ["nothing_returned.pickle.zst", "something.arrow"]
     materialized = {
-        event.asset_key.to_user_string() for event in result.get_asset_materialization_events()
+        event.asset_key.to_user_string(): event.materialization.metadata
+        for event in result.get_asset_materialization_events()
     }
-    assert materialized == {"nothing_returned", "something"}
+    assert set(materialized) == {"nothing_returned", "something"}
+    # No path to a pickle of None, as UPathIOManager leaves it out.
+    assert "path" not in materialized["nothing_returned"]
+    assert "path" in materialized["something"]
 
 
 def test_none_output_then_optional_input_gets_none(tmp_path: Path) -> None:

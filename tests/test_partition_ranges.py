@@ -80,7 +80,8 @@ def test_a_100_day_range_is_split_into_the_files_of_one_day_runs(tmp_path: Path)
     assert len(files) == 100 and files[0] == "daily/2024-01-01.arrow"
     meta = _metadata(result, "daily")
     assert meta["partitions"] == 100 and meta["written_rows"] == 300
-    assert meta["dagster/row_count"] == 300
+    # The definition holds more keys than a write adds up (TOTAL_ROWS_MAX_PARTITIONS).
+    assert "dagster/row_count" not in meta
     assert set(meta["partition_rows"].values()) == {3}
     for name in ("2024-01-01", "2024-02-29", "2024-04-09"):
         table = pyarrow.feather.read_table(tmp_path / "daily" / f"{name}.arrow")
