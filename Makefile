@@ -20,8 +20,10 @@ export FASTIO_WHEEL_FLAGS := --zig --compatibility manylinux_2_17
 # An explicit --target keeps zig's objects in their own folder of CARGO_TARGET_DIR, apart from
 # those of the host's C compiler (`cargo build`, `pip install .`), so neither rebuilds the other.
 WHEEL_TARGET = $(shell rustc -vV | sed -n 's/^host: //p')
-# maturin runs zig as `python -m ziglang` with the interpreter the tools were installed into.
-WHEEL_ENV = CARGO_ZIGBUILD_PYTHON_PATH=$$($(PYTHON) -c 'import sys; print(sys.executable)')
+# maturin runs zig as `python -m ziglang` with the interpreter the tools were installed into,
+# and that interpreter configures pyo3: the wheel is abi3 whichever it is, and naming it keeps
+# pyo3's build the same in tests/test_wheel.py's sdist build, which names it too.
+WHEEL_PYTHON = $$($(PYTHON) -c 'import sys; print(sys.executable)')
 
 .DEFAULT_GOAL := help
 
@@ -33,7 +35,8 @@ help:  ## Show the targets
 wheel:  ## Build the release wheel (manylinux, abi3) and the sdist into dist/, check them with auditwheel
 	$(PIP) install -q $(WHEEL_TOOLS)
 	rm -rf dist
-	$(WHEEL_ENV) $(PYTHON) -m maturin build $(FASTIO_WHEEL_FLAGS) --target $(WHEEL_TARGET) --out dist
+	CARGO_ZIGBUILD_PYTHON_PATH=$(WHEEL_PYTHON) $(PYTHON) -m maturin build $(FASTIO_WHEEL_FLAGS) \
+		--target $(WHEEL_TARGET) --interpreter $(WHEEL_PYTHON) --out dist
 	$(PYTHON) -m maturin sdist --out dist
 	$(PYTHON) tools/check_wheel.py dist
 

@@ -8,9 +8,10 @@ against pyarrow, `fastio inspect`, and FastIOManager materializing a pandas and 
 that a third one loads. A missing interpreter fails: these are the versions users run.
 
 The sdist is built by pip in one fresh environment and passes the standalone checks. That build
-compiles the crates; it runs maturin with the wheel's flags and the same cargo target folder,
-so the dependencies `make wheel` compiled are reused and only this package's two crates are
-compiled again (see `sdist_environment`).
+runs maturin with the wheel's flags, zig, interpreter and cargo target folder (see
+`sdist_environment`), so cargo compiles nothing `make wheel` compiled: it checks that every
+source file the crates were compiled from is in the sdist, unchanged, and compiles again what
+is not. The release workflow builds the sdist from scratch.
 """
 
 from __future__ import annotations
@@ -191,7 +192,9 @@ def sdist_environment() -> dict[str, str]:
         .split()[0]
     )
     flags = make_variable("FASTIO_WHEEL_FLAGS")
-    env["MATURIN_PEP517_ARGS"] = f"{flags} --target {target}"
+    # The wheel is abi3 whatever interpreter configures pyo3; the one `make wheel` named keeps
+    # pyo3 and what depends on it from being compiled again, here and in the next `make wheel`.
+    env["MATURIN_PEP517_ARGS"] = f"{flags} --target {target} --interpreter {sys.executable}"
     env["CARGO_TARGET_DIR"] = make_variable("CARGO_TARGET_DIR")
     env["CARGO_ZIGBUILD_PYTHON_PATH"] = sys.executable
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
