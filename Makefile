@@ -9,19 +9,48 @@ TOOLS := $(HOME)/.cache/dagster-fastio/tools
 S3S_FS_VERSION := 0.14.1
 export FASTIO_S3S_FS := $(TOOLS)/bin/s3s-fs
 
+# The wheel users install, and the one `make install` and `make install-dev` install: abi3 (one
+# file for CPython >= 3.10), manylinux_2_17, linked by zig against glibc 2.17's symbols whatever
+# this machine's glibc is. 2.17 is the oldest glibc Rust's std supports, so no Rust wheel can ask
+# for less; pip >= 19.3 installs it on any glibc Linux of the last ten years. The release
+# workflow (.github/workflows/release.yml) builds its Linux wheels with these flags too.
+WHEEL_TOOLS := maturin==1.16.0 ziglang==0.17.1 auditwheel==6.8.2
+# pyproject.toml's [tool.maturin] adds the release profile and --locked.
+export FASTIO_WHEEL_FLAGS := --zig --compatibility manylinux_2_17
+# An explicit --target keeps zig's objects in their own folder of CARGO_TARGET_DIR, apart from
+# those of the host's C compiler (`cargo build`, `pip install .`), so neither rebuilds the other.
+WHEEL_TARGET = $(shell rustc -vV | sed -n 's/^host: //p')
+# maturin runs zig as `python -m ziglang` with the interpreter the tools were installed into,
+# and that interpreter configures pyo3: the wheel is abi3 whichever it is, and naming it keeps
+# pyo3's build the same in tests/test_wheel.py's sdist build, which names it too.
+WHEEL_PYTHON = $$($(PYTHON) -c 'import sys; print(sys.executable)')
+
 .DEFAULT_GOAL := help
 
 .PHONY: help
 help:  ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
+.PHONY: wheel
+wheel:  ## Build the release wheel (manylinux, abi3) and the sdist into dist/, check them with auditwheel
+	$(PIP) install -q $(WHEEL_TOOLS)
+	rm -rf dist
+	CARGO_ZIGBUILD_PYTHON_PATH=$(WHEEL_PYTHON) $(PYTHON) -m maturin build $(FASTIO_WHEEL_FLAGS) \
+		--target $(WHEEL_TARGET) --interpreter $(WHEEL_PYTHON) --out dist
+	$(PYTHON) -m maturin sdist --out dist
+	$(PYTHON) tools/check_wheel.py dist
+
+# pip keeps an installed release of the same version unless told to replace it: the extras
+# resolve first, then the wheel just built replaces whatever dagster-fastio was there.
 .PHONY: install
-install:  ## Build the wheel (release) and install it with the demo dependencies
-	$(PIP) install -q '.[demo]'
+install: wheel  ## Build the wheel and install it with the demo dependencies
+	$(PIP) install -q "$$(ls dist/*.whl)[demo]"
+	$(PIP) install -q --force-reinstall --no-deps dist/*.whl
 
 .PHONY: install-dev
-install-dev:  ## Install with test, bench and lint dependencies
-	$(PIP) install -q '.[test,bench,lint]'
+install-dev: wheel  ## Build the wheel and install it with test, bench and lint dependencies
+	$(PIP) install -q "$$(ls dist/*.whl)[test,bench,lint]"
+	$(PIP) install -q --force-reinstall --no-deps dist/*.whl
 
 .PHONY: demo
 demo: install  ## Install, then run the demo on the local disk
@@ -39,13 +68,20 @@ test: install-dev test-servers  ## Install everything the tests need, then run t
 	cargo test --workspace --exclude fastio-py -q
 	$(PYTHON) -m pytest
 
+# Where pip put the console scripts of $(PYTHON)'s installation (actionlint among them).
+SCRIPTS = $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_path("scripts"))')
+
 .PHONY: lint
-lint:  ## rustfmt, clippy -D warnings, ruff, stub check
+lint:  ## rustfmt, clippy -D warnings, ruff, stub check, actionlint on the workflows
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -q -- -D warnings
 	$(PYTHON) -m ruff check python tests benches tools
 	$(PYTHON) -m ruff format --check python tests benches tools
 	$(PYTHON) -m mypy.stubtest dagster_fastio._core
+	$(SCRIPTS)/actionlint
+	@grep -qF -- 'args: $(FASTIO_WHEEL_FLAGS)' .github/workflows/release.yml || { \
+		echo "release.yml builds Linux wheels without make wheel's flags: $(FASTIO_WHEEL_FLAGS)"; \
+		exit 1; }
 
 .PHONY: bench
 bench: install-dev test-servers  ## Measure against pyarrow, polars and Dagster's managers (local and S3), and under the celery and dask executors; writes benches/RESULTS.md
@@ -70,3 +106,8 @@ fmt:  ## Format Rust and Python
 	cargo fmt --all
 	$(PYTHON) -m ruff format python tests benches tools
 	$(PYTHON) -m ruff check --fix python tests benches tools
+
+# `make -s print-NAME` prints a variable as this file sets it (tests/test_wheel.py reads the
+# wheel's flags and the cargo target folder so, when pytest is started without make).
+print-%:
+	@echo '$($*)'

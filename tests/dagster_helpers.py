@@ -3,12 +3,32 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 
 from dagster_fastio import FastIOManager
+
+# Dagster's default compute-log capture starts a `tail -F` beside each step and, when the step
+# ends, sends it SIGTERM and waits up to 30 s for it. Started by a worker that inherited SIGTERM
+# ignored (a background job's), the tail ignores it too: each step then took 30 s more, and
+# the tails outlived the tests. The instances of the tests that run steps in other processes
+# capture nothing, so that no tail is ever started.
+NO_COMPUTE_LOGS = {
+    "compute_logs": {
+        "module": "dagster._core.storage.noop_compute_log_manager",
+        "class": "NoOpComputeLogManager",
+    }
+}
+
+
+def instance_without_compute_logs(
+    folder: Path,
+) -> AbstractContextManager[dg.DagsterInstance]:
+    """A test instance in ``folder`` whose steps start no compute-log ``tail``."""
+    return dg.instance_for_test(temp_dir=str(folder), overrides=NO_COMPUTE_LOGS)
 
 
 def run_assets(

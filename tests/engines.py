@@ -194,6 +194,8 @@ class DaskCluster:
                         key: value for key, value in self.env.items() if key.startswith("FASTIO_")
                     },
                     "dashboard_address": None,
+                    # Restores SIGINT and SIGTERM in each worker process (see the module).
+                    "preload": ["dask_worker_setup"],
                 },
             }
             for lane in LANES
@@ -227,6 +229,10 @@ class DaskCluster:
             (lane,) = workers[address]["resources"]
             lanes[lane].add(pid)
         return lanes
+
+    def sigterm_dispositions(self) -> set[Any]:
+        """SIGTERM's disposition in each worker process, as dask_worker_setup.py left it."""
+        return set(self._client.run(signal.getsignal, signal.SIGTERM).values())
 
     def run_config(self) -> dict[str, Any]:
         return {"execution": {"config": {"cluster": {"existing": {"address": self.address}}}}}

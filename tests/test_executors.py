@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from typing import Any
 import dagster as dg
 import engines
 import pytest
+from dagster_helpers import instance_without_compute_logs
 from engines import CeleryWorker, DaskCluster, celery_run_config
 from executor_jobs import (
     JOB_ASSETS,
@@ -195,7 +197,7 @@ def test_celery_workers_hand_every_output_to_the_other_worker(
     env[WARM_UP_VARIABLE] = f"s3://{s3s_bucket}/warm-up"
     workers = celery_lanes(env)
     redis = workers[LANES[0]]
-    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
+    with instance_without_compute_logs(tmp_path) as instance:
         results = run_job(
             reconstructable(celery_job), instance, celery_run_config(redis.broker, redis.backend)
         )
@@ -223,8 +225,10 @@ def test_dask_workers_hand_every_output_to_the_other_worker(
     env = store_environment(monkeypatch, s3s_server, f"s3://{s3s_bucket}/dask")
     cluster = DaskCluster(env).start()
     try:
+        # Whatever this process inherited, the steps' processes can be terminated.
+        assert cluster.sigterm_dispositions() == {signal.SIG_DFL}
         lanes = cluster.lane_pids()
-        with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
+        with instance_without_compute_logs(tmp_path) as instance:
             results = run_job(reconstructable(dask_job), instance, cluster.run_config())
             check_no_secret_stored(instance, results, s3s_server.secret_key)
     finally:
@@ -281,7 +285,7 @@ def test_celery_load_through_one_s3_server(
     workers = celery_lanes(env, concurrency=LOAD_CONCURRENCY)
     any_worker = workers[LANES[0]]
     run_config = celery_run_config(any_worker.broker, any_worker.backend)
-    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
+    with instance_without_compute_logs(tmp_path) as instance:
         outcome = run_load(
             reconstructable(celery_load_job), instance, run_config, s3s_server, s3s_bucket, "load"
         )
@@ -304,7 +308,7 @@ def test_celery_load_survives_dropped_connections_and_503_bursts(
         workers = celery_lanes(env, concurrency=LOAD_CONCURRENCY)
         any_worker = workers[LANES[0]]
         run_config = celery_run_config(any_worker.broker, any_worker.backend)
-        with dg.instance_for_test(temp_dir=str(tmp_path)) as instance, FaultBursts(proxy) as faults:
+        with instance_without_compute_logs(tmp_path) as instance, FaultBursts(proxy) as faults:
             outcome = run_load(
                 reconstructable(celery_load_job),
                 instance,

@@ -16,6 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.feather as feather
 import pytest
+from dagster_helpers import instance_without_compute_logs
 
 from dagster_fastio import FastIOManager
 from dagster_fastio.io_manager import read_pickle
@@ -123,7 +124,7 @@ def _reconstructable(factory: Any) -> Any:
 
 @pytest.mark.parametrize("start_method", ["spawn", "forkserver"])
 def test_multiprocess_handoff_under_the_instance_storage(tmp_path: Path, start_method: str) -> None:
-    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
+    with instance_without_compute_logs(tmp_path) as instance:
         result = dg.execute_job(
             _reconstructable(default_base_job),
             instance=instance,
@@ -139,7 +140,7 @@ def test_multiprocess_handoff_with_a_configured_base_path(tmp_path: Path) -> Non
     config = {
         "resources": {"io_manager": {"config": {"base_path": str(base), "compression": "lz4"}}}
     }
-    with dg.instance_for_test(temp_dir=str(instance_folder)) as instance:
+    with instance_without_compute_logs(instance_folder) as instance:
         result = dg.execute_job(
             _reconstructable(configured_base_job),
             instance=instance,

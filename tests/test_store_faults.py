@@ -4,6 +4,7 @@ s3s-fs: transient faults are retried, permanent ones abort the upload and publis
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -11,6 +12,7 @@ from collections.abc import Iterator
 import numpy as np
 import pyarrow as pa
 import pytest
+from dispositions import EXPECT_KEYBOARD_INTERRUPT, launched_ignoring
 from servers import FaultProxy, Request, S3Server
 
 import dagster_fastio as fio
@@ -138,7 +140,9 @@ def test_an_exception_in_open_writer_aborts_through_the_proxy(
     assert fio.read(uri, storage_options=s3s_server.options()).to_pydict() == {"version": [1]}
 
 
-_CLOSE_INTERRUPT_SCRIPT = """
+_CLOSE_INTERRUPT_SCRIPT = (
+    EXPECT_KEYBOARD_INTERRUPT
+    + """
 import json, os, signal, sys, threading, time
 import numpy as np, pyarrow as pa
 import dagster_fastio as fio
@@ -160,19 +164,25 @@ except KeyboardInterrupt:
     outcome = "interrupted"
 print(json.dumps({"outcome": outcome, "took": time.perf_counter() - start}))
 """
+)
 
 
+@pytest.mark.parametrize("ignored", [(), (signal.SIGINT,)], ids=["foreground", "background"])
 def test_ctrl_c_during_an_upload_close_publishes_nothing(
-    s3s_server: S3Server, s3s_bucket: str, proxy: FaultProxy
+    s3s_server: S3Server, s3s_bucket: str, proxy: FaultProxy, ignored: tuple[signal.Signals, ...]
 ) -> None:
     # Regression: a SIGINT while `close()` waited for the last parts took effect only after
     # the multipart upload was completed, so storage held the output of an interrupted step.
+    # Regression: a child inheriting SIGINT ignored from a background job never saw it
+    # ("closed"); the script sets its handler, and "background" starts it with SIGINT ignored.
     uri = f"s3://{s3s_bucket}/closing.arrow"
     fio.write(pa.table({"x": [1.0]}), uri, storage_options=s3s_server.options())
     proxy.delay(3.0, -1, is_part)
     options = s3s_server.options(endpoint=proxy.endpoint)
     done = subprocess.run(
-        [sys.executable, "-c", _CLOSE_INTERRUPT_SCRIPT, uri, json.dumps(options)],
+        launched_ignoring(
+            ignored, [sys.executable, "-c", _CLOSE_INTERRUPT_SCRIPT, uri, json.dumps(options)]
+        ),
         capture_output=True,
         text=True,
         timeout=120,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -15,6 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.ipc as ipc
 import pytest
+from dispositions import EXPECT_KEYBOARD_INTERRUPT, launched_ignoring
 
 import dagster_fastio as fio
 
@@ -507,7 +509,9 @@ def test_integers_beyond_64_bits_are_value_errors_naming_the_argument(
     assert not (tmp_path / "t.arrow").exists()
 
 
-_INTERRUPT_SCRIPT = """
+_INTERRUPT_SCRIPT = (
+    EXPECT_KEYBOARD_INTERRUPT
+    + """
 import json, os, signal, sys, threading, time
 import numpy as np, pyarrow as pa
 import dagster_fastio as fio
@@ -539,15 +543,20 @@ print(json.dumps({
     "files": sorted(os.listdir(folder)),
 }))
 """
+)
 
 
+@pytest.mark.parametrize("ignored", [(), (signal.SIGINT,)], ids=["foreground", "background"])
 def test_ctrl_c_stops_a_write_between_batches_and_keeps_the_previous_version(
-    tmp_path: Path,
+    tmp_path: Path, ignored: tuple[signal.Signals, ...]
 ) -> None:
     # Regression: a SIGINT 0.3 s into a long write took effect at its end, after the new
     # version had been published. Dagster terminates runs with SIGINT.
+    # Regression: started from a background job, the child inherited SIGINT ignored and went
+    # on to "finished"; the script now sets the handler it relies on, as Dagster's step
+    # processes have it. "background" starts it with SIGINT ignored.
     done = subprocess.run(
-        [sys.executable, "-c", _INTERRUPT_SCRIPT, str(tmp_path)],
+        launched_ignoring(ignored, [sys.executable, "-c", _INTERRUPT_SCRIPT, str(tmp_path)]),
         capture_output=True,
         text=True,
         timeout=300,
