@@ -28,7 +28,7 @@ import dagster_fastio as fio
 from dagster_fastio import FastIOManager
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from servers import REGION, FaultProxy, S3Server
+from servers import FaultProxy, S3Server
 
 ROWS = 1_000
 
@@ -54,20 +54,6 @@ def asset_of(partitions_def: dg.PartitionsDefinition) -> Any:
         return pd.DataFrame({"n": range(ROWS), "s": [f"v{i}" for i in range(ROWS)]})
 
     return events
-
-
-def s3_pickle_manager(server: S3Server, endpoint: str, bucket: str) -> Any:
-    from dagster_aws.s3 import S3PickleIOManager, S3Resource
-
-    return S3PickleIOManager(
-        s3_resource=S3Resource(
-            endpoint_url=endpoint,
-            aws_access_key_id=server.access_key,
-            aws_secret_access_key=server.secret_key,
-            region_name=REGION,
-        ),
-        s3_bucket=bucket,
-    )
 
 
 def measure(
@@ -151,8 +137,8 @@ def main() -> None:
             bucket = server.create_bucket("partition-write")
             store = measure(
                 {
-                    "S3PickleIOManager": lambda name, counted: s3_pickle_manager(
-                        server, proxy.endpoint if counted else server.endpoint, bucket
+                    "S3PickleIOManager": lambda name, counted: server.pickle_io_manager(
+                        bucket, proxy.endpoint if counted else None
                     ),
                     "FastIOManager": lambda name, counted: FastIOManager(
                         base_path=f"s3://{bucket}/fast-{name}",

@@ -24,7 +24,6 @@ import polars.testing as plt
 import pyarrow as pa
 import pytest
 from click.testing import CliRunner
-from dagster_aws.s3 import S3PickleIOManager, S3Resource
 from servers import FakeGcs, S3Server
 
 import dagster_fastio as fio
@@ -435,25 +434,13 @@ S3_PICKLE_WARNING = pytest.mark.filterwarnings(
 )
 
 
-def _s3_pickle_manager(server: S3Server, bucket: str) -> S3PickleIOManager:
-    return S3PickleIOManager(
-        s3_resource=S3Resource(
-            endpoint_url=server.endpoint,
-            aws_access_key_id=server.access_key,
-            aws_secret_access_key=server.secret_key,
-            region_name="us-east-1",
-        ),
-        s3_bucket=bucket,
-    )
-
-
 def _flags(options: dict[str, str]) -> list[str]:
     return [f"-o{key}={value}" for key, value in options.items()]
 
 
 @S3_PICKLE_WARNING
 def test_s3_pickles_are_listed_rewritten_and_loaded(s3s_server: S3Server, s3s_bucket: str) -> None:
-    replaced = _s3_pickle_manager(s3s_server, s3s_bucket)
+    replaced = s3s_server.pickle_io_manager(s3s_bucket)
     _materialize(replaced)
     expected = _load_downstream(replaced)
     base = f"s3://{s3s_bucket}/dagster"
@@ -605,7 +592,7 @@ def test_killed_in_the_middle_on_a_local_disk(tmp_path: Path) -> None:
 @S3_PICKLE_WARNING
 def test_killed_in_the_middle_on_s3(s3s_server: S3Server, s3s_bucket: str) -> None:
     # Fewer keys than on a local disk: each costs a few requests, so the kill still lands.
-    count, replaced = 40, _s3_pickle_manager(s3s_server, s3s_bucket)
+    count, replaced = 40, s3s_server.pickle_io_manager(s3s_bucket)
     assert dg.materialize([_many(count)], resources={"io_manager": replaced}).success
     base, options = f"s3://{s3s_bucket}/dagster", s3s_server.options()
 

@@ -292,6 +292,15 @@ def test_a_partitioned_input_of_one_old_partition_converts_it(tmp_path: Path) ->
 
 
 def test_op_outputs_of_an_old_run_load_when_it_is_reexecuted(tmp_path: Path) -> None:
+    pipeline = failing_pipeline(dg.FilesystemIOManager(base_dir=str(tmp_path)))
+    reexecute_with_fast_io_manager(
+        pipeline, {"base_path": str(tmp_path)}, lambda run_id: stored_files(tmp_path)
+    )
+
+
+def failing_pipeline(manager: Any) -> dg.JobDefinition:
+    """A job whose second op fails, so that its first op's output waits in the old manager."""
+
     @dg.op
     def produce() -> pd.DataFrame:
         return frame(5)
@@ -300,18 +309,25 @@ def test_op_outputs_of_an_old_run_load_when_it_is_reexecuted(tmp_path: Path) -> 
     def consume(produced: pd.DataFrame) -> int:
         raise RuntimeError("the first run fails here")
 
-    @dg.job(resource_defs={"io_manager": dg.FilesystemIOManager(base_dir=str(tmp_path))})
+    @dg.job(resource_defs={"io_manager": manager})
     def pipeline() -> None:
         consume(produce())
 
+    return pipeline
+
+
+def reexecute_with_fast_io_manager(
+    pipeline: dg.JobDefinition, config: dict[str, Any], stored: Any, layout: str = "{run_id}"
+) -> None:
+    """Runs ``pipeline`` (its second step fails), checks the old manager stored the first
+    step's output at ``layout``/produce/result, then re-executes the failed step with
+    FastIOManager (``config``) in a fresh process: its input is that op output."""
     # A persistent instance: the re-execution runs its step in a fresh process, as Dagster's
     # default executor does.
     with dg.instance_for_test() as instance:
         first = pipeline.execute_in_process(instance=instance, raise_on_error=False)
         assert not first.success
-        assert stored_files(tmp_path) == [f"{first.run_id}/produce/result"]
-        # Only the failed step runs again, with FastIOManager: its input is the op output the
-        # old manager stored in the first run's folder.
+        assert stored(first.run_id) == [f"{layout.format(run_id=first.run_id)}/produce/result"]
         with dg.execute_job(
             # Importable by the child: Dagster imports the module from this working directory.
             dg.build_reconstructable_job(
@@ -319,7 +335,7 @@ def test_op_outputs_of_an_old_run_load_when_it_is_reexecuted(tmp_path: Path) -> 
             ),
             instance=instance,
             reexecution_options=dg.ReexecutionOptions.from_failure(first.run_id, instance),
-            run_config={"resources": {"io_manager": {"config": {"base_path": str(tmp_path)}}}},
+            run_config={"resources": {"io_manager": {"config": config}}},
         ) as again:
             assert again.success
             assert [event.step_key for event in again.get_step_success_events()] == ["consume"]
@@ -331,37 +347,13 @@ def test_op_outputs_of_an_old_run_load_when_it_is_reexecuted(tmp_path: Path) -> 
 def test_s3_pickle_op_outputs_load_when_the_run_is_reexecuted(
     s3s_server: S3Server, s3s_bucket: str
 ) -> None:
-    @dg.op
-    def produce() -> pd.DataFrame:
-        return frame(5)
-
-    @dg.op
-    def consume(produced: pd.DataFrame) -> int:
-        raise RuntimeError("the first run fails here")
-
-    @dg.job(resource_defs={"io_manager": _s3_pickle_manager(s3s_server, s3s_bucket)})
-    def pipeline() -> None:
-        consume(produce())
-
-    with dg.instance_for_test() as instance:
-        first = pipeline.execute_in_process(instance=instance, raise_on_error=False)
-        assert not first.success
-        # S3PickleIOManager's own layout for op outputs, which is not FilesystemIOManager's.
-        assert s3s_server.keys(s3s_bucket) == [f"dagster/storage/{first.run_id}/produce/result"]
-        config = {
-            "base_path": f"s3://{s3s_bucket}/dagster",
-            "storage_options": s3s_server.options(),
-        }
-        with dg.execute_job(
-            dg.build_reconstructable_job(
-                __name__, "_reexecuted_job", reconstructor_working_directory=TESTS_FOLDER
-            ),
-            instance=instance,
-            reexecution_options=dg.ReexecutionOptions.from_failure(first.run_id, instance),
-            run_config={"resources": {"io_manager": {"config": config}}},
-        ) as again:
-            assert again.success
-            assert again.output_for_node("consume") == 3
+    # S3PickleIOManager's own layout for op outputs, which is not FilesystemIOManager's.
+    reexecute_with_fast_io_manager(
+        failing_pipeline(s3s_server.pickle_io_manager(s3s_bucket)),
+        {"base_path": f"s3://{s3s_bucket}/dagster", "storage_options": s3s_server.options()},
+        lambda run_id: s3s_server.keys(s3s_bucket),
+        layout="dagster/storage/{run_id}",
+    )
 
 
 def _reexecuted_job() -> dg.JobDefinition:
@@ -434,20 +426,6 @@ def test_removing_partitions_deletes_nothing(tmp_path: Path) -> None:
 # Object stores.
 
 
-def _s3_pickle_manager(server: S3Server, bucket: str) -> Any:
-    from dagster_aws.s3 import S3PickleIOManager, S3Resource
-
-    return S3PickleIOManager(
-        s3_resource=S3Resource(
-            endpoint_url=server.endpoint,
-            aws_access_key_id=server.access_key,
-            aws_secret_access_key=server.secret_key,
-            region_name="us-east-1",
-        ),
-        s3_bucket=bucket,
-    )
-
-
 @dg.asset(partitions_def=STATIC)
 def s3_parts(context) -> pd.DataFrame:
     return frame(10 * KEYS.index(context.partition_key))
@@ -464,7 +442,7 @@ def s3_combined(s3_parts: pl.DataFrame) -> int:
 def test_s3_pickle_io_manager_to_fast_io_manager_and_back(
     s3s_server: S3Server, s3s_bucket: str
 ) -> None:
-    old = _s3_pickle_manager(s3s_server, s3s_bucket)
+    old = s3s_server.pickle_io_manager(s3s_bucket)
     # S3PickleIOManager's default prefix is "dagster": the same base in FastIOManager's terms.
     new = FastIOManager(
         base_path=f"s3://{s3s_bucket}/dagster", storage_options=s3s_server.options()
