@@ -155,3 +155,34 @@ def test_a_partition_write_asks_the_store_the_same_whatever_the_definition_holds
     rewrites = {count for label, count in requests.items() if label.endswith("write 2")}
     assert len(firsts) == 1 and len(rewrites) == 1, requests
     assert max(requests.values()) <= 12, requests
+
+
+def test_the_total_lists_the_asset_once_rather_than_asking_for_every_key(
+    s3s_server: S3Server, s3s_bucket: str, counting_proxy: FaultProxy
+) -> None:
+    partitions_def = dg.StaticPartitionsDefinition([f"k{i}" for i in range(24)])
+    options = s3s_server.options(endpoint=counting_proxy.endpoint)
+    counts = {}
+    for total in (False, True):
+        manager = FastIOManager(
+            base_path=f"s3://{s3s_bucket}/total-{total}",
+            storage_options=options,
+            report_total_rows=total,
+        )
+        for key, rows in (("k1", 5), ("k2", 7)):
+            counting_proxy.requests.clear()
+            result = dg.materialize(
+                [partitioned_asset(partitions_def, rows=rows)],
+                partition_key=key,
+                resources={"io_manager": manager},
+            )
+        assert row_metadata(result) == ((12 if total else None), 7)
+        counts[total] = len(counting_proxy.requests)
+    # One LIST of the asset's folder, then the footer (a HEAD and a GET) of each of the two
+    # stored partitions: not a request for each of the 24 keys.
+    # (The other LIST, of the new partition's own key, is the first write's probe for a
+    # previous version, which tells a missing bucket from a missing object.)
+    folder = "prefix=total-True%2Fevents%2F"
+    listings = [r for r in counting_proxy.requests if r.target.endswith(folder)]
+    assert len(listings) == 1, [r.target for r in counting_proxy.requests]
+    assert counts[True] == counts[False] + 1 + 2 * 2, counts

@@ -81,7 +81,7 @@ class FastIOManagerComponent(dg.Component, dg.Resolvable, dg.Model):
         default=True,
         description=(
             "For partitioned assets of at most 100 keys, also report dagster/row_count over "
-            "every stored partition (one footer read per key)."
+            "every stored partition (one footer read per stored partition)."
         ),
     )
     read_replaced_pickles: bool = Field(

@@ -123,7 +123,8 @@ class FastIOManager(dg.ConfigurableIOManager):
         description=(
             "For partitioned assets whose definition holds at most "
             f"{TOTAL_ROWS_MAX_PARTITIONS} keys, also report dagster/row_count: the rows of "
-            "every stored partition, read from their footers (one small read per key). Larger "
+            "every stored partition, read from their footers (one listing of the asset's "
+            "folder, then one small read per stored partition). Larger "
             "definitions report dagster/partition_row_count only, so that a partition's write "
             "costs the same whatever the definition holds."
         ),
@@ -354,9 +355,9 @@ class FastIOManager(dg.ConfigurableIOManager):
         except Exception:  # a dynamic partitioning without an instance to list it
             return None
         storage = self._storage
-        stems = list(stem.partitions(keys).values())
-        with ThreadPoolExecutor(storage.workers(len(stems)), "fastio-rows") as pool:
-            footers = pool.map(storage.stored_footer, stems)
+        paths = storage.stored_table_paths(stem, stem.partitions(keys).values())
+        with ThreadPoolExecutor(storage.workers(len(paths)), "fastio-rows") as pool:
+            footers = pool.map(storage.footer, paths)
             return sum(footer.rows or 0 for footer in footers if footer is not None)
 
     def stored_data_version(

@@ -7,7 +7,7 @@ import dataclasses
 import os
 import stat
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -239,6 +239,28 @@ class Storage:
             if footer is not None:
                 return footer
         return None
+
+    def stored_table_paths(self, folder: Location, stems: Iterable[Location]) -> list[Location]:
+        """The table file of each of ``stems`` (under ``folder``) that is stored, in the format
+        a load looks for first, from one listing of ``folder``: on a store one LIST request a
+        1,000 objects, where asking for each stem's files would cost requests for every key."""
+        try:
+            listed = api.list_objects(folder.text, self.storage_options)
+        except StoreError:
+            listed = None  # a policy without s3:ListBucket: each file is asked for, a HEAD each
+        stored = {entry.uri for entry in listed or ()}
+
+        def is_stored(path: Location) -> bool:
+            if listed is None:
+                return api.exists(path.text, self.storage_options, tell_missing_bucket=False)
+            return path.text in stored
+
+        found = []
+        for stem in stems:
+            path = next((p for p in self.table_paths(stem) if is_stored(p)), None)
+            if path is not None:
+                found.append(path)
+        return found
 
     def load(
         self,
