@@ -1,11 +1,7 @@
-use std::sync::Arc;
-
-use arrow_array::UInt8Array;
-use arrow_buffer::ScalarBuffer;
 use pyo3::prelude::*;
 use pyo3_arrow::PyArray;
 
-use crate::encode::bytes_array;
+use crate::encode::{buffer_array, bytes_array};
 use crate::errors::{detached, to_py_err};
 use crate::options::{zstd_level, Int};
 use crate::store::{location, upload_options, PyStorageOptions};
@@ -62,9 +58,5 @@ pub fn read_object(
     let data = detached(py, || {
         fastio_core::blob::read_raw(location(&uri, storage_options)?)
     })?;
-    let len = data.len();
-    let values = ScalarBuffer::new(data, 0, len);
-    Ok(PyArray::from_array_ref(Arc::new(UInt8Array::new(
-        values, None,
-    ))))
+    Ok(buffer_array(data))
 }

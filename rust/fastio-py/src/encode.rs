@@ -89,8 +89,13 @@ pub fn encode(
 
 /// Hands a byte vector to Python as a uint8 Arrow array over the same allocation.
 pub fn bytes_array(bytes: Vec<u8>) -> PyArray {
-    let len = bytes.len();
-    let values = ScalarBuffer::new(Buffer::from_vec(bytes), 0, len);
+    buffer_array(Buffer::from_vec(bytes))
+}
+
+/// Hands a buffer to Python as a uint8 Arrow array over the same memory.
+pub fn buffer_array(buffer: Buffer) -> PyArray {
+    let len = buffer.len();
+    let values = ScalarBuffer::new(buffer, 0, len);
     PyArray::from_array_ref(Arc::new(UInt8Array::new(values, None)))
 }
 

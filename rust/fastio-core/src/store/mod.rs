@@ -158,15 +158,9 @@ impl RemoteObject {
                 // It existed when the read began: deleted since, which is a change too.
                 return FastIoError::Changed(self.uri.clone());
             }
-            object_store::Error::NotFound { .. } if names_a_missing_bucket(&error) => {
-                return FastIoError::Store {
-                    uri: self.uri.clone(),
-                    message: self.redact(format!(
-                        "the bucket or container does not exist: {}",
-                        describe(&error)
-                    )),
-                };
-            }
+            // A PUT or a listing answered NoSuchBucket: not "no such object", which an Optional
+            // input or allow_missing_partitions would take as "not materialized yet".
+            _ if names_a_missing_bucket(&error) => return self.missing_bucket(&error),
             object_store::Error::NotFound { .. } => return FastIoError::NotFound(self.uri.clone()),
             object_store::Error::Precondition { .. } if self.pin.is_some() => {
                 return FastIoError::Changed(self.uri.clone());
@@ -182,6 +176,17 @@ impl RemoteObject {
         FastIoError::Store {
             uri: self.uri.clone(),
             message: self.redact(describe(&error)),
+        }
+    }
+
+    /// The error of a request the store refused because the bucket or container is not there.
+    fn missing_bucket(&self, error: &object_store::Error) -> FastIoError {
+        FastIoError::Store {
+            uri: self.uri.clone(),
+            message: self.redact(format!(
+                "the bucket or container does not exist: {}",
+                describe(error)
+            )),
         }
     }
 
@@ -220,13 +225,9 @@ impl RemoteObject {
                     futures::StreamExt::next(&mut listing).await
                 });
                 match listed {
-                    Some(Err(error)) if names_a_missing_bucket(&error) => Err(FastIoError::Store {
-                        uri: self.uri.clone(),
-                        message: self.redact(format!(
-                            "the bucket or container does not exist: {}",
-                            describe(&error)
-                        )),
-                    }),
+                    Some(Err(error)) if names_a_missing_bucket(&error) => {
+                        Err(self.missing_bucket(&error))
+                    }
                     _ => Err(FastIoError::NotFound(self.uri.clone())),
                 }
             }
@@ -438,13 +439,6 @@ pub fn list_below(uri: &str, options: &StoreOptions) -> Result<Vec<(String, u64,
                 meta.size,
                 meta.last_modified.timestamp_millis() as f64 / 1000.0,
             )),
-            Err(error) if names_a_missing_bucket(&error) => Err(FastIoError::Store {
-                uri: anchor.uri.clone(),
-                message: anchor.redact(format!(
-                    "the bucket or container does not exist: {}",
-                    describe(&error)
-                )),
-            }),
             Err(error) => Err(anchor.error(error)),
         })
         .collect()
