@@ -33,6 +33,50 @@ impl WriteStats {
 /// Returns an error (`FastIoError::Interrupted`) when the write must stop.
 pub type InterruptCheck = Box<dyn FnMut() -> Result<()> + Send>;
 
+/// What stops a write: the caller's interrupt check, and the first failure after which the
+/// bytes already written cannot be trusted (a batch lost mid-write, a short write), after
+/// which the encoder refuses to write more or to finish the file.
+#[derive(Default)]
+pub(crate) struct WriteGuard {
+    failure: Option<String>,
+    interrupt_check: Option<InterruptCheck>,
+}
+
+impl WriteGuard {
+    pub(crate) fn set_interrupt_check(&mut self, check: InterruptCheck) {
+        self.interrupt_check = Some(check);
+    }
+
+    /// Asks the interrupt check, if any, whether to stop.
+    pub(crate) fn check_interrupt(&mut self) -> Result<()> {
+        match &mut self.interrupt_check {
+            Some(check) => check(),
+            None => Ok(()),
+        }
+    }
+
+    pub(crate) fn failed(&self) -> bool {
+        self.failure.is_some()
+    }
+
+    pub(crate) fn check_usable(&self) -> Result<()> {
+        match &self.failure {
+            Some(cause) => Err(FastIoError::InvalidArgument(format!(
+                "the writer failed earlier ({cause}); nothing more can be written to it"
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// Remembers the first error of `result`, which then fails the write.
+    pub(crate) fn record<T>(&mut self, result: Result<T>) -> Result<T> {
+        if let Err(error) = &result {
+            self.failure.get_or_insert_with(|| error.to_string());
+        }
+        result
+    }
+}
+
 /// `batch` with the writer's `schema` (and its metadata), when its columns are the same;
 /// otherwise an error showing both. The row count is explicit so that a batch without columns
 /// keeps its rows.

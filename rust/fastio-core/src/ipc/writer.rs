@@ -30,7 +30,7 @@ use crate::batch::keys::{
     WRITER_METADATA_KEY,
 };
 use crate::batch::rechunk::{batch_slice_bytes, dictionary_values_bytes, Rechunker};
-use crate::batch::write::{conform, InterruptCheck, WriteStats};
+use crate::batch::write::{conform, InterruptCheck, WriteGuard, WriteStats};
 use crate::bytes::CountingWriter;
 use crate::error::{guarded, FastIoError, Result};
 use crate::ipc::batch_encoder::{encode_body, EncodedBatch};
@@ -87,13 +87,10 @@ pub struct IpcFileEncoder<W: Write> {
     dictionary_blocks: Vec<Block>,
     record_blocks: Vec<Block>,
     stats: WriteStats,
-    /// Set by the first failure after which the bytes already written cannot be trusted (a
-    /// batch lost mid-write, a short write); `finish` then refuses to produce a file.
-    failure: Option<String>,
+    /// Stops the write on an interrupt, and after a failure `finish` refuses to produce a file.
+    guard: WriteGuard,
     /// The process that owns `pool`: a forked child must not queue work on the parent's.
     pool_owner: u32,
-    /// Asked before each batch and before the footer whether to stop (a pending Ctrl-C).
-    interrupt_check: Option<InterruptCheck>,
     /// Fed each batch in order on the calling thread, while the workers compress.
     hasher: Option<ContentHasher>,
     column_stats: Option<Vec<ColumnStats>>,
@@ -150,9 +147,8 @@ impl<W: Write> IpcFileEncoder<W> {
             dictionary_blocks: Vec::new(),
             record_blocks: Vec::new(),
             stats: WriteStats::default(),
-            failure: None,
+            guard: WriteGuard::default(),
             pool_owner: std::process::id(),
-            interrupt_check: None,
             hasher: options
                 .content_hash
                 .then(|| ContentHasher::new(&schema_for_hash)),
@@ -167,15 +163,8 @@ impl<W: Write> IpcFileEncoder<W> {
     /// Stops the write when `check` fails, between batches and before the footer: the sink is
     /// then never committed, so the previous version of the output stays.
     pub fn with_interrupt_check(mut self, check: InterruptCheck) -> Self {
-        self.interrupt_check = Some(check);
+        self.guard.set_interrupt_check(check);
         self
-    }
-
-    fn check_interrupt(&mut self) -> Result<()> {
-        match &mut self.interrupt_check {
-            Some(check) => check(),
-            None => Ok(()),
-        }
     }
 
     /// The schema batches must have (the file stores `compat`'s rewrite of it).
@@ -188,12 +177,12 @@ impl<W: Write> IpcFileEncoder<W> {
     /// A batch whose schema does not match is refused and the file stays usable; any other
     /// error leaves the encoder failed, and `finish` then refuses to complete the file.
     pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
-        self.check_usable()?;
+        self.guard.check_usable()?;
         let batch = conform(batch, &self.input_schema)?;
         let mut rechunker = self.rechunker.take().expect("encoder used after finish");
         let result = rechunker.push(batch, &mut |chunk| self.submit(chunk));
         self.rechunker = Some(rechunker);
-        self.record_failure(result)
+        self.guard.record(result)
     }
 
     /// Writes every batch of `reader`; an error from the source fails the encoder too, since
@@ -203,7 +192,7 @@ impl<W: Write> IpcFileEncoder<W> {
         reader: impl Iterator<Item = Result<RecordBatch, ArrowError>>,
     ) -> Result<()> {
         for batch in reader {
-            let batch = self.record_failure(batch.map_err(FastIoError::from))?;
+            let batch = self.guard.record(batch.map_err(FastIoError::from))?;
             self.write(&batch)?;
         }
         Ok(())
@@ -211,13 +200,13 @@ impl<W: Write> IpcFileEncoder<W> {
 
     /// Flushes the last batches and writes the footer; returns the sink and what was written.
     pub fn finish(mut self) -> Result<(W, WriteStats)> {
-        self.check_usable()?;
+        self.guard.check_usable()?;
         let mut rechunker = self.rechunker.take().expect("encoder finished twice");
         rechunker.finish(&mut |chunk| self.submit(chunk))?;
         while !self.in_flight.is_empty() {
             self.write_oldest()?;
         }
-        self.check_interrupt()?;
+        self.guard.check_interrupt()?;
         self.stats.content_hash = self.hasher.take().and_then(ContentHasher::finish);
         self.stats.column_stats = self.column_stats.take();
         self.write_footer()?;
@@ -230,27 +219,11 @@ impl<W: Write> IpcFileEncoder<W> {
 
     /// Whether an earlier error has made the output unusable.
     pub fn failed(&self) -> bool {
-        self.failure.is_some()
-    }
-
-    fn check_usable(&self) -> Result<()> {
-        match &self.failure {
-            Some(cause) => Err(FastIoError::InvalidArgument(format!(
-                "the writer failed earlier ({cause}); nothing more can be written to it"
-            ))),
-            None => Ok(()),
-        }
-    }
-
-    fn record_failure<T>(&mut self, result: Result<T>) -> Result<T> {
-        if let Err(error) = &result {
-            self.failure.get_or_insert_with(|| error.to_string());
-        }
-        result
+        self.guard.failed()
     }
 
     fn submit(&mut self, batch: RecordBatch) -> Result<()> {
-        self.check_interrupt()?;
+        self.guard.check_interrupt()?;
         let first_row = self.stats.rows;
         self.stats.rows += batch.num_rows() as u64;
         self.stats.batches += 1;

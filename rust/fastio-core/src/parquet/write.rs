@@ -31,7 +31,7 @@ use crate::batch::keys::{
     writer_name, COMPRESSION_METADATA_KEY, CONTENT_HASH_KEY, ROWS_METADATA_KEY, WRITER_METADATA_KEY,
 };
 use crate::batch::rechunk::batch_slice_bytes;
-use crate::batch::write::{conform, InterruptCheck, WriteStats};
+use crate::batch::write::{conform, InterruptCheck, WriteGuard, WriteStats};
 use crate::bytes::CountingWriter;
 use crate::error::{guarded, FastIoError, Result};
 use crate::parquet::options::ParquetOptions;
@@ -61,8 +61,7 @@ pub struct ParquetFileEncoder<W: Write + Send> {
     options: ParquetOptions,
     hasher: Option<ContentHasher>,
     stats: WriteStats,
-    failure: Option<String>,
-    interrupt_check: Option<InterruptCheck>,
+    guard: WriteGuard,
 }
 
 impl<W: Write + Send> ParquetFileEncoder<W> {
@@ -99,14 +98,13 @@ impl<W: Write + Send> ParquetFileEncoder<W> {
             recast,
             options: options.clone(),
             stats: WriteStats::default(),
-            failure: None,
-            interrupt_check: None,
+            guard: WriteGuard::default(),
         })
     }
 
     /// Stops the write when `check` fails, between row groups and before the footer.
     pub fn with_interrupt_check(mut self, check: InterruptCheck) -> Self {
-        self.interrupt_check = Some(check);
+        self.guard.set_interrupt_check(check);
         self
     }
 
@@ -116,16 +114,16 @@ impl<W: Write + Send> ParquetFileEncoder<W> {
 
     /// Whether an earlier error has made the output unusable.
     pub fn failed(&self) -> bool {
-        self.failure.is_some()
+        self.guard.failed()
     }
 
     /// Adds one batch; it is gathered into the current row group (cut across two when it
     /// fills one). A batch whose schema does not match is refused and the file stays usable.
     pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
-        self.check_usable()?;
+        self.guard.check_usable()?;
         let batch = conform(batch, &self.schema)?;
         let result = self.recast(batch).and_then(|batch| self.gather(batch));
-        self.record_failure(result)
+        self.guard.record(result)
     }
 
     /// The batch in the stored schema; the hash is of the batch as it arrived.
@@ -142,7 +140,7 @@ impl<W: Write + Send> ParquetFileEncoder<W> {
         reader: impl Iterator<Item = Result<RecordBatch, ArrowError>>,
     ) -> Result<()> {
         for batch in reader {
-            let batch = self.record_failure(batch.map_err(FastIoError::from))?;
+            let batch = self.guard.record(batch.map_err(FastIoError::from))?;
             self.write(&batch)?;
         }
         Ok(())
@@ -150,9 +148,9 @@ impl<W: Write + Send> ParquetFileEncoder<W> {
 
     /// Encodes the last row group and writes the footer; returns the sink and what was written.
     pub fn finish(mut self) -> Result<(W, WriteStats)> {
-        self.check_usable()?;
+        self.guard.check_usable()?;
         let result = self.finish_file();
-        self.record_failure(result)
+        self.guard.record(result)
     }
 
     fn finish_file(&mut self) -> Result<(W, WriteStats)> {
@@ -162,7 +160,7 @@ impl<W: Write + Send> ParquetFileEncoder<W> {
         while !self.in_flight.is_empty() {
             self.append_oldest()?;
         }
-        self.check_interrupt()?;
+        self.guard.check_interrupt()?;
         let mut writer = self.writer.take().expect("encoder finished twice");
         self.stats.content_hash = self.hasher.take().and_then(ContentHasher::finish);
         let mut entries = vec![
@@ -224,7 +222,7 @@ impl<W: Write + Send> ParquetFileEncoder<W> {
     /// Starts encoding the gathered batches as the next row group, and appends the oldest
     /// finished one once two are in flight (one encoding while the other is written).
     fn submit_row_group(&mut self) -> Result<()> {
-        self.check_interrupt()?;
+        self.guard.check_interrupt()?;
         let batches = std::mem::take(&mut self.pending);
         self.pending_rows = 0;
         self.pending_bytes = 0;
@@ -287,29 +285,6 @@ impl<W: Write + Send> ParquetFileEncoder<W> {
         }
         row_group.close().map_err(write_error)?;
         Ok(())
-    }
-
-    fn check_interrupt(&mut self) -> Result<()> {
-        match &mut self.interrupt_check {
-            Some(check) => check(),
-            None => Ok(()),
-        }
-    }
-
-    fn check_usable(&self) -> Result<()> {
-        match &self.failure {
-            Some(cause) => Err(FastIoError::InvalidArgument(format!(
-                "the writer failed earlier ({cause}); nothing more can be written to it"
-            ))),
-            None => Ok(()),
-        }
-    }
-
-    fn record_failure<T>(&mut self, result: Result<T>) -> Result<T> {
-        if let Err(error) = &result {
-            self.failure.get_or_insert_with(|| error.to_string());
-        }
-        result
     }
 }
 
