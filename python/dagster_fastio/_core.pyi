@@ -1,10 +1,28 @@
 """Typed stubs of the native module; `make lint` checks them with mypy.stubtest."""
 
-from typing import Any, Literal, final
+from typing import Any, Literal, TypedDict, final
 
 _Compression = Literal["zstd", "lz4", "none", "snappy"]
 _Format = Literal["ipc", "parquet"]
 _Compat = Literal["standard", "wide", "none"]
+
+class _WriteOptions(TypedDict, total=False):
+    """The `options` of every writing binding, one key per field of the core's
+    `WriteOptions` (rust/fastio-core/src/format/options.rs, which documents each); a missing
+    key takes its default, an unknown one is a ValueError naming it."""
+
+    format: _Format  # "ipc"
+    compression: _Compression  # "zstd"
+    level: int | None
+    chunk_rows: int | None
+    chunk_bytes: int | None
+    metadata: dict[str, str] | None
+    content_hash: bool  # False
+    statistics: bool  # False
+    compat: _Compat  # "standard"
+    fsync: bool  # False
+    part_size: int | None
+    max_concurrency: int | None
 
 __all__ = [
     "COMPRESSIONS",
@@ -56,18 +74,8 @@ class TableFileWriter:
         cls,
         uri: str,
         schema: Any,
-        compression: _Compression = "zstd",
-        level: int | None = None,
-        chunk_rows: int | None = None,
-        fsync: bool = False,
+        options: _WriteOptions,
         storage_options: dict[str, str] | None = None,
-        part_size: int | None = None,
-        max_concurrency: int | None = None,
-        metadata: dict[str, str] | None = None,
-        content_hash: bool = False,
-        statistics: bool = False,
-        format: _Format = "ipc",
-        compat: _Compat = "standard",
     ) -> TableFileWriter: ...
     def write(self, data: Any) -> None: ...
     def finish(self) -> WriteStats: ...
@@ -75,31 +83,12 @@ class TableFileWriter:
     @property
     def closed(self) -> bool: ...
 
-def encode(
-    data: Any,
-    compression: _Compression = "zstd",
-    level: int | None = None,
-    chunk_rows: int | None = None,
-    metadata: dict[str, str] | None = None,
-    content_hash: bool = False,
-    statistics: bool = False,
-    compat: _Compat = "standard",
-) -> tuple[Any, WriteStats]: ...
+def encode(data: Any, options: _WriteOptions) -> tuple[Any, WriteStats]:
+    """An IPC file in memory: `format` must be "ipc"; fsync, part_size and max_concurrency
+    are checked but have nothing to configure."""
+
 def write_file(
-    data: Any,
-    uri: str,
-    compression: _Compression = "zstd",
-    level: int | None = None,
-    chunk_rows: int | None = None,
-    fsync: bool = False,
-    storage_options: dict[str, str] | None = None,
-    part_size: int | None = None,
-    max_concurrency: int | None = None,
-    metadata: dict[str, str] | None = None,
-    content_hash: bool = False,
-    statistics: bool = False,
-    format: _Format = "ipc",
-    compat: _Compat = "standard",
+    data: Any, uri: str, options: _WriteOptions, storage_options: dict[str, str] | None = None
 ) -> WriteStats: ...
 def decode(data: Any, columns: list[str] | None = None) -> Any: ...
 def read_file(
@@ -145,16 +134,6 @@ def write_partitions(
     data: Any,
     keys: list[tuple[str, list[str]] | tuple[str, list[int], list[int]]],
     targets: list[tuple[str, list[int], dict[str, str] | None]],
-    compression: _Compression = "zstd",
-    level: int | None = None,
-    chunk_rows: int | None = None,
-    fsync: bool = False,
+    options: _WriteOptions,
     storage_options: dict[str, str] | None = None,
-    part_size: int | None = None,
-    max_concurrency: int | None = None,
-    metadata: dict[str, str] | None = None,
-    content_hash: bool = False,
-    statistics: bool = False,
-    format: _Format = "ipc",
-    compat: _Compat = "standard",
 ) -> list[WriteStats]: ...

@@ -296,13 +296,15 @@ def encode(
     """
     array, _ = _core.encode(
         to_arrow_source(data),
-        compression,
-        level,
-        chunk_rows,
-        _footer_metadata(metadata),
-        content_hash,
-        statistics,
-        compat,
+        {
+            "compression": compression,
+            "level": level,
+            "chunk_rows": chunk_rows,
+            "metadata": _footer_metadata(metadata),
+            "content_hash": content_hash,
+            "statistics": statistics,
+            "compat": compat,
+        },
     )
     return pa.array(array).buffers()[1]
 
@@ -370,18 +372,20 @@ def write(
     stats = _core.write_file(
         source,
         os.fspath(uri),
-        compression,
-        level,
-        chunk_rows,
-        fsync,
+        {
+            "format": chosen,
+            "compression": compression,
+            "level": level,
+            "chunk_rows": chunk_rows,
+            "metadata": _footer_metadata(metadata),
+            "content_hash": content_hash,
+            "statistics": statistics,
+            "compat": compat,
+            "fsync": fsync,
+            "part_size": part_size,
+            "max_concurrency": max_concurrency,
+        },
         storage_options,
-        part_size,
-        max_concurrency,
-        _footer_metadata(metadata),
-        content_hash,
-        statistics,
-        chosen,
-        compat,
     )
     return _write_info(uri, stats, time.perf_counter() - start, compression, chosen)
 
@@ -472,18 +476,20 @@ class Writer:
         self._native = _core.TableFileWriter(
             os.fspath(uri),
             schema,
-            compression,
-            level,
-            chunk_rows,
-            fsync,
+            {
+                "format": self._format,
+                "compression": compression,
+                "level": level,
+                "chunk_rows": chunk_rows,
+                "metadata": _footer_metadata(metadata),
+                "content_hash": content_hash,
+                "statistics": statistics,
+                "compat": compat,
+                "fsync": fsync,
+                "part_size": part_size,
+                "max_concurrency": max_concurrency,
+            },
             storage_options,
-            part_size,
-            max_concurrency,
-            _footer_metadata(metadata),
-            content_hash,
-            statistics,
-            self._format,
-            compat,
         )
         self.info: WriteInfo | None = None
         """Set once the writer has closed cleanly."""
@@ -602,18 +608,18 @@ def write_partitions(
         source,
         [tuple(key) for key in keys],  # type: ignore[misc]
         [(uri, list(indices), _footer_metadata(entries)) for uri, indices, entries in targets],
-        compression,
-        level,
-        None,
-        False,
+        {
+            "format": chosen,
+            "compression": compression,
+            "level": level,
+            "metadata": _footer_metadata(metadata),
+            "content_hash": content_hash,
+            "statistics": statistics,
+            "compat": compat,
+            "part_size": part_size,
+            "max_concurrency": max_concurrency,
+        },
         storage_options,
-        part_size,
-        max_concurrency,
-        _footer_metadata(metadata),
-        content_hash,
-        statistics,
-        chosen,
-        compat,
     )
     seconds = time.perf_counter() - start
     return [

@@ -1,12 +1,10 @@
 //! Opaque byte payloads (pickled Python objects) stored as one zstd frame.
 
 use std::io::Write;
-use std::path::Path;
 
+use crate::bytes::{read_consistently, CountingWriter, Sink};
 use crate::error::{FastIoError, Result};
-use crate::local::read_file;
-use crate::sink::Sink;
-use crate::store::{retry_if_changed, Location, UploadOptions};
+use crate::store::{Location, UploadOptions};
 
 /// Compresses `data` with zstd on all cores into `location`, replaced atomically.
 ///
@@ -19,10 +17,7 @@ pub fn write_zstd(
     upload: UploadOptions,
 ) -> Result<(u64, u64)> {
     let context = "compressing an object";
-    let sink = CountingSink {
-        inner: Sink::create(location, upload, fsync)?,
-        written: 0,
-    };
+    let sink = CountingWriter::new(Sink::create(location, upload, fsync)?);
     let mut encoder =
         zstd::stream::Encoder::new(sink, level).map_err(|e| FastIoError::io(context, e))?;
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
@@ -43,65 +38,34 @@ pub fn write_zstd(
         .map_err(|e| FastIoError::io(context, e))?;
     let mut sink = encoder.finish().map_err(|e| FastIoError::io(context, e))?;
     sink.flush().map_err(|e| FastIoError::io(context, e))?;
-    let size = sink.written;
-    let parts = sink.inner.commit()?;
+    let size = sink.written();
+    let parts = sink.into_inner().commit()?;
     Ok((size, parts))
 }
 
-/// Compresses `data` into a local file; see [`write_zstd`].
-pub fn write_zstd_file(path: &Path, data: &[u8], level: i32, fsync: bool) -> Result<u64> {
-    let location = Location::Local(path.to_path_buf());
-    write_zstd(location, data, level, fsync, UploadOptions::default()).map(|(size, _)| size)
-}
-
-struct CountingSink {
-    inner: Sink,
-    written: u64,
-}
-
-impl Write for CountingSink {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.written += n as u64;
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
-    }
-}
-
 /// Reads and decompresses an object written by [`write_zstd`].
-pub fn read_zstd(location: Location) -> Result<Vec<u8>> {
-    match location {
-        Location::Local(path) => decompress(&read_file(&path)?, &path.display().to_string()),
-        Location::Remote(object) => retry_if_changed(|| match object.pin()? {
-            (object, 0) => Err(FastIoError::Corrupt(format!("{} is empty", object.uri))),
-            (object, size) => decompress(object.read_range(0..size)?.as_slice(), &object.uri),
-        }),
-    }
+pub fn read_zstd(location: &Location) -> Result<Vec<u8>> {
+    read_consistently(location, |source| {
+        let compressed = source.read_range(0..source.size())?;
+        decompress(compressed.as_slice(), source.name())
+    })
 }
 
 /// Reads a whole file or object as it is stored, from one version of it: a payload another
 /// program wrote (the plain pickles of the I/O managers this package replaces).
-pub fn read_raw(location: Location) -> Result<arrow_buffer::Buffer> {
+pub fn read_raw(location: &Location) -> Result<arrow_buffer::Buffer> {
     match location {
-        Location::Local(path) => std::fs::read(&path)
+        // Not through `bytes::open`, which refuses an empty file: an empty payload is one.
+        Location::Local(path) => std::fs::read(path)
             .map(arrow_buffer::Buffer::from_vec)
             .map_err(|e| match e.kind() {
                 std::io::ErrorKind::NotFound => FastIoError::NotFound(path.display().to_string()),
                 _ => FastIoError::io(format!("reading {}", path.display()), e),
             }),
-        Location::Remote(object) => retry_if_changed(|| match object.pin()? {
-            (_, 0) => Ok(arrow_buffer::Buffer::from_vec(Vec::<u8>::new())),
-            (object, size) => object.read_range(0..size),
-        }),
+        Location::Remote(_) => {
+            read_consistently(location, |source| source.read_range(0..source.size()))
+        }
     }
-}
-
-/// Reads and decompresses a local file written by [`write_zstd_file`].
-pub fn read_zstd_file(path: &Path) -> Result<Vec<u8>> {
-    read_zstd(Location::Local(path.to_path_buf()))
 }
 
 fn decompress(compressed: &[u8], name: &str) -> Result<Vec<u8>> {
@@ -123,7 +87,20 @@ fn decompress(compressed: &[u8], name: &str) -> Result<Vec<u8>> {
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use super::*;
+
+    /// Compresses `data` into a local file; see [`write_zstd`].
+    fn write_zstd_file(path: &Path, data: &[u8], level: i32, fsync: bool) -> Result<u64> {
+        let location = Location::Local(path.to_path_buf());
+        write_zstd(location, data, level, fsync, UploadOptions::default()).map(|(size, _)| size)
+    }
+
+    /// Reads and decompresses a local file written by [`write_zstd_file`].
+    fn read_zstd_file(path: &Path) -> Result<Vec<u8>> {
+        read_zstd(&Location::Local(path.to_path_buf()))
+    }
 
     #[test]
     fn round_trips_and_reports_damage() {

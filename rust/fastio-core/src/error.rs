@@ -67,13 +67,26 @@ impl FastIoError {
         }
     }
 
-    /// Turns the payload of a caught panic into an error, keeping its message.
+    /// Turns the payload of a caught panic (or of a thread that panicked) into an error,
+    /// keeping its message.
     pub fn from_panic(payload: Box<dyn std::any::Any + Send>) -> Self {
         FastIoError::Internal(panic_message(&payload))
     }
 }
 
-pub(crate) fn panic_message(payload: &Box<dyn std::any::Any + Send>) -> String {
+/// Runs `work`; a panic inside it becomes the error `on_panic` makes of the panic's message.
+///
+/// The one place a panic is caught: arrow's and parquet's decoders panic on some damaged
+/// input, and a panic on a pool thread or across the Python boundary would abort the process.
+pub fn guarded<T>(
+    on_panic: impl FnOnce(String) -> FastIoError,
+    work: impl FnOnce() -> Result<T>,
+) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(work))
+        .unwrap_or_else(|payload| Err(on_panic(panic_message(&payload))))
+}
+
+fn panic_message(payload: &Box<dyn std::any::Any + Send>) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {
         (*s).to_string()
     } else if let Some(s) = payload.downcast_ref::<String>() {

@@ -25,9 +25,7 @@ use arrow_ipc::{
     IntBuilder, IntervalBuilder, IntervalUnit, MessageBuilder, MessageHeader, MetadataVersion,
     Precision, SchemaBuilder, Type, Utf8Builder,
 };
-use fastio_core::decode::IpcContents;
-use fastio_core::describe::describe;
-use fastio_core::{FastIoError, IpcSource};
+use fastio_core::{describe, FastIoError, IpcContents, IpcSource};
 use flatbuffers::{FlatBufferBuilder, UnionWIPOffset, WIPOffset};
 
 /// Types whose values a byte-order mix-up changes. (Not decimal: arrow-ipc's schema conversion

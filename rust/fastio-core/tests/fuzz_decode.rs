@@ -16,9 +16,9 @@ use arrow_array::{
 use arrow_buffer::Buffer;
 use arrow_ipc::writer::{FileWriter, IpcWriteOptions, StreamWriter};
 use arrow_ipc::CompressionType;
-use fastio_core::decode::IpcContents;
-use fastio_core::describe::describe;
-use fastio_core::{encode_to_vec, Compression, EncodeOptions, FastIoError, IpcSource};
+use fastio_core::{
+    describe, encode_to_vec, Compression, EncodeOptions, FastIoError, IpcContents, IpcSource,
+};
 
 fn setting(name: &str, default: u64) -> u64 {
     std::env::var(name)

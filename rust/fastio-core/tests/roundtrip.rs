@@ -14,10 +14,9 @@ use arrow_ipc::reader::FileReader;
 use arrow_ipc::writer::{FileWriter, IpcWriteOptions, StreamWriter};
 use arrow_ipc::CompressionType;
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
-use fastio_core::decode::IpcContents;
-use fastio_core::local::map_file;
 use fastio_core::{
-    encode_to_vec, AtomicFile, Compression, EncodeOptions, FastIoError, IpcFileEncoder, IpcSource,
+    encode_to_vec, map_file, AtomicFile, Compression, EncodeOptions, FastIoError, IpcContents,
+    IpcFileEncoder, IpcSource,
 };
 
 fn sample(rows: usize, offset: i64) -> RecordBatch {

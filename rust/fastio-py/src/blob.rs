@@ -1,10 +1,11 @@
+//! Opaque payloads (pickles) compressed with zstd, and any stored object read as it is.
+
+use fastio_core::{FastIoError, WriteOptions};
 use pyo3::prelude::*;
 use pyo3_arrow::PyArray;
 
-use crate::encode::{buffer_array, bytes_array};
+use crate::args::{buffer_array, bytes_array, location, Int, PyStorageOptions};
 use crate::errors::{detached, to_py_err};
-use crate::options::{zstd_level, Int};
-use crate::store::{location, upload_options, PyStorageOptions};
 
 /// Compresses a bytes payload (a pickle) with zstd into `uri`; returns the stored size and
 /// the number of upload parts.
@@ -24,11 +25,22 @@ pub fn write_zstd_file(
     part_size: Option<Int>,
     max_concurrency: Option<Int>,
 ) -> PyResult<(u64, u64)> {
-    let upload = upload_options(py, part_size, max_concurrency)?;
-    let level = zstd_level(level).map_err(|error| to_py_err(py, error))?;
+    // The table writes' own checks of the same options.
+    let checked = || -> Result<_, FastIoError> {
+        let options = WriteOptions {
+            level: Some(level.value("level")?),
+            part_size: part_size.map(|size| size.value("part_size")).transpose()?,
+            max_concurrency: max_concurrency
+                .map(|n| n.value("max_concurrency"))
+                .transpose()?,
+            ..WriteOptions::default()
+        };
+        Ok((options.upload()?, options.zstd_level()?.unwrap_or(1)))
+    };
+    let (upload, level) = checked().map_err(|error| to_py_err(py, error))?;
     detached(py, || {
         let location = location(&uri, storage_options)?;
-        fastio_core::blob::write_zstd(location, data, level, fsync, upload)
+        fastio_core::write_zstd(location, data, level, fsync, upload)
     })
 }
 
@@ -42,7 +54,7 @@ pub fn read_zstd_file(
     storage_options: PyStorageOptions,
 ) -> PyResult<PyArray> {
     let data = detached(py, || {
-        fastio_core::blob::read_zstd(location(&uri, storage_options)?)
+        fastio_core::read_zstd(&location(&uri, storage_options)?)
     })?;
     Ok(bytes_array(data))
 }
@@ -56,7 +68,7 @@ pub fn read_object(
     storage_options: PyStorageOptions,
 ) -> PyResult<PyArray> {
     let data = detached(py, || {
-        fastio_core::blob::read_raw(location(&uri, storage_options)?)
+        fastio_core::read_raw(&location(&uri, storage_options)?)
     })?;
     Ok(buffer_array(data))
 }

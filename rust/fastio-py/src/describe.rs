@@ -1,11 +1,12 @@
-use fastio_core::describe::describe_location;
-use fastio_core::footer;
+//! What a file holds without decoding its data: an IPC file's or stream's message headers, or
+//! a table file's footer alone.
+
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use pyo3_arrow::PySchema;
 
+use crate::args::{location, PyStorageOptions};
 use crate::errors::detached;
-use crate::store::{location, PyStorageOptions};
 
 /// What an Arrow IPC file or stream holds, from its message headers: a dict with `format`,
 /// `schema`, `stored_bytes`, `dictionary_batches`, `footer_metadata` and `batches`, one
@@ -18,10 +19,11 @@ pub fn describe(
     storage_options: PyStorageOptions,
 ) -> PyResult<Bound<'_, PyDict>> {
     let summary = detached(py, move || {
-        describe_location(location(&uri, storage_options)?)
+        fastio_core::describe_location(&location(&uri, storage_options)?)
     })?;
     let result = PyDict::new(py);
-    result.set_item("format", summary.format)?;
+    // "format" is the IPC framing ("file" or "stream") here, as Python has always read it.
+    result.set_item("format", summary.framing)?;
     result.set_item("schema", PySchema::new(summary.schema.clone()))?;
     result.set_item("stored_bytes", summary.stored_bytes)?;
     result.set_item("dictionary_batches", summary.dictionary_batches)?;
@@ -50,7 +52,7 @@ pub fn read_footer(
     storage_options: PyStorageOptions,
 ) -> PyResult<Bound<'_, PyDict>> {
     let footer = detached(py, move || {
-        footer::read_footer(&location(&uri, storage_options)?)
+        fastio_core::read_footer(&location(&uri, storage_options)?)
     })?;
     let result = PyDict::new(py);
     result.set_item("schema", PySchema::new(footer.schema.clone()))?;
@@ -62,7 +64,7 @@ pub fn read_footer(
     result.set_item("metadata", metadata)?;
     result.set_item("batches", footer.batches)?;
     result.set_item("stored_bytes", footer.stored_bytes)?;
-    result.set_item("format", footer.format)?;
+    result.set_item("format", footer.format.name())?;
     result.set_item("rows", footer.rows)?;
     Ok(result)
 }

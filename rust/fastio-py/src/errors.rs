@@ -2,7 +2,6 @@
 //! so that `CorruptFileError` can be both a `FastIOError` and a `ValueError`.
 
 use std::cell::RefCell;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use fastio_core::FastIoError;
 use pyo3::exceptions::{PyFileNotFoundError, PyKeyboardInterrupt, PyOSError, PyValueError};
@@ -71,9 +70,6 @@ where
     T: Send,
     F: FnOnce() -> Result<T, FastIoError> + Send,
 {
-    py.detach(|| {
-        catch_unwind(AssertUnwindSafe(work))
-            .unwrap_or_else(|payload| Err(FastIoError::from_panic(payload)))
-    })
-    .map_err(|error| to_py_err(py, error))
+    py.detach(|| fastio_core::guarded(FastIoError::Internal, work))
+        .map_err(|error| to_py_err(py, error))
 }

@@ -1,12 +1,18 @@
 //! Python bindings of dagster-fastio: type conversion, GIL release and error mapping only.
+//! One module per operation, each converting its own arguments once; they use only what
+//! `fastio_core` re-exports at its root.
 
+mod args;
 mod blob;
-mod decode;
 mod describe;
 mod encode;
 mod errors;
-mod options;
-mod store;
+mod hash;
+mod objects;
+mod partitions;
+mod read;
+mod write;
+mod write_options;
 mod writer;
 
 use pyo3::prelude::*;
@@ -31,24 +37,24 @@ fn _core(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add("__version__", env!("CARGO_PKG_VERSION"))?;
     let compressions = fastio_core::Compression::ALL.map(fastio_core::Compression::name);
     module.add("COMPRESSIONS", compressions.to_vec())?;
-    module.add_class::<encode::WriteStats>()?;
+    module.add_class::<write::WriteStats>()?;
     module.add_class::<writer::TableFileWriter>()?;
     module.add_function(wrap_pyfunction!(blob::write_zstd_file, module)?)?;
     module.add_function(wrap_pyfunction!(blob::read_zstd_file, module)?)?;
     module.add_function(wrap_pyfunction!(encode::encode, module)?)?;
-    module.add_function(wrap_pyfunction!(encode::write_file, module)?)?;
-    module.add_function(wrap_pyfunction!(encode::write_partitions, module)?)?;
-    module.add_function(wrap_pyfunction!(decode::decode, module)?)?;
-    module.add_function(wrap_pyfunction!(decode::read_file, module)?)?;
-    module.add_function(wrap_pyfunction!(decode::read_file_batches, module)?)?;
+    module.add_function(wrap_pyfunction!(write::write_file, module)?)?;
+    module.add_function(wrap_pyfunction!(partitions::write_partitions, module)?)?;
+    module.add_function(wrap_pyfunction!(encode::decode, module)?)?;
+    module.add_function(wrap_pyfunction!(read::read_file, module)?)?;
+    module.add_function(wrap_pyfunction!(read::read_file_batches, module)?)?;
     module.add_function(wrap_pyfunction!(describe::describe, module)?)?;
     module.add_function(wrap_pyfunction!(describe::read_footer, module)?)?;
-    module.add_function(wrap_pyfunction!(encode::content_hash, module)?)?;
-    module.add_function(wrap_pyfunction!(store::object_exists, module)?)?;
-    module.add_function(wrap_pyfunction!(store::delete_object, module)?)?;
-    module.add_function(wrap_pyfunction!(store::delete_objects, module)?)?;
-    module.add_function(wrap_pyfunction!(store::object_size, module)?)?;
-    module.add_function(wrap_pyfunction!(store::list_objects, module)?)?;
+    module.add_function(wrap_pyfunction!(hash::content_hash, module)?)?;
+    module.add_function(wrap_pyfunction!(objects::object_exists, module)?)?;
+    module.add_function(wrap_pyfunction!(objects::delete_object, module)?)?;
+    module.add_function(wrap_pyfunction!(objects::delete_objects, module)?)?;
+    module.add_function(wrap_pyfunction!(objects::object_size, module)?)?;
+    module.add_function(wrap_pyfunction!(objects::list_objects, module)?)?;
     module.add_function(wrap_pyfunction!(blob::read_object, module)?)?;
     Ok(())
 }

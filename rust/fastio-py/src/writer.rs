@@ -1,16 +1,16 @@
+//! A table file written batch by batch, for output larger than memory.
+
 use std::sync::Mutex;
 
-use fastio_core::file_format::FileEncoder;
-use fastio_core::open;
-use fastio_core::{FastIoError, Sink};
+use fastio_core::{FastIoError, FileEncoder, Sink};
 use pyo3::prelude::*;
 use pyo3_arrow::input::AnyRecordBatch;
 use pyo3_arrow::PySchema;
 
-use crate::encode::{python_signals, WriteStats};
+use crate::args::{location, PyStorageOptions};
 use crate::errors::detached;
-use crate::options::{write_options, FooterMetadata, Int, WithCompat, WithContent};
-use crate::store::{location, upload_options, PyStorageOptions};
+use crate::write::{python_signals, WriteStats};
+use crate::write_options::PyWriteOptions;
 
 /// A table file (Arrow IPC or Parquet) written batch by batch; it appears at its path (or key)
 /// only when finished.
@@ -27,37 +27,19 @@ fn closed() -> FastIoError {
 #[pymethods]
 impl TableFileWriter {
     #[new]
-    #[pyo3(signature = (
-        uri, schema, compression = "zstd", level = None, chunk_rows = None, fsync = false,
-        storage_options = None, part_size = None, max_concurrency = None, metadata = None,
-        content_hash = false, statistics = false, format = "ipc", compat = "standard"
-    ))]
-    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (uri, schema, options, storage_options = None))]
     fn new(
         py: Python<'_>,
         uri: String,
         schema: PySchema,
-        compression: &str,
-        level: Option<Int>,
-        chunk_rows: Option<Int>,
-        fsync: bool,
+        options: PyWriteOptions,
         storage_options: PyStorageOptions,
-        part_size: Option<Int>,
-        max_concurrency: Option<Int>,
-        metadata: FooterMetadata,
-        content_hash: bool,
-        statistics: bool,
-        format: &str,
-        compat: &str,
     ) -> PyResult<Self> {
-        let options = write_options(py, format, compression, level, chunk_rows)?
-            .with_content(metadata, content_hash, statistics)
-            .with_compat(py, compat)?;
-        let upload = upload_options(py, part_size, max_concurrency)?;
+        let plan = options.plan(py)?;
         let schema = schema.into_inner();
         let encoder = detached(py, move || {
             let target = location(&uri, storage_options)?;
-            open::create_table_file(target, schema, &options, upload, fsync)
+            fastio_core::create_table_file(target, schema, &plan)
                 .map(|encoder| encoder.with_interrupt_check(Box::new(python_signals)))
         })?;
         Ok(TableFileWriter {

@@ -1,17 +1,18 @@
-//! Where bytes live: local paths (memory-mapped, replaced by rename) or objects in a store
-//! reached through object_store (S3, GCS, Azure, in-memory).
+//! Transport: where a URI points (a local path, or an object in a store reached through
+//! object_store: S3, GCS, Azure, in-memory), and the requests made to a store (HEAD, ranged
+//! GETs pinned to one version, uploads, deletes, listings), with credentials kept out of every
+//! message. Nothing here knows a file format.
 //!
 //! Stores are built once per process and configuration and shared, so their connection pools
 //! are reused. Everything asynchronous runs on one tokio runtime, created lazily and rebuilt
 //! in a forked child, where the parent's runtime threads do not exist.
 
-mod column_ranges;
 mod config;
-pub mod fetch;
-pub mod plan;
+mod fetch;
+mod plan;
 mod redact;
 mod runtime;
-pub mod upload;
+mod upload;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -26,7 +27,12 @@ use crate::error::{FastIoError, Result};
 use redact::Redactor;
 
 pub use config::{StoreOptions, UploadOptions};
-pub use runtime::runtime;
+pub(crate) use fetch::{
+    download, download_ranges, fetch_range, join, Download, DEFAULT_FETCH_CONCURRENCY,
+    REQUEST_BYTES,
+};
+pub(crate) use runtime::runtime;
+pub(crate) use upload::UploadSink;
 
 /// A parsed destination or source.
 pub enum Location {
@@ -57,7 +63,7 @@ struct Pin {
 }
 
 /// Whole reads restarted after the object changed under them, before giving up.
-pub const CHANGED_READ_ATTEMPTS: usize = 3;
+const CHANGED_READ_ATTEMPTS: usize = 3;
 
 /// Runs a whole read again when the object was replaced during it (`FastIoError::Changed`),
 /// up to [`CHANGED_READ_ATTEMPTS`] times; each attempt pins the version it sees first.
@@ -299,12 +305,6 @@ impl RemoteObject {
             Err(object_store::Error::NotFound { .. }) => Ok(false),
             Err(error) => Err(self.error(error)),
         }
-    }
-
-    /// Downloads `range` of the object, several requests at once when it is large (pin the
-    /// object first so that they all read one version).
-    pub fn read_range(&self, range: std::ops::Range<u64>) -> Result<arrow_buffer::Buffer> {
-        fetch::fetch_range(&runtime()?, self, range, fetch::DEFAULT_FETCH_CONCURRENCY)
     }
 
     /// Deletes the object; deleting an absent object is not an error.

@@ -11,9 +11,11 @@ pub const MIN_PART_SIZE: u64 = 5 << 20;
 /// Largest part S3 accepts.
 pub const MAX_PART_SIZE: u64 = 5 << 30;
 /// Most parts in one upload.
-pub const MAX_PARTS: u64 = 10_000;
+#[cfg(test)]
+const MAX_PARTS: u64 = 10_000;
 /// Largest object S3 stores.
-pub const MAX_OBJECT_SIZE: u64 = 5 << 40;
+#[cfg(test)]
+const MAX_OBJECT_SIZE: u64 = 5 << 40;
 /// Parts uploaded at one size before the size doubles.
 pub const PARTS_PER_STEP: u64 = 500;
 
@@ -40,7 +42,8 @@ impl PartPlan {
     }
 
     /// Parts an object of `size` bytes is split into (a single PUT counts as one).
-    pub fn parts_for(&self, size: u64) -> u64 {
+    #[cfg(test)]
+    fn parts_for(&self, size: u64) -> u64 {
         let mut remaining = size;
         let mut parts = 0;
         loop {
@@ -54,7 +57,8 @@ impl PartPlan {
     }
 
     /// The largest object this plan can upload within `MAX_PARTS`.
-    pub fn max_object_size(&self) -> u64 {
+    #[cfg(test)]
+    fn max_object_size(&self) -> u64 {
         (0..MAX_PARTS).map(|index| self.part_size(index)).sum()
     }
 }

@@ -1,0 +1,129 @@
+//! How a stream of record batches becomes a Parquet file: codec, level, row group sizes.
+
+use std::str::FromStr;
+
+use parquet::basic::{Compression as ParquetCompression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+
+use crate::batch::compat::Compatibility;
+use crate::batch::keys::writer_name;
+use crate::error::{FastIoError, Result};
+
+/// Arrow bytes per row group. DuckDB, pyarrow and this module's reader read row groups in
+/// parallel and skip them by their statistics, so a 500 MB table makes about eight.
+pub const DEFAULT_ROW_GROUP_BYTES: usize = 64 << 20;
+/// Rows per row group at most, as pyarrow's default.
+pub const DEFAULT_ROW_GROUP_ROWS: usize = 1 << 20;
+
+/// The page codec of a Parquet file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParquetCodec {
+    Snappy,
+    Zstd,
+    /// LZ4_RAW, the LZ4 codec every current reader knows (the older "LZ4" is deprecated).
+    Lz4Raw,
+    None,
+}
+
+impl ParquetCodec {
+    pub const CHOICES: &'static str = "\"zstd\", \"snappy\", \"lz4\" or \"none\"";
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ParquetCodec::Snappy => "snappy",
+            ParquetCodec::Zstd => "zstd",
+            ParquetCodec::Lz4Raw => "lz4",
+            ParquetCodec::None => "none",
+        }
+    }
+}
+
+impl FromStr for ParquetCodec {
+    type Err = FastIoError;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "snappy" => Ok(ParquetCodec::Snappy),
+            "zstd" => Ok(ParquetCodec::Zstd),
+            "lz4" | "lz4_raw" => Ok(ParquetCodec::Lz4Raw),
+            "none" | "uncompressed" => Ok(ParquetCodec::None),
+            _ => Err(FastIoError::InvalidArgument(format!(
+                "unknown Parquet compression {s:?}: expected {}",
+                ParquetCodec::CHOICES
+            ))),
+        }
+    }
+}
+
+/// How a stream of record batches becomes a Parquet file.
+#[derive(Debug, Clone)]
+pub struct ParquetOptions {
+    pub codec: ParquetCodec,
+    /// zstd level (1..=22); `None` means level 1, as pyarrow's and polars' default.
+    pub level: Option<i32>,
+    pub row_group_bytes: usize,
+    pub row_group_rows: usize,
+    /// Dictionary-encode pages (each column falls back to plain encoding when its dictionary
+    /// grows past the page limit), as pyarrow and polars do by default.
+    pub dictionary: bool,
+    /// Encode on the rayon pool; off only for comparisons.
+    pub parallel: bool,
+    pub content_hash: bool,
+    /// Extra key-value pairs for the file's metadata (provenance, for instance).
+    pub footer_metadata: Vec<(String, String)>,
+    /// Types rewritten for other readers (see `compat`).
+    pub compat: Compatibility,
+}
+
+impl Default for ParquetOptions {
+    fn default() -> Self {
+        ParquetOptions {
+            codec: ParquetCodec::Zstd,
+            level: None,
+            row_group_bytes: DEFAULT_ROW_GROUP_BYTES,
+            row_group_rows: DEFAULT_ROW_GROUP_ROWS,
+            dictionary: true,
+            parallel: true,
+            content_hash: false,
+            footer_metadata: Vec::new(),
+            compat: Compatibility::default(),
+        }
+    }
+}
+
+impl ParquetOptions {
+    pub(crate) fn properties(&self) -> Result<WriterProperties> {
+        let compression = match self.codec {
+            ParquetCodec::Snappy => ParquetCompression::SNAPPY,
+            ParquetCodec::Lz4Raw => ParquetCompression::LZ4_RAW,
+            ParquetCodec::None => ParquetCompression::UNCOMPRESSED,
+            ParquetCodec::Zstd => {
+                let level = self.level.unwrap_or(1);
+                ParquetCompression::ZSTD(ZstdLevel::try_new(level).map_err(|_| {
+                    FastIoError::InvalidArgument(format!(
+                        "zstd level {level} is out of range for Parquet: expected 1 to 22"
+                    ))
+                })?)
+            }
+        };
+        if self.level.is_some() && self.codec != ParquetCodec::Zstd {
+            return Err(FastIoError::InvalidArgument(format!(
+                "a level applies to zstd only, not to {}",
+                self.codec.name()
+            )));
+        }
+        if self.row_group_bytes == 0 || self.row_group_rows == 0 {
+            return Err(FastIoError::InvalidArgument(
+                "row groups must hold at least one row and one byte".into(),
+            ));
+        }
+        Ok(WriterProperties::builder()
+            .set_compression(compression)
+            .set_dictionary_enabled(self.dictionary)
+            // Row groups are cut here, by bytes; the crate's own row limit must not cut them
+            // again.
+            .set_max_row_group_row_count(None)
+            .set_created_by(writer_name())
+            .build())
+    }
+}
