@@ -79,6 +79,9 @@ pub struct IpcContents {
 impl IpcContents {
     /// Opens `source`, keeping only `columns` (by name, in the given order) when set.
     pub fn open(source: IpcSource<'_>, columns: Option<&[String]>) -> Result<Self> {
+        // Blocks read from a file are ours alone: a projection copies its columns out of them.
+        // A caller's buffer or a memory map is left where it is.
+        let compact = matches!(source, IpcSource::Path(_));
         let bytes = match source {
             IpcSource::Memory(buffer) => Bytes::Memory(buffer),
             IpcSource::Path(path) => {
@@ -94,14 +97,17 @@ impl IpcContents {
             }
             IpcSource::MappedPath(path) => Bytes::Memory(map_file(path)?),
         };
-        catch_unwind(AssertUnwindSafe(|| Self::open_bytes(bytes, columns))).unwrap_or_else(
-            |payload| {
+        let mut contents = catch_unwind(AssertUnwindSafe(|| Self::open_bytes(bytes, columns)))
+            .unwrap_or_else(|payload| {
                 Err(FastIoError::Corrupt(format!(
                     "decoder failed: {}",
                     panic_message(&payload)
                 )))
-            },
-        )
+            })?;
+        if let Layout::File { decoder, .. } = &mut contents.layout {
+            decoder.compact_projections(compact);
+        }
+        Ok(contents)
     }
 
     fn open_bytes(bytes: Bytes, columns: Option<&[String]>) -> Result<Self> {

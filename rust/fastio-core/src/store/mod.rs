@@ -5,7 +5,7 @@
 //! are reused. Everything asynchronous runs on one tokio runtime, created lazily and rebuilt
 //! in a forked child, where the parent's runtime threads do not exist.
 
-mod column_ranges;
+pub(crate) mod column_ranges;
 mod config;
 pub mod fetch;
 pub mod plan;
