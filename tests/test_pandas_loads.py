@@ -84,9 +84,7 @@ def _expected(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
 
 
 @pytest.mark.parametrize("name", list(FRAMES))
-def test_a_load_equals_the_whole_table_converted_and_is_writable(
-    tmp_path: Path, name: str
-) -> None:
+def test_a_load_equals_the_whole_table_converted_and_is_writable(tmp_path: Path, name: str) -> None:
     frame = FRAMES[name]
     manager = fio.FastIOManager(base_path=str(tmp_path))
     kind = dg.PythonObjectDagsterType(pd.DataFrame)

@@ -15,8 +15,8 @@ Reading two sets of columns costs nothing twice: a projected read decodes only i
 from __future__ import annotations
 
 import json
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -100,8 +100,7 @@ def _plan(schema: pa.Schema) -> tuple[dict[str, np.dtype], list[str]] | None:
     levels = metadata.get("column_indexes", [])
     # Labels other than plain strings are rebuilt from the metadata by to_pandas.
     if len(levels) > 1 or any(
-        level.get("name") is not None or level.get("pandas_type") != "unicode"
-        for level in levels
+        level.get("name") is not None or level.get("pandas_type") != "unicode" for level in levels
     ):
         return None
     described = {
