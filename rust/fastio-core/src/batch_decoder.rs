@@ -48,7 +48,8 @@ impl BatchDecoder {
     }
 
     pub fn with_projection(mut self, projection: Vec<usize>) -> Self {
-        self.kept = ColumnRanges::new(&self.schema, &projection).map(|ranges| ranges.kept_buffers());
+        self.kept =
+            ColumnRanges::new(&self.schema, &projection).map(|ranges| ranges.kept_buffers());
         self.projection = Some(projection);
         self
     }
