@@ -22,7 +22,14 @@ import pytest
 from servers import S3Server
 
 import dagster_fastio as fio
+from dagster_fastio import pandas_loads
 from dagster_fastio.pandas_loads import load_frame
+
+
+@pytest.fixture(autouse=True)
+def direct_at_any_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The frames here are small: every one takes the direct way unless a test says not."""
+    monkeypatch.setattr(pandas_loads, "DIRECT_ABOVE_BYTES", 0)
 
 
 def _frames() -> dict[str, Any]:
@@ -119,6 +126,22 @@ def test_numeric_columns_bypass_to_pandas_and_the_rest_goes_through_it(tmp_path:
     )
     assert asked == [["text"]]
     pdt.assert_frame_equal(loaded, _expected(path))
+
+
+def test_a_small_table_is_converted_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pandas_loads, "DIRECT_ABOVE_BYTES", 4 << 20)
+    path = tmp_path / "t.arrow"
+    fio.write(FRAMES["numbers and text"], path)
+    footer = fio.api.read_footer(path)
+    assert (
+        load_frame(
+            footer.schema,
+            footer.rows,
+            lambda names: fio.read_batches(path, names),
+            lambda names: fio.read(path, names),
+        )
+        is None
+    )
 
 
 def test_a_projection_loads_only_its_columns(tmp_path: Path) -> None:

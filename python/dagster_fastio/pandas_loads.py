@@ -22,7 +22,11 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-__all__ = ["load_frame"]
+__all__ = ["DIRECT_ABOVE_BYTES", "load_frame"]
+
+# Below this much numeric data the Arrow copy is small, and one read converted whole is
+# quicker than two reads and a thread.
+DIRECT_ABOVE_BYTES = 4 << 20
 
 
 def load_frame(
@@ -33,7 +37,7 @@ def load_frame(
 ) -> Any | None:
     """The frame of a stored table with ``schema`` and ``rows``, read through ``read_batches``
     and ``read_table`` (each given the columns to read); None when this way does not apply
-    (the row count unknown, no numeric column, labels the metadata rebuilds), and the caller
+    (the row count unknown, little numeric data, labels the metadata rebuilds), and the caller
     converts the whole table instead."""
     if rows is None:
         return None
@@ -41,6 +45,8 @@ def load_frame(
     if plan is None:
         return None
     direct, rest = plan
+    if rows * sum(dtype.itemsize for dtype in direct.values()) < DIRECT_ABOVE_BYTES:
+        return None
     import pandas as pd
 
     # The other columns decode meanwhile, on the core's threads: the copies below run on this
