@@ -232,6 +232,13 @@ class Storage:
         except (FileNotFoundError, CorruptFileError):
             return None
 
+    def table_footer(self, uri: str) -> api.Footer:
+        """The footer of the table file at ``uri``; ``FileNotFoundError`` when there is none."""
+        try:
+            return api.read_footer(uri, self.storage_options)
+        except FileNotFoundError:
+            raise FileNotFoundError(f"no table stored at {uri}") from None
+
     def stored_footer(self, stem: Location) -> api.Footer | None:
         """The footer of the table stored for ``stem``, in either format; None when none."""
         for path in self.table_paths(stem):

@@ -22,6 +22,7 @@ import pyarrow as pa
 from dagster_fastio.api import WriteInfo, is_remote
 from dagster_fastio.convert import polars_to_arrow, to_arrow_source
 from dagster_fastio.layout import PARQUET_SUFFIX
+from dagster_fastio.pandas_loads import load_frame
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -59,6 +60,13 @@ def _unmark(table: pa.Table) -> pa.Table:
     if metadata.pop(TYPE_METADATA_KEY, None) is None:
         return table
     return table.replace_schema_metadata(metadata or None)
+
+
+def _unmark_schema(schema: pa.Schema) -> pa.Schema:
+    metadata = dict(schema.metadata or {})
+    if metadata.pop(TYPE_METADATA_KEY, None) is None:
+        return schema
+    return schema.with_metadata(metadata)
 
 
 def _concat(tables: list[pa.Table]) -> pa.Table:
@@ -186,6 +194,22 @@ class PandasFrame(TableType):
 
     def from_table(self, table: pa.Table) -> Any:
         return table.to_pandas()
+
+    def read(self, uri: str, storage: Storage, columns: list[str] | None) -> Any:
+        # An Arrow IPC file loads its numeric columns straight into the frame's arrays.
+        if uri.endswith(PARQUET_SUFFIX):
+            return super().read(uri, storage, columns)
+        footer = storage.table_footer(uri)
+        schema = _unmark_schema(footer.schema)
+        if columns is not None:
+            schema = pa.schema([schema.field(name) for name in columns], metadata=schema.metadata)
+        frame = load_frame(
+            schema,
+            footer.rows,
+            lambda names: storage.read_batches(uri, names),
+            lambda names: _unmark(storage.read(uri, names)),
+        )
+        return frame if frame is not None else super().read(uri, storage, columns)
 
 
 class PolarsFrame(TableType):
@@ -384,6 +408,11 @@ def table_type_of(obj: Any) -> TableType | None:
 
 def load_stored_type(uri: str, storage: Storage, columns: list[str] | None) -> Any:
     """The table at ``uri`` as the type recorded when it was stored (a table when none is)."""
+    if not uri.endswith(PARQUET_SUFFIX):
+        # A pandas frame has a load of its own; the footer says whether this is one.
+        marked = (storage.table_footer(uri).schema.metadata or {}).get(TYPE_METADATA_KEY)
+        if marked == PandasFrame.name.encode():
+            return _BY_NAME[PandasFrame.name].read(uri, storage, columns)
     table = storage.read(uri, columns)
     recorded = (table.schema.metadata or {}).get(TYPE_METADATA_KEY, b"").decode()
     return _BY_NAME.get(recorded, _BY_NAME["pyarrow.Table"]).from_table(_unmark(table))

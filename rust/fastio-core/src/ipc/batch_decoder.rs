@@ -17,7 +17,8 @@ use arrow_ipc::{Block, Message, MessageHeader, MetadataVersion};
 use arrow_schema::{ArrowError, SchemaRef};
 
 use crate::error::{FastIoError, Result};
-use crate::ipc::inflate::{inflate_batch, inflate_dictionary};
+use crate::ipc::column_ranges::ColumnRanges;
+use crate::ipc::inflate::{compact_batch, inflate_batch, inflate_dictionary};
 use crate::ipc::validate::validate_column;
 
 /// Decodes the batches of one file (or indexed stream).
@@ -26,6 +27,11 @@ pub(crate) struct BatchDecoder {
     schema: SchemaRef,
     version: MetadataVersion,
     projection: Option<Vec<usize>>,
+    /// With a projection, which buffers of a message belong to its columns (None: every
+    /// buffer, or a layout not worked out); only those are decompressed or, when `compact`,
+    /// copied out of an uncompressed body.
+    kept: Option<Vec<bool>>,
+    compact: bool,
     dictionaries: HashMap<i64, ArrayRef>,
 }
 
@@ -35,13 +41,24 @@ impl BatchDecoder {
             schema,
             version,
             projection: None,
+            kept: None,
+            compact: false,
             dictionaries: HashMap::new(),
         }
     }
 
     pub fn with_projection(mut self, projection: Vec<usize>) -> Self {
+        self.kept =
+            ColumnRanges::new(&self.schema, &projection).map(|ranges| ranges.kept_buffers());
         self.projection = Some(projection);
         self
+    }
+
+    /// Copies the projected columns of an uncompressed batch out of its message, so that they
+    /// do not keep the whole message alive. Off where the message is a memory map (its
+    /// untouched pages cost nothing) or already holds only those columns.
+    pub fn compact_projections(&mut self, compact: bool) {
+        self.compact = compact;
     }
 
     /// The message header of `bytes` (metadata then body), checked against the file's version
@@ -115,9 +132,13 @@ impl BatchDecoder {
             .ok_or_else(|| corrupt("a record batch message has no header"))?;
         let body = bytes.slice(block.metaDataLength() as usize);
         let version = message.version();
+        let kept = self.kept.as_deref();
         let decoded = if batch.compression().is_some() {
-            let inflated = inflate_batch(&batch, body.as_slice())?;
+            let inflated = inflate_batch(&batch, body.as_slice(), kept)?;
             self.decode(&inflated.body, inflated.batch()?, &version, true)
+        } else if let Some(kept) = kept.filter(|_| self.compact) {
+            let compacted = compact_batch(&batch, body.as_slice(), kept)?;
+            self.decode(&compacted.body, compacted.batch()?, &version, true)
         } else {
             self.decode(&body, batch, &version, false)
         };

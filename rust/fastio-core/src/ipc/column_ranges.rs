@@ -50,6 +50,15 @@ impl ColumnRanges {
         })
     }
 
+    /// Which buffers of a message belong to the projected columns, one flag per buffer.
+    pub(crate) fn kept_buffers(&self) -> Vec<bool> {
+        let mut kept = vec![false; self.total_buffers];
+        for columns in &self.buffers {
+            kept[columns.clone()].fill(true);
+        }
+        kept
+    }
+
     /// Body byte ranges (merged when close) holding the projected columns' buffers, from the
     /// batch's message header; None when the header does not match the schema's layout.
     pub(crate) fn body_ranges(&self, metadata: &[u8], body_len: u64) -> Option<Vec<Range<u64>>> {
@@ -182,5 +191,8 @@ mod tests {
         assert_eq!(ranges.buffers, vec![7..12, 2..5]);
         assert_eq!(ranges.total_buffers, 12);
         assert!(ColumnRanges::new(&without_views, &[0, 1, 2, 3]).is_none());
+        let kept = ranges.kept_buffers();
+        assert_eq!(kept.iter().filter(|k| **k).count(), 8);
+        assert!(kept[2..5].iter().chain(&kept[7..12]).all(|k| *k));
     }
 }

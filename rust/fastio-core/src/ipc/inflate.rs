@@ -1,6 +1,10 @@
 //! Compressed record batch bodies decompressed into one 64-byte-aligned buffer, buffer by
 //! buffer in parallel, with a rebuilt header that names no codec.
 //!
+//! When only some columns are read, only their buffers are decompressed (or, for an
+//! uncompressed body, copied) and the others are left empty: the decoded columns share this one
+//! allocation, so a projection must not keep the whole batch alive behind a few columns.
+//!
 //! arrow-ipc decompresses each buffer into an allocation of its own, one batch at a time, and
 //! its lz4 path goes through a frame reader that zero-fills and copies. Here the 8-byte prefix
 //! of every buffer (its uncompressed length) is read first, so the whole uncompressed body is
@@ -53,9 +57,28 @@ fn rebuilt_invalid(error: flatbuffers::InvalidFlatbuffer) -> FastIoError {
     FastIoError::Internal(format!("a rebuilt batch header is invalid: {error}"))
 }
 
-/// Decompresses a compressed record batch, whose body is `body`.
-pub(crate) fn inflate_batch(batch: &arrow_ipc::RecordBatch<'_>, body: &[u8]) -> Result<Inflated> {
-    inflate(batch, body, None)
+/// Decompresses a compressed record batch, whose body is `body`; with `kept` (one flag per
+/// buffer), only the kept buffers, the others left empty.
+pub(crate) fn inflate_batch(
+    batch: &arrow_ipc::RecordBatch<'_>,
+    body: &[u8],
+    kept: Option<&[bool]>,
+) -> Result<Inflated> {
+    let codec = batch
+        .compression()
+        .map(|compression| compression.codec())
+        .ok_or_else(|| FastIoError::Internal("inflate called on an uncompressed batch".into()))?;
+    inflate(batch, body, Some(codec), None, kept)
+}
+
+/// The `kept` buffers (one flag per buffer) of an uncompressed record batch, copied into a new
+/// body; the others left empty.
+pub(crate) fn compact_batch(
+    batch: &arrow_ipc::RecordBatch<'_>,
+    body: &[u8],
+    kept: &[bool],
+) -> Result<Inflated> {
+    inflate(batch, body, None, None, Some(kept))
 }
 
 /// Decompresses a dictionary batch whose data is compressed.
@@ -66,7 +89,11 @@ pub(crate) fn inflate_dictionary(
     let data = dictionary
         .data()
         .ok_or_else(|| corrupt("a dictionary batch has no data"))?;
-    inflate(&data, body, Some(dictionary))
+    let codec = data
+        .compression()
+        .map(|compression| compression.codec())
+        .ok_or_else(|| FastIoError::Internal("inflate called on an uncompressed batch".into()))?;
+    inflate(&data, body, Some(codec), Some(dictionary), None)
 }
 
 /// Where one buffer's bytes come from.
@@ -75,8 +102,8 @@ enum Source<'a> {
     Empty,
     /// Stored uncompressed (prefix -1): copied as is, now aligned.
     Raw(&'a [u8]),
-    /// A codec frame that must decompress to exactly `len` bytes.
-    Frame(&'a [u8]),
+    /// A frame of the codec that must decompress to exactly `len` bytes.
+    Frame(&'a [u8], CompressionType),
 }
 
 struct Piece<'a> {
@@ -86,27 +113,39 @@ struct Piece<'a> {
     len: usize,
 }
 
-/// Decompresses every buffer of `batch` (whose compressed body is `body`) into one new body;
-/// the header is rebuilt inside `dictionary`'s table when the batch is a dictionary's data.
+/// Decompresses (`codec`) or copies (no codec) the buffers of `batch`, whose body is `body`,
+/// into one new body: every buffer, or those `kept` flags. The header is rebuilt inside
+/// `dictionary`'s table when the batch is a dictionary's data.
 fn inflate(
     batch: &arrow_ipc::RecordBatch<'_>,
     body: &[u8],
+    codec: Option<CompressionType>,
     dictionary: Option<&arrow_ipc::DictionaryBatch<'_>>,
+    kept: Option<&[bool]>,
 ) -> Result<Inflated> {
-    let codec = batch
-        .compression()
-        .map(|compression| compression.codec())
-        .ok_or_else(|| FastIoError::Internal("inflate called on an uncompressed batch".into()))?;
-    if codec != CompressionType::LZ4_FRAME && codec != CompressionType::ZSTD {
-        return Err(corrupt(format!("unknown compression codec {}", codec.0)));
+    if let Some(codec) = codec {
+        if codec != CompressionType::LZ4_FRAME && codec != CompressionType::ZSTD {
+            return Err(corrupt(format!("unknown compression codec {}", codec.0)));
+        }
     }
     let buffers = batch
         .buffers()
         .ok_or_else(|| corrupt("a record batch lists no buffers"))?;
+    if kept.is_some_and(|kept| kept.len() != buffers.len()) {
+        return Err(corrupt(format!(
+            "a record batch lists {} buffers where its schema has {}",
+            buffers.len(),
+            kept.map_or(0, <[bool]>::len)
+        )));
+    }
     let mut pieces = Vec::with_capacity(buffers.len());
     let mut end = 0usize;
-    for buffer in buffers.iter() {
-        let (source, len) = locate(buffer, body, codec)?;
+    for (index, buffer) in buffers.iter().enumerate() {
+        let (source, len) = if kept.is_some_and(|kept| !kept[index]) {
+            (Source::Empty, 0)
+        } else {
+            locate(buffer, body, codec)?
+        };
         let offset = end.next_multiple_of(ALIGNMENT);
         end = offset
             .checked_add(len)
@@ -118,18 +157,19 @@ fn inflate(
         });
     }
     let total = end.next_multiple_of(ALIGNMENT);
-    let body = fill(&pieces, total, codec)?;
+    let body = fill(&pieces, total)?;
     Ok(Inflated {
         header: rebuilt_header(batch, &pieces, dictionary),
         body,
     })
 }
 
-/// The source of one buffer and its uncompressed length, from its 8-byte prefix.
+/// The source of one buffer and its uncompressed length: from its 8-byte prefix when
+/// compressed, its own bytes when not.
 fn locate<'a>(
     buffer: &arrow_ipc::Buffer,
     body: &'a [u8],
-    codec: CompressionType,
+    codec: Option<CompressionType>,
 ) -> Result<(Source<'a>, usize)> {
     let (Ok(offset), Ok(length)) = (
         usize::try_from(buffer.offset()),
@@ -140,6 +180,14 @@ fn locate<'a>(
     if length == 0 {
         return Ok((Source::Empty, 0));
     }
+    let Some(codec) = codec else {
+        let bytes = offset
+            .checked_add(length)
+            .filter(|end| *end <= body.len())
+            .map(|end| &body[offset..end])
+            .ok_or_else(|| corrupt("a buffer lies outside its message"))?;
+        return Ok((Source::Raw(bytes), length));
+    };
     let bytes = offset
         .checked_add(length)
         .filter(|end| length >= 8 && *end <= body.len())
@@ -160,13 +208,13 @@ fn locate<'a>(
                         "a buffer of {length} compressed bytes claims {declared} uncompressed bytes"
                     ))
                 })?;
-            Ok((Source::Frame(frame), len))
+            Ok((Source::Frame(frame, codec), len))
         }
     }
 }
 
 /// Allocates the body and writes every piece into it, zeroing the padding between them.
-fn fill(pieces: &[Piece<'_>], total: usize, codec: CompressionType) -> Result<Buffer> {
+fn fill(pieces: &[Piece<'_>], total: usize) -> Result<Buffer> {
     if total > PROBE_ABOVE && Vec::<u8>::new().try_reserve_exact(total).is_err() {
         // MutableBuffer aborts the process when an allocation fails; damaged lengths that
         // passed the ratio checks still must not get that far. (The probe allocates, so
@@ -193,7 +241,7 @@ fn fill(pieces: &[Piece<'_>], total: usize, codec: CompressionType) -> Result<Bu
     let write = |(piece, place): (&Piece<'_>, &mut [MaybeUninit<u8>])| {
         let (data, padding) = place.split_at_mut(piece.len);
         padding.fill(MaybeUninit::new(0));
-        write_piece(&piece.source, data, codec)
+        write_piece(&piece.source, data)
     };
     if total > PARALLEL_ABOVE {
         crate::pool::pool().install(|| places.into_par_iter().try_for_each(write))?;
@@ -206,11 +254,7 @@ fn fill(pieces: &[Piece<'_>], total: usize, codec: CompressionType) -> Result<Bu
     Ok(body.into())
 }
 
-fn write_piece(
-    source: &Source<'_>,
-    out: &mut [MaybeUninit<u8>],
-    codec: CompressionType,
-) -> Result<()> {
+fn write_piece(source: &Source<'_>, out: &mut [MaybeUninit<u8>]) -> Result<()> {
     match source {
         Source::Empty => Ok(()),
         Source::Raw(bytes) => {
@@ -225,7 +269,7 @@ fn write_piece(
             };
             Ok(())
         }
-        Source::Frame(frame) => codec::decompress_into(codec, frame, out),
+        Source::Frame(frame, codec) => codec::decompress_into(*codec, frame, out),
     }
 }
 

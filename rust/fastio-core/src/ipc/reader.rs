@@ -65,6 +65,9 @@ pub struct IpcContents {
 impl IpcContents {
     /// Opens `source`, keeping only `columns` (by name, in the given order) when set.
     pub fn open(source: IpcSource<'_>, columns: Option<&[String]>) -> Result<Self> {
+        // Blocks read from a file are ours alone: a projection copies its columns out of them.
+        // A caller's buffer or a memory map is left where it is.
+        let compact = matches!(source, IpcSource::Path(_));
         let bytes: Arc<dyn RangeRead> = match source {
             IpcSource::Memory(buffer) => Arc::new(buffer),
             IpcSource::Path(path) => {
@@ -80,10 +83,14 @@ impl IpcContents {
             }
             IpcSource::MappedPath(path) => Arc::new(map_file(path)?),
         };
-        guarded(
+        let mut contents = guarded(
             |panic| FastIoError::Corrupt(format!("decoder failed: {panic}")),
             || Self::open_bytes(bytes, columns),
-        )
+        )?;
+        if let Layout::File { decoder, .. } = &mut contents.layout {
+            decoder.compact_projections(compact);
+        }
+        Ok(contents)
     }
 
     fn open_bytes(bytes: Arc<dyn RangeRead>, columns: Option<&[String]>) -> Result<Self> {
