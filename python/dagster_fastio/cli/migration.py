@@ -3,7 +3,7 @@
 FilesystemIOManager, the UPathIOManager pickle managers and S3/GCS/ADLS2PickleIOManager leave
 one plain pickle per key at the key's stem (``replaced_pickles``). Each is rewritten where
 FastIOManager would write the same object, as it would write it: a table as ``<stem>.arrow``
-(or ``.parquet``) through ``Storage.table_sink`` with its type recorded in the schema, anything
+(or ``.parquet``) through ``Storage.table_target`` with its type recorded in the schema, anything
 else as ``<stem>.pickle.zst``. The new file is read back and compared with what was written
 before the pickle is removed, and every write is atomic, so a migration stopped at any point
 leaves each key loadable, from its pickle or from its new file. No Dagster import.
@@ -22,10 +22,12 @@ import pyarrow as pa
 
 from dagster_fastio import api
 from dagster_fastio.errors import FastIOError
-from dagster_fastio.layout import PARQUET_SUFFIX, PICKLE_SUFFIX, TABLE_SUFFIX, Location
-from dagster_fastio.replaced_pickles import read_replaced_pickle
-from dagster_fastio.storage import Storage
-from dagster_fastio.table_types import ARROW_CONVERSION_ERRORS, TableType, table_type_of
+from dagster_fastio.options import check_compat, check_format
+from dagster_fastio.stored.layout import Location
+from dagster_fastio.stored.replaced_pickles import read_replaced_pickle
+from dagster_fastio.stored.storage import Storage
+from dagster_fastio.tables.handlers import ARROW_CONVERSION_ERRORS, TableType, table_type_of
+from dagster_fastio.uris import PARQUET_SUFFIX, PICKLE_SUFFIX, TABLE_SUFFIX
 
 __all__ = [
     "ALREADY_MIGRATED",
@@ -121,19 +123,9 @@ class Migration:
         level: int | None = None,
         compat: str = "standard",
     ) -> None:
-        format = str(format).lower()
-        if format not in api.FORMATS:
-            raise ValueError(f"unknown format {format!r}: expected 'ipc' or 'parquet'")
-        codecs = api.PARQUET_COMPRESSIONS if format == "parquet" else api.COMPRESSIONS
-        if compression is not None and compression.lower() not in codecs:
-            raise ValueError(
-                f"unknown compression {compression!r} for {format}: expected "
-                + ", ".join(repr(codec) for codec in codecs)
-            )
-        if compat.lower() not in api.COMPAT_LEVELS:
-            raise ValueError(
-                f"unknown compat level {compat!r}: expected 'standard', 'wide' or 'none'"
-            )
+        format = check_format(format)
+        api.check_compression(compression, format)
+        check_compat(compat)
         self.apply = apply
         self.keep = keep
         self.compression = None if compression is None else compression.lower()
@@ -248,7 +240,7 @@ class Migration:
 
     def _write_table(self, stem: Location, table: pa.Table) -> tuple[Location, api.WriteInfo]:
         path = self.storage.table_path(stem)
-        info = self.storage.table_sink(path, self.compression).write(table)
+        info = self.storage.table_target(path, self.compression).write(table)
 
         def reads_back() -> bool:
             written = api.content_hash(table)

@@ -8,7 +8,7 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from dagster_fastio.api import is_remote
+from dagster_fastio.uris import is_remote
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -10,6 +10,7 @@ import dagster as dg
 import pyarrow as pa
 
 from dagster_fastio.api import Footer, WriteInfo
+from dagster_fastio.keys import PARTITION_ROW_COUNT_KEY, ROW_COUNT_KEY
 
 __all__ = ["pickle_metadata", "range_metadata", "schema_changes", "table_metadata"]
 
@@ -31,7 +32,7 @@ def _is_frame_column(name: str) -> bool:
 def table_metadata(
     info: WriteInfo, schema: pa.Schema, partitioned: bool, previous: Footer | None
 ) -> dict[str, Any]:
-    row_count_key = "dagster/partition_row_count" if partitioned else "dagster/row_count"
+    row_count_key = PARTITION_ROW_COUNT_KEY if partitioned else ROW_COUNT_KEY
     metadata: dict[str, Any] = {
         row_count_key: dg.MetadataValue.int(info.rows),
         "dagster/column_schema": dg.TableSchema(

@@ -19,11 +19,10 @@ from typing import Any
 import dagster as dg
 import pyarrow as pa
 
-from dagster_fastio.layout import Location
+from dagster_fastio.keys import PARTITION_EXPR_KEY, PARTITION_KEY_ENTRY
+from dagster_fastio.stored.layout import Location
 
 __all__ = ["PARTITION_EXPR_KEY", "SplitPlan", "plan_split"]
-
-PARTITION_EXPR_KEY = "partition_expr"
 
 _EPOCH = dt.datetime(1970, 1, 1)
 _MICROSECOND = dt.timedelta(microseconds=1)
@@ -31,7 +30,8 @@ _MICROSECOND = dt.timedelta(microseconds=1)
 
 @dataclass(frozen=True, slots=True)
 class SplitPlan:
-    """What ``api.write_partitions`` takes for one output, and which partition each target is."""
+    """What ``Storage.write_partitions`` takes for one output, and which partition each target
+    is."""
 
     keys: list[tuple[str, list[str]] | tuple[str, list[int], list[int]]]
     targets: list[tuple[str, list[int], dict[str, str]]]
@@ -92,7 +92,7 @@ def plan_split(
     targets = []
     for position, partition_key in enumerate(partition_keys):
         location = table_path(next(iter(stem.partitions([partition_key]).values())))
-        footer = {**entries, "dagster/partition_key": str(partition_key)}
+        footer = {**entries, PARTITION_KEY_ENTRY: str(partition_key)}
         indices = [dimension[position] for dimension in indices_by_dimension]
         targets.append((location.text, indices, footer))
     return SplitPlan(keys, targets, [str(k) for k in partition_keys])

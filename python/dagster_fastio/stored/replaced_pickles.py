@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from dagster_fastio import api
-from dagster_fastio.layout import Location
+from dagster_fastio.stored.layout import Location
 
 __all__ = ["is_pickle", "multi_partition_stem", "op_output_stems", "read_replaced_pickle"]
 

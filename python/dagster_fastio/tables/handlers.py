@@ -3,43 +3,42 @@
 A handler knows the type name recorded in the stored schema, how an output becomes Arrow (or
 streams into a writer), how a table or a stored location comes back as the type, and whether
 an output Arrow cannot hold may be pickled instead. Supporting another type is adding one
-handler to ``TABLE_TYPES``. No Dagster import.
+handler to ``TABLE_TYPES``. Handlers are given the writes and reads they make (functions and
+``TableReads``), never the storage that calls them. No Dagster import.
 """
 
 from __future__ import annotations
 
 import itertools
 import re
-import types
-import typing
-from collections.abc import Mapping
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
 
-from dagster_fastio.api import WriteInfo, is_remote
-from dagster_fastio.convert import polars_to_arrow, to_arrow_source
-from dagster_fastio.layout import PARQUET_SUFFIX
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from dagster_fastio.storage import Storage, TableSink
+from dagster_fastio.api import WriteInfo, Writer
+from dagster_fastio.api.convert import polars_to_arrow, to_arrow_source
+from dagster_fastio.keys import TYPE_METADATA_KEY
+from dagster_fastio.tables.reads import TableReads
+from dagster_fastio.uris import is_parquet_path, is_remote
 
 __all__ = [
     "ARROW_CONVERSION_ERRORS",
     "TABLE_TYPES",
-    "TYPE_METADATA_KEY",
-    "InputSpec",
     "TableType",
+    "WriteTable",
     "is_pandas_index_column",
     "load_stored_type",
+    "named_in_mro",
     "table_type_of",
+    "unmark",
 ]
 
-# Schema metadata naming the Python type that was stored, so an unannotated input gets it back.
-TYPE_METADATA_KEY = b"dagster_fastio.python_type"
+WriteTable = Callable[[pa.Table | pa.RecordBatchReader], WriteInfo]
+"""Stores a table (or a stream of batches) at the output's location."""
+OpenWriter = Callable[[pa.Schema], Writer]
+"""Opens a writer at the output's location, for batches streamed one at a time."""
 
 ARROW_CONVERSION_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError)
 _PANDAS_INDEX = re.compile(r"__index_level_\d+__")
@@ -54,7 +53,7 @@ def _mark(schema: pa.Schema, name: str) -> pa.Schema:
     return schema.with_metadata({**(schema.metadata or {}), TYPE_METADATA_KEY: name.encode()})
 
 
-def _unmark(table: pa.Table) -> pa.Table:
+def unmark(table: pa.Table) -> pa.Table:
     metadata = dict(table.schema.metadata or {})
     if metadata.pop(TYPE_METADATA_KEY, None) is None:
         return table
@@ -99,12 +98,15 @@ class TableType:
         """The output as Arrow, streamed where the type streams (nothing collected)."""
         return self.to_arrow(obj)
 
-    def write(self, obj: Any, sink: TableSink) -> tuple[WriteInfo, pa.Schema]:
-        """Stores the output; returns what was written and the schema it was written with."""
+    def write(
+        self, obj: Any, write: WriteTable, open_writer: OpenWriter
+    ) -> tuple[WriteInfo, pa.Schema]:
+        """Stores the output through ``write`` (or a writer ``open_writer`` opens); returns
+        what was written and the schema it was written with."""
         # A frame is converted whole before anything is written, so a conversion error leaves
         # nothing behind and the manager may still pickle it.
         data = self.to_arrow(obj)
-        return sink.write(data), data.schema
+        return write(data), data.schema
 
     # -- input ------------------------------------------------------------------------------
 
@@ -112,20 +114,20 @@ class TableType:
         """A loaded table (its type name already removed) as this type."""
         return table
 
-    def read(self, uri: str, storage: Storage, columns: list[str] | None) -> Any:
+    def read(self, uri: str, reads: TableReads, columns: list[str] | None) -> Any:
         """The table stored at ``uri`` as this type; ``FileNotFoundError`` when absent."""
-        return self.combine([self.read_part(uri, storage, columns)], storage, columns)
+        return self.combine([self.read_part(uri, reads, columns)], reads, columns)
 
-    def read_part(self, uri: str, storage: Storage, columns: list[str] | None) -> Any:
+    def read_part(self, uri: str, reads: TableReads, columns: list[str] | None) -> Any:
         """One of several partitions, to be combined; ``FileNotFoundError`` when absent."""
         try:
-            return storage.read(uri, columns)
+            return reads.read(uri, columns)
         except FileNotFoundError:
             raise FileNotFoundError(f"no table stored at {uri}") from None
 
-    def combine(self, parts: list[Any], storage: Storage, columns: list[str] | None) -> Any:
+    def combine(self, parts: list[Any], reads: TableReads, columns: list[str] | None) -> Any:
         """The parts ``read_part`` (or ``part_of_object``) loaded, as one value of this type."""
-        return self.from_table(_unmark(_concat(parts)))
+        return self.from_table(unmark(_concat(parts)))
 
     def from_object(self, obj: Any, columns: list[str] | None) -> Any:
         """An object a replaced manager pickled, as this type: a table of another type is
@@ -152,7 +154,7 @@ class TableType:
 def _table_of(stored: TableType, obj: Any, columns: list[str] | None) -> pa.Table:
     """A table object as an Arrow table, without the type mark, projected to ``columns``."""
     data = stored.to_arrow(obj)
-    table = _unmark(data if isinstance(data, pa.Table) else data.read_all())
+    table = unmark(data if isinstance(data, pa.Table) else data.read_all())
     return table.select(columns) if columns else table
 
 
@@ -173,10 +175,10 @@ class ArrowReader(TableType):
     def from_table(self, table: pa.Table) -> Any:
         return table.to_reader()
 
-    def read(self, uri: str, storage: Storage, columns: list[str] | None) -> Any:
+    def read(self, uri: str, reads: TableReads, columns: list[str] | None) -> Any:
         # Batch by batch, as it was written: nothing is read before the reader is consumed.
-        reader = storage.read_batches(uri, columns)
-        schema = _unmark(reader.schema.empty_table()).schema
+        reader = reads.read_batches(uri, columns)
+        schema = unmark(reader.schema.empty_table()).schema
         return pa.RecordBatchReader.from_batches(schema, reader)
 
 
@@ -227,9 +229,11 @@ class PolarsLazyFrame(PolarsFrame):
 
         return pa.RecordBatchReader.from_batches(schema, marked())
 
-    def write(self, obj: Any, sink: TableSink) -> tuple[WriteInfo, pa.Schema]:
+    def write(
+        self, obj: Any, write: WriteTable, open_writer: OpenWriter
+    ) -> tuple[WriteInfo, pa.Schema]:
         stream = self.to_stream(obj)
-        with sink.open_writer(stream.schema) as writer:
+        with open_writer(stream.schema) as writer:
             for batch in stream:
                 writer.write(batch)
         assert writer.info is not None
@@ -238,20 +242,20 @@ class PolarsLazyFrame(PolarsFrame):
     def from_table(self, table: pa.Table) -> Any:
         return super().from_table(table).lazy()
 
-    def read_part(self, uri: str, storage: Storage, columns: list[str] | None) -> Any:
+    def read_part(self, uri: str, reads: TableReads, columns: list[str] | None) -> Any:
         # A scan reads nothing before it is collected, so absence is checked here.
-        if not storage.exists(uri):
+        if not reads.exists(uri):
             raise FileNotFoundError(f"no table stored at {uri}")
         return uri
 
-    def combine(self, parts: list[Any], storage: Storage, columns: list[str] | None) -> Any:
+    def combine(self, parts: list[Any], reads: TableReads, columns: list[str] | None) -> Any:
         import polars as pl
 
         if not all(isinstance(part, str) for part in parts):
             # Some partitions are a replaced manager's pickles, already in memory: the others
             # are read too, and the frame is lazy over the loaded table.
-            tables = [storage.read(p, columns) if isinstance(p, str) else p for p in parts]
-            return self.from_table(_unmark(_concat(tables)))
+            tables = [reads.read(p, columns) if isinstance(p, str) else p for p in parts]
+            return self.from_table(unmark(_concat(tables)))
         paths: list[str] = parts
         if not any(is_remote(path) for path in paths):
             frame = _scan_local_files(paths)
@@ -260,12 +264,12 @@ class PolarsLazyFrame(PolarsFrame):
         # so memory:// and the storage options work as for every other input.
 
         def load() -> pl.DataFrame:
-            with ThreadPoolExecutor(storage.workers(len(paths)), "fastio-scan") as pool:
-                tables = list(pool.map(lambda path: storage.read(path, columns), paths))
-            return pl.DataFrame(pl.from_arrow(_unmark(_concat(tables))))
+            with ThreadPoolExecutor(reads.workers(len(paths)), "fastio-scan") as pool:
+                tables = list(pool.map(lambda path: reads.read(path, columns), paths))
+            return pl.DataFrame(pl.from_arrow(unmark(_concat(tables))))
 
         def schema() -> Any:
-            first = storage.read_batches(paths[0], columns).schema
+            first = reads.read_batches(paths[0], columns).schema
             return pl.DataFrame(pl.from_arrow(first.empty_table())).schema
 
         return pl.defer(load, schema=schema)
@@ -281,7 +285,7 @@ def _scan_local_files(paths: list[str]) -> Any:
 
     runs: list[tuple[bool, list[str]]] = []
     for path in paths:
-        parquet = path.endswith(PARQUET_SUFFIX)
+        parquet = is_parquet_path(path)
         if runs and runs[-1][0] == parquet:
             runs[-1][1].append(path)
         else:
@@ -296,7 +300,7 @@ class DuckDBRelation(ArrowReader):
     the Arrow C stream batch by batch (DuckDB 2.0 executes ``__arrow_c_stream__`` as it is
     consumed: measured in benches/bench_duckdb.py), so it is never collected in Python. As an
     input annotation it asks for a relation over the stored files instead
-    (``duckdb_relations``); this handler only serves unannotated loads and dict values, which
+    (``stored.duckdb_scan``); this handler only serves unannotated loads and dict values, which
     get an in-memory relation over the loaded table."""
 
     name = "duckdb.DuckDBPyRelation"
@@ -326,8 +330,8 @@ class DuckDBRelation(ArrowReader):
 
         return duckdb.connect().from_arrow(table)
 
-    def read(self, uri: str, storage: Storage, columns: list[str] | None) -> Any:
-        return self.combine([self.read_part(uri, storage, columns)], storage, columns)
+    def read(self, uri: str, reads: TableReads, columns: list[str] | None) -> Any:
+        return self.combine([self.read_part(uri, reads, columns)], reads, columns)
 
 
 def _exports_a_table(obj: Any) -> bool:
@@ -362,7 +366,7 @@ _BY_NAME = {table_type.name: table_type for table_type in TABLE_TYPES}
 _BY_NAME["_duckdb.DuckDBPyRelation"] = _BY_NAME["duckdb.DuckDBPyRelation"]
 
 
-def _named_in_mro(cls: Any) -> TableType | None:
+def named_in_mro(cls: Any) -> TableType | None:
     """The handler of a class or of its nearest base, matched by name so that checking never
     imports pandas or polars."""
     if not isinstance(cls, type):
@@ -376,96 +380,14 @@ def _named_in_mro(cls: Any) -> TableType | None:
 
 def table_type_of(obj: Any) -> TableType | None:
     """The handler that stores an output, or None when it is to be pickled."""
-    named = _named_in_mro(type(obj))
+    named = named_in_mro(type(obj))
     if named is not None:
         return named
     return next((table_type for table_type in TABLE_TYPES if table_type.stores(obj)), None)
 
 
-def load_stored_type(uri: str, storage: Storage, columns: list[str] | None) -> Any:
+def load_stored_type(uri: str, reads: TableReads, columns: list[str] | None) -> Any:
     """The table at ``uri`` as the type recorded when it was stored (a table when none is)."""
-    table = storage.read(uri, columns)
+    table = reads.read(uri, columns)
     recorded = (table.schema.metadata or {}).get(TYPE_METADATA_KEY, b"").decode()
-    return _BY_NAME.get(recorded, _BY_NAME["pyarrow.Table"]).from_table(_unmark(table))
-
-
-# ---------------------------------------------------------------------------------------------
-# Input annotations.
-
-
-@dataclass(frozen=True, slots=True)
-class InputSpec:
-    """What an input annotation asks for, resolved once."""
-
-    optional: bool
-    """``Optional[...]``: nothing stored loads as None."""
-    by_partition: bool
-    """A dict (``dict[partition_key, ...]``): one value per upstream partition."""
-    table_type: TableType | None
-    """The type wanted; None for the type that was stored."""
-    value_type: TableType | None
-    """For a dict, the type of each value; None for the type that was stored."""
-    dataset: bool = False
-    """``pyarrow.dataset.Dataset``: the stored files as one dataset (``datasets``)."""
-    reference: str | None = None
-    """``"duckdb"`` for ``duckdb.DuckDBPyRelation`` (a relation over the stored files),
-    ``"stored_table"`` for ``dagster_fastio.StoredTable`` (what is stored, nothing read)."""
-
-    @staticmethod
-    def of(annotation: Any) -> InputSpec:
-        inner, optional = _strip_optional(annotation)
-        value_annotation = _dict_value_annotation(inner)
-        by_partition = value_annotation is not None
-        return InputSpec(
-            optional=optional,
-            by_partition=by_partition,
-            table_type=None if by_partition else _named_in_mro(inner),
-            value_type=_named_in_mro(value_annotation) if by_partition else None,
-            dataset=not by_partition and _is_arrow_dataset(inner),
-            reference=None if by_partition else _reference_kind(inner),
-        )
-
-
-# By class name, as the handlers are matched, so that resolving never imports duckdb.
-_REFERENCES = {
-    ("duckdb", "DuckDBPyRelation"): "duckdb",
-    ("_duckdb", "DuckDBPyRelation"): "duckdb",
-    ("dagster_fastio", "StoredTable"): "stored_table",
-}
-
-
-def _reference_kind(annotation: Any) -> str | None:
-    if not isinstance(annotation, type):
-        return None
-    for klass in annotation.__mro__:
-        found = _REFERENCES.get((klass.__module__.split(".")[0], klass.__qualname__))
-        if found is not None:
-            return found
-    return None
-
-
-def _is_arrow_dataset(annotation: Any) -> bool:
-    # By name, as the handlers are matched: checking never imports pyarrow.dataset.
-    return isinstance(annotation, type) and any(
-        klass.__module__ == "pyarrow._dataset" and klass.__qualname__ == "Dataset"
-        for klass in annotation.__mro__
-    )
-
-
-def _strip_optional(annotation: Any) -> tuple[Any, bool]:
-    origin = typing.get_origin(annotation)
-    if origin in (typing.Union, types.UnionType):
-        args = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
-        if len(args) == 1 and len(typing.get_args(annotation)) == 2:
-            return args[0], True
-    return annotation, False
-
-
-def _dict_value_annotation(annotation: Any) -> Any:
-    """The annotation of a dict annotation's values (Any when unparametrised), else None."""
-    if annotation in (dict, Mapping, typing.Dict):  # noqa: UP006
-        return Any
-    if typing.get_origin(annotation) in (dict, Mapping, typing.Dict):  # noqa: UP006
-        args = typing.get_args(annotation)
-        return args[1] if len(args) == 2 else Any
-    return None
+    return _BY_NAME.get(recorded, _BY_NAME["pyarrow.Table"]).from_table(unmark(table))

@@ -1,5 +1,7 @@
 """The I/O manager's storage settings bound to the ``api`` calls, built once per resource:
-how each output is written and each input read. No Dagster import."""
+how each output is written and each input read, and what is stored for a stem. Handlers are
+given the storage's ``reads`` (and a target's write functions), never the storage. No Dagster
+import."""
 
 from __future__ import annotations
 
@@ -8,124 +10,29 @@ import os
 import stat
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-import pyarrow as pa
-
 from dagster_fastio import api
 from dagster_fastio.errors import CorruptFileError, StoreError
-from dagster_fastio.layout import Location
-from dagster_fastio.replaced_pickles import is_pickle, read_replaced_pickle
-from dagster_fastio.table_types import TableType, load_stored_type
+from dagster_fastio.keys import COMPAT_KEY
+from dagster_fastio.options import WriteOptions
+from dagster_fastio.stored.files import OnMissing, StoredFile, file_format, partition_keys
+from dagster_fastio.stored.layout import Location
+from dagster_fastio.stored.replaced_pickles import is_pickle, read_replaced_pickle
+from dagster_fastio.stored.table import StoredTable
+from dagster_fastio.stored.target import TableTarget
+from dagster_fastio.tables.handlers import TableType, load_stored_type
+from dagster_fastio.tables.reads import TableReads
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from dagster_fastio.partition_ranges import SplitPlan
-
-__all__ = ["Storage", "TableSink"]
+__all__ = ["Storage"]
 
 # object_store retries a DELETE (and S3's DeleteObjects POST) that is answered 5xx, but not one
 # whose connection drops after it was sent: on a flaky link a step whose output was already
 # written would fail on removing the other format's stale object. Deleting is idempotent.
 DELETE_ATTEMPTS = 4
 DELETE_BACKOFF_SECONDS = 0.1
-
-
-@dataclass(frozen=True, slots=True)
-class TableSink:
-    """One table output's location and write options."""
-
-    uri: str
-    compression: str
-    level: int | None
-    storage_options: dict[str, str] | None
-    part_size: int | None
-    max_concurrency: int | None
-    metadata: Mapping[str, str] | None = None
-    """Footer entries (provenance)."""
-    statistics: bool = True
-    """Gather per-column null counts and bounds into the footer."""
-    previous: api.Footer | None = None
-    """The footer of the version being replaced, if any."""
-    format: str = "ipc"
-    compat: str = "standard"
-
-    def write(self, data: Any) -> api.WriteInfo:
-        """Stores ``data`` with its content hash; a table whose hash is the stored file's is
-        left as it is."""
-        metadata, content_hash = dict(self.metadata or {}), True
-        # Recorded so that a changed compat level rewrites a table whose content did not change.
-        metadata[api.COMPAT_KEY] = self.compat
-        same_encoding = self.previous is not None and (
-            self.previous.metadata.get(api.COMPAT_KEY) == self.compat
-        )
-        if (
-            isinstance(data, pa.Table)
-            and same_encoding
-            and self.previous
-            and self.previous.content_hash
-        ):
-            # A table in memory is hashed before anything is written (all cores, no copy),
-            # so an unchanged output costs a footer read and a hash, not a write or upload.
-            start = time.perf_counter()
-            digest = api.content_hash(data)
-            if digest == self.previous.content_hash:
-                return self._unchanged(data, digest, time.perf_counter() - start)
-            if digest is not None:
-                # Already computed: the encoder stores it rather than hashing a second time.
-                metadata[api.CONTENT_HASH_KEY], content_hash = digest, False
-        info = api.write(
-            data,
-            self.uri,
-            compression=self.compression,  # type: ignore[arg-type]
-            level=self.level,
-            storage_options=self.storage_options,
-            part_size=self.part_size,
-            max_concurrency=self.max_concurrency,
-            metadata=metadata,
-            content_hash=content_hash,
-            statistics=self.statistics,
-            format=self.format,  # type: ignore[arg-type]
-            compat=self.compat,  # type: ignore[arg-type]
-        )
-        if not content_hash:
-            info = dataclasses.replace(info, content_hash=metadata[api.CONTENT_HASH_KEY])
-        return info
-
-    def _unchanged(self, data: pa.Table, digest: str | None, seconds: float) -> api.WriteInfo:
-        previous = self.previous
-        assert previous is not None
-        return api.WriteInfo(
-            uri=self.uri,
-            rows=data.num_rows,
-            batches=previous.batches,
-            raw_bytes=data.get_total_buffer_size(),
-            stored_bytes=previous.stored_bytes,
-            parts=0,
-            seconds=seconds,
-            compression=previous.compression or self.compression,
-            content_hash=digest,
-            column_stats=previous.column_stats,
-            written=False,
-            format=self.format,
-        )
-
-    def open_writer(self, schema: pa.Schema) -> api.Writer:
-        return api.open_writer(
-            self.uri,
-            schema,
-            compression=self.compression,  # type: ignore[arg-type]
-            storage_options=self.storage_options,
-            part_size=self.part_size,
-            level=self.level,
-            max_concurrency=self.max_concurrency,
-            metadata={**(self.metadata or {}), api.COMPAT_KEY: self.compat},
-            content_hash=True,
-            statistics=self.statistics,
-            format=self.format,  # type: ignore[arg-type]
-            compat=self.compat,  # type: ignore[arg-type]
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,14 +74,19 @@ class Storage:
                 continue
         raise FileNotFoundError(f"no table stored at {self.table_path(stem)}")
 
-    def table_sink(
+    @property
+    def reads(self) -> TableReads:
+        """The reads at this storage's settings, as handlers and scans are given them."""
+        return TableReads(self.storage_options, self.memory_map, self.max_concurrency)
+
+    def table_target(
         self,
         path: Location,
         compression: str | None,
         metadata: Mapping[str, str] | None = None,
         previous: api.Footer | None = None,
         format: str | None = None,
-    ) -> TableSink:
+    ) -> TableTarget:
         """Where a table goes; ``compression`` None chooses by where ``path`` is."""
         format = format or self.format
         if compression is None:
@@ -184,45 +96,36 @@ class Storage:
             local_lz4 = not path.remote and self.level is None and format != "parquet"
             compression = "lz4" if local_lz4 else "zstd"
         compression = str(compression).lower()
-        level = self.level if compression == "zstd" else None
-        return TableSink(
-            path.text,
-            compression,
-            level,
-            self.storage_options,
-            self.part_size,
-            self.max_concurrency,
-            metadata=metadata,
-            previous=previous,
+        options = WriteOptions(
+            compression=compression,
+            level=self.level if compression == "zstd" else None,
+            part_size=self.part_size,
+            max_concurrency=self.max_concurrency,
+            # The compat level is recorded, so that a changed one rewrites an unchanged table.
+            metadata={**(metadata or {}), COMPAT_KEY: self.compat},
+            content_hash=True,
             statistics=self.statistics,
             format=format,
             compat=self.compat,
         )
+        return TableTarget(path.text, options, self.storage_options, previous)
 
     def write_partitions(
         self,
         data: Any,
-        plan: SplitPlan,
+        keys: Sequence[Any],
+        targets: Sequence[tuple[str, list[int], Mapping[str, str] | None]],
         stem: Location,
         compression: str | None,
         format: str | None = None,
     ) -> list[api.WriteInfo]:
-        """Splits ``data`` into the partition files of ``plan``."""
-        sink = self.table_sink(stem, compression, format=format)
-        return api.write_partitions(
-            data,
-            plan.keys,
-            plan.targets,
-            compression=sink.compression,  # type: ignore[arg-type]
-            level=sink.level,
-            storage_options=self.storage_options,
-            part_size=self.part_size,
-            max_concurrency=self.max_concurrency,
-            content_hash=True,
-            statistics=self.statistics,
-            format=sink.format,  # type: ignore[arg-type]
-            compat=self.compat,  # type: ignore[arg-type]
-        )
+        """Splits ``data`` by its key columns into the partition files of ``targets`` (see
+        ``api.write_partitions``)."""
+        options = self.table_target(stem, compression, format=format).options
+        # Partition files carry their targets' entries only: no compat entry, unlike the file
+        # of a one-partition output.
+        options = dataclasses.replace(options, metadata=None)
+        return api.write_partitions_with(data, keys, targets, options, self.storage_options)
 
     def footer(self, path: Location) -> api.Footer | None:
         """The footer of the table stored at ``path``; None when there is none, or when what
@@ -279,10 +182,11 @@ class Storage:
             obj = self.read_replaced_pickle(stem, on_replaced)
             return obj if table_type is None else table_type.from_object(obj, columns)
         # Each read reports absence itself, so a store is asked once per format, not twice.
+        reads = self.reads
         try:
             if table_type is None:
-                return self.first_table(stem, lambda p: load_stored_type(p.text, self, columns))
-            return self.first_table(stem, lambda p: table_type.read(p.text, self, columns))
+                return self.first_table(stem, lambda p: load_stored_type(p.text, reads, columns))
+            return self.first_table(stem, lambda p: table_type.read(p.text, reads, columns))
         except FileNotFoundError:
             pass
         try:
@@ -312,7 +216,8 @@ class Storage:
         if self._replaced_pickle_is_newer(stem):
             return table_type.part_of_object(self.read_replaced_pickle(stem, on_replaced), columns)
         try:
-            return self.first_table(stem, lambda p: table_type.read_part(p.text, self, columns))
+            reads = self.reads
+            return self.first_table(stem, lambda p: table_type.read_part(p.text, reads, columns))
         except FileNotFoundError:
             pass
         try:
@@ -412,15 +317,61 @@ class Storage:
                     raise
                 time.sleep(DELETE_BACKOFF_SECONDS * 2**attempt)
 
-    def read(self, uri: str, columns: list[str] | None) -> pa.Table:
-        return api.read(uri, columns, self.storage_options, self.memory_map)
+    # -- what is stored for a stem, as a reference --------------------------------------------
 
-    def read_batches(self, uri: str, columns: list[str] | None) -> pa.RecordBatchReader:
-        return api.read_batches(uri, columns, self.storage_options, self.memory_map)
+    def stored_format(self, stem: Location) -> str | None:
+        """``"parquet"`` or ``"ipc"``, whichever table file the stem has, else None. When both
+        are there (a write that died before removing the other format's file), this storage's
+        format wins, as it does for every other load (``table_paths``)."""
+        for path in self.table_paths(stem):
+            format = file_format(path.text)
+            if path.remote:
+                if api.exists(path.text, self.storage_options):
+                    return format
+            elif os.path.isfile(path.text):
+                return format
+        return None
 
-    def exists(self, uri: str) -> bool:
-        return api.exists(uri, self.storage_options)
-
-    def workers(self, tasks: int) -> int:
-        """Threads for ``tasks`` concurrent loads."""
-        return max(1, min(tasks, self.max_concurrency or 8))
+    def stored_table(
+        self,
+        stem: Location,
+        partition_stems: Mapping[str, Location] | None,
+        key_columns_setting: Any = None,
+        *,
+        allow_missing: bool = False,
+        on_missing: OnMissing = lambda uri: None,
+    ) -> StoredTable | None:
+        """What is stored under the partitions' stems (None: the unpartitioned ``stem``); None
+        when nothing is. A missing partition raises ``FileNotFoundError`` unless
+        ``allow_missing``: then it is reported. ``key_columns_setting`` names the key columns
+        (input metadata ``fastio/partition_columns``)."""
+        if partition_stems is None:
+            stems: dict[str | None, Location] = {None: stem}
+            key_columns: tuple[str, ...] = ()
+            keys: tuple[tuple[str, ...], ...] = ((),)
+        else:
+            stems = dict(partition_stems)
+            key_columns, keys = partition_keys(partition_stems, key_columns_setting)
+        remote = any(location.remote for location in stems.values())
+        workers = self.reads.workers(len(stems)) if remote else 1
+        with ThreadPoolExecutor(workers, thread_name_prefix="fastio-formats") as pool:
+            formats = list(pool.map(self.stored_format, stems.values()))
+        allow_missing = allow_missing and partition_stems is not None
+        files = []
+        for (partition_key, location), key, format in zip(
+            stems.items(), keys, formats, strict=True
+        ):
+            if format is None:
+                if not allow_missing and partition_stems is not None:
+                    raise FileNotFoundError(
+                        f"no table stored at {location.table} (nor {location.parquet}): has the "
+                        f"partition {partition_key} been materialized?"
+                    )
+                on_missing(location.table.text)
+                continue
+            uri = (location.parquet if format == "parquet" else location.table).text
+            partition = None if partition_key is None else str(partition_key)
+            files.append(StoredFile(uri, format, partition, key))
+        if not files:
+            return None
+        return StoredTable(files, key_columns, storage_options=self.storage_options)

@@ -14,7 +14,7 @@ import dagster as dg
 import pyarrow as pa
 
 from dagster_fastio import api
-from dagster_fastio.table_types import table_type_of
+from dagster_fastio.tables.handlers import table_type_of
 
 __all__ = ["data_version", "stored_data_version"]
 

@@ -14,10 +14,9 @@ from collections.abc import Sequence
 
 import dagster as dg
 
-__all__ = ["PARTITION_ROW_COUNT_KEY", "ROW_COUNT_KEY", "checks"]
+from dagster_fastio.keys import PARTITION_ROW_COUNT_KEY, ROW_COUNT_KEY
 
-ROW_COUNT_KEY = "dagster/row_count"
-PARTITION_ROW_COUNT_KEY = "dagster/partition_row_count"
+__all__ = ["PARTITION_ROW_COUNT_KEY", "ROW_COUNT_KEY", "checks"]
 
 AssetLike = dg.AssetsDefinition | dg.SourceAsset | dg.AssetKey | str | Sequence[str]
 Freshness = datetime.timedelta | dg.FreshnessPolicy

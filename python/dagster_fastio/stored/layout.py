@@ -13,19 +13,9 @@ from dataclasses import dataclass
 from urllib.parse import urlparse
 from urllib.request import url2pathname
 
-from dagster_fastio.api import is_remote
+from dagster_fastio.uris import PARQUET_SUFFIX, PICKLE_SUFFIX, TABLE_SUFFIX, is_remote
 
-__all__ = [
-    "PARQUET_SUFFIX",
-    "PICKLE_SUFFIX",
-    "TABLE_SUFFIX",
-    "Location",
-    "make_room_for_partitions",
-]
-
-TABLE_SUFFIX = ".arrow"
-PICKLE_SUFFIX = ".pickle.zst"
-PARQUET_SUFFIX = ".parquet"
+__all__ = ["Location", "make_room_for_partitions"]
 
 
 def _safe_segments(text: str) -> list[str]:

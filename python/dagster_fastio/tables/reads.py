@@ -1,0 +1,39 @@
+"""``TableReads``: the reads of one storage's settings, bound once. Handlers and scans are given
+it, never the storage, so neither imports what calls it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from dagster_fastio import api
+
+__all__ = ["TableReads"]
+
+DEFAULT_WORKERS = 8
+"""Concurrent loads when ``max_concurrency`` is not set (as the upload default)."""
+
+
+@dataclass(frozen=True, slots=True)
+class TableReads:
+    """Reads at these storage options (object_store's keys); local files memory-mapped when
+    ``memory_map``."""
+
+    storage_options: dict[str, str] | None = None
+    memory_map: bool = False
+    max_concurrency: int | None = None
+
+    # Each read looks `api` up when it runs, so one bound at setup sees the API as it is then.
+    def read(self, uri: str, columns: list[str] | None) -> pa.Table:
+        return api.read(uri, columns, self.storage_options, self.memory_map)
+
+    def read_batches(self, uri: str, columns: list[str] | None) -> pa.RecordBatchReader:
+        return api.read_batches(uri, columns, self.storage_options, self.memory_map)
+
+    def exists(self, uri: str) -> bool:
+        return api.exists(uri, self.storage_options)
+
+    def workers(self, tasks: int) -> int:
+        """Threads for ``tasks`` concurrent loads."""
+        return max(1, min(tasks, self.max_concurrency or DEFAULT_WORKERS))
