@@ -18,8 +18,6 @@ from dagster_fastio.options import WriteOptions
 
 __all__ = [
     "COMPRESSIONS",
-    "NativeWriter",
-    "WriteStats",
     "__version__",
     "content_hash",
     "decode",
@@ -45,9 +43,6 @@ __all__ = [
 __version__ = _core.__version__
 COMPRESSIONS: tuple[str, ...] = tuple(_core.COMPRESSIONS)
 """The codec names the core takes: the one list the API, the manager and the CLI check."""
-
-WriteStats = _core.WriteStats
-NativeWriter = _core.TableFileWriter
 
 # Handed on as they are: they take no options and return Python values.
 content_hash = _core.content_hash

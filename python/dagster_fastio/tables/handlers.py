@@ -32,7 +32,6 @@ __all__ = [
     "load_stored_type",
     "named_in_mro",
     "table_type_of",
-    "unmark",
 ]
 
 WriteTable = Callable[[pa.Table | pa.RecordBatchReader], WriteInfo]
@@ -53,7 +52,7 @@ def _mark(schema: pa.Schema, name: str) -> pa.Schema:
     return schema.with_metadata({**(schema.metadata or {}), TYPE_METADATA_KEY: name.encode()})
 
 
-def unmark(table: pa.Table) -> pa.Table:
+def _unmark(table: pa.Table) -> pa.Table:
     metadata = dict(table.schema.metadata or {})
     if metadata.pop(TYPE_METADATA_KEY, None) is None:
         return table
@@ -127,7 +126,7 @@ class TableType:
 
     def combine(self, parts: list[Any], reads: TableReads, columns: list[str] | None) -> Any:
         """The parts ``read_part`` (or ``part_of_object``) loaded, as one value of this type."""
-        return self.from_table(unmark(_concat(parts)))
+        return self.from_table(_unmark(_concat(parts)))
 
     def from_object(self, obj: Any, columns: list[str] | None) -> Any:
         """An object a replaced manager pickled, as this type: a table of another type is
@@ -154,7 +153,7 @@ class TableType:
 def _table_of(stored: TableType, obj: Any, columns: list[str] | None) -> pa.Table:
     """A table object as an Arrow table, without the type mark, projected to ``columns``."""
     data = stored.to_arrow(obj)
-    table = unmark(data if isinstance(data, pa.Table) else data.read_all())
+    table = _unmark(data if isinstance(data, pa.Table) else data.read_all())
     return table.select(columns) if columns else table
 
 
@@ -178,7 +177,7 @@ class ArrowReader(TableType):
     def read(self, uri: str, reads: TableReads, columns: list[str] | None) -> Any:
         # Batch by batch, as it was written: nothing is read before the reader is consumed.
         reader = reads.read_batches(uri, columns)
-        schema = unmark(reader.schema.empty_table()).schema
+        schema = _unmark(reader.schema.empty_table()).schema
         return pa.RecordBatchReader.from_batches(schema, reader)
 
 
@@ -255,7 +254,7 @@ class PolarsLazyFrame(PolarsFrame):
             # Some partitions are a replaced manager's pickles, already in memory: the others
             # are read too, and the frame is lazy over the loaded table.
             tables = [reads.read(p, columns) if isinstance(p, str) else p for p in parts]
-            return self.from_table(unmark(_concat(tables)))
+            return self.from_table(_unmark(_concat(tables)))
         paths: list[str] = parts
         if not any(is_remote(path) for path in paths):
             frame = _scan_local_files(paths)
@@ -266,7 +265,7 @@ class PolarsLazyFrame(PolarsFrame):
         def load() -> pl.DataFrame:
             with ThreadPoolExecutor(reads.workers(len(paths)), "fastio-scan") as pool:
                 tables = list(pool.map(lambda path: reads.read(path, columns), paths))
-            return pl.DataFrame(pl.from_arrow(unmark(_concat(tables))))
+            return pl.DataFrame(pl.from_arrow(_unmark(_concat(tables))))
 
         def schema() -> Any:
             first = reads.read_batches(paths[0], columns).schema
@@ -390,4 +389,4 @@ def load_stored_type(uri: str, reads: TableReads, columns: list[str] | None) -> 
     """The table at ``uri`` as the type recorded when it was stored (a table when none is)."""
     table = reads.read(uri, columns)
     recorded = (table.schema.metadata or {}).get(TYPE_METADATA_KEY, b"").decode()
-    return _BY_NAME.get(recorded, _BY_NAME["pyarrow.Table"]).from_table(unmark(table))
+    return _BY_NAME.get(recorded, _BY_NAME["pyarrow.Table"]).from_table(_unmark(table))

@@ -24,7 +24,8 @@ class TableReads:
     memory_map: bool = False
     max_concurrency: int | None = None
 
-    # Each read looks `api` up when it runs, so one bound at setup sees the API as it is then.
+    # Each read looks its `api` function up when it runs rather than holding it: one made at
+    # setup calls what `dagster_fastio.api` holds at the time (a test may wrap `api.read`).
     def read(self, uri: str, columns: list[str] | None) -> pa.Table:
         return api.read(uri, columns, self.storage_options, self.memory_map)
 
