@@ -72,11 +72,14 @@ test: install-dev test-servers  ## Install everything the tests need, then run t
 SCRIPTS = $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_path("scripts"))')
 
 .PHONY: lint
-lint:  ## rustfmt, clippy -D warnings, ruff, stub check, actionlint on the workflows
+lint:  ## rustfmt, clippy -D warnings, ruff, the Python layer contract, stub check, actionlint on the workflows
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -q -- -D warnings
 	$(PYTHON) -m ruff check python tests benches tools
 	$(PYTHON) -m ruff format --check python tests benches tools
+	# pyproject.toml's [tool.importlinter] contracts, checked on the source tree, not an
+	# installed copy: layers that import downward only, no cycle, Dagster in io_manager alone.
+	PYTHONPATH=python $(SCRIPTS)/lint-imports --no-cache
 	$(PYTHON) -m mypy.stubtest dagster_fastio._core
 	$(SCRIPTS)/actionlint
 	@grep -qF -- 'args: $(FASTIO_WHEEL_FLAGS)' .github/workflows/release.yml || { \

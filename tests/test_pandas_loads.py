@@ -1,4 +1,4 @@
-"""pandas loads read numeric columns straight into the frame's arrays (pandas_loads.py): the
+"""pandas loads read numeric columns straight into the frame's arrays (tables/pandas_loads.py): the
 frame must equal what ``to_pandas()`` of the whole table gives, for every kind of frame, be
 writable, and a load must not hold an Arrow copy beside the frame.
 """
@@ -22,8 +22,8 @@ import pytest
 from servers import S3Server
 
 import dagster_fastio as fio
-from dagster_fastio import pandas_loads
-from dagster_fastio.pandas_loads import load_frame
+from dagster_fastio.tables import pandas_loads
+from dagster_fastio.tables.pandas_loads import load_frame
 
 
 @pytest.fixture(autouse=True)

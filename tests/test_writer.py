@@ -594,6 +594,7 @@ def test_write_options_are_keyword_only_in_one_order() -> None:
         "compression",
         "level",
         "chunk_rows",
+        "chunk_bytes",
         "fsync",
         "storage_options",
         "part_size",

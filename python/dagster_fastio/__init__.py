@@ -23,14 +23,14 @@ from dagster_fastio.errors import (
     ObjectChangedError,
     StoreError,
 )
-from dagster_fastio.stored_tables import StoredTable
+from dagster_fastio.stored.table import StoredTable
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from dagster_fastio.asset_checks import checks
-    from dagster_fastio.components import FastIOManagerComponent
     from dagster_fastio.io_manager import FastIOManager
-    from dagster_fastio.versions import data_version, stored_data_version
+    from dagster_fastio.io_manager.asset_checks import checks
+    from dagster_fastio.io_manager.components import FastIOManagerComponent
+    from dagster_fastio.io_manager.versions import data_version, stored_data_version
 
 __all__ = [
     "CorruptFileError",
@@ -56,15 +56,15 @@ __all__ = [
 ]
 
 
-# The names that need Dagster, and the module each lives in: importing them only on first use
-# keeps `import dagster_fastio` light for the standalone API. `checks` lives in asset_checks.py:
-# a submodule named `checks` would replace the function on this package once imported.
+# The names that need Dagster, and the module of the `io_manager` subpackage each lives in:
+# importing them only on first use keeps `import dagster_fastio` light for the standalone API.
+# This is the one import of the package's own modules made inside a function, for that reason.
 _NEED_DAGSTER = {
     "FastIOManager": "dagster_fastio.io_manager",
-    "FastIOManagerComponent": "dagster_fastio.components",
-    "checks": "dagster_fastio.asset_checks",
-    "data_version": "dagster_fastio.versions",
-    "stored_data_version": "dagster_fastio.versions",
+    "FastIOManagerComponent": "dagster_fastio.io_manager.components",
+    "checks": "dagster_fastio.io_manager.asset_checks",
+    "data_version": "dagster_fastio.io_manager.versions",
+    "stored_data_version": "dagster_fastio.io_manager.versions",
 }
 
 

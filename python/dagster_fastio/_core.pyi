@@ -1,28 +1,16 @@
 """Typed stubs of the native module; `make lint` checks them with mypy.stubtest."""
 
-from typing import Any, Literal, TypedDict, final
+from typing import Any, Literal, final
 
 _Compression = Literal["zstd", "lz4", "none", "snappy"]
 _Format = Literal["ipc", "parquet"]
 _Compat = Literal["standard", "wide", "none"]
 
-class _WriteOptions(TypedDict, total=False):
-    """The `options` of every writing binding, one key per field of the core's
-    `WriteOptions` (rust/fastio-core/src/format/options.rs, which documents each); a missing
-    key takes its default, an unknown one is a ValueError naming it."""
-
-    format: _Format  # "ipc"
-    compression: _Compression  # "zstd"
-    level: int | None
-    chunk_rows: int | None
-    chunk_bytes: int | None
-    metadata: dict[str, str] | None
-    content_hash: bool  # False
-    statistics: bool  # False
-    compat: _Compat  # "standard"
-    fsync: bool  # False
-    part_size: int | None
-    max_concurrency: int | None
+# The `options` of every writing binding: one key per field of the core's WriteOptions
+# (rust/fastio-core/src/format/options.rs, which documents each) and of the Python
+# `dagster_fastio.options.WriteOptions`, whose `native()` builds it; a missing key takes its
+# default, an unknown one is a ValueError naming it.
+_WriteOptions = dict[str, Any]
 
 __all__ = [
     "COMPRESSIONS",

@@ -23,6 +23,11 @@ import tempfile
 import time
 from pathlib import Path
 
+import dagster as dg
+
+from dagster_fastio.examples.definitions import materialize_all
+from dagster_fastio.io_manager import FastIOManager
+
 # Each handoff runs in a fresh process, so one manager's freed memory does not lower the next
 # one's peak. The child prints one JSON line.
 _HANDOFF = """
@@ -112,11 +117,6 @@ def handoffs(folder: Path) -> dict[str, dict[str, float]]:
 
 def whole_example(folder: Path) -> dict[str, tuple[float, int]]:
     """(seconds, stored bytes) of materializing every example asset, per manager."""
-    import dagster as dg
-
-    from dagster_fastio.examples.definitions import materialize_all
-    from dagster_fastio.io_manager import FastIOManager
-
     managers = {
         "FilesystemIOManager (pickle)": (
             folder / "pickle",

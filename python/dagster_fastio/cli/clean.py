@@ -1,0 +1,78 @@
+"""`fastio clean`: leftovers of writes that died, listed, then removed when asked."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from dagster_fastio.cli import leftovers as leftovers_of
+from dagster_fastio.cli.common import fail, size_text, storage_options_of, store_option
+from dagster_fastio.errors import FastIOError
+
+__all__ = ["clean"]
+
+
+def _age(seconds: float) -> str:
+    for unit, length in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= length:
+            return f"{seconds / length:.1f} {unit}"
+    return f"{seconds:.0f} s"
+
+
+@click.command()
+@click.argument("base")
+@click.option("--apply", is_flag=True, help="Delete and abort them (without it: only list).")
+@click.option(
+    "--older-than",
+    default="1h",
+    show_default=True,
+    help="Only leftovers at least this old (s, min, h, d) are removed.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per leftover.")
+@store_option
+def clean(
+    base: str, apply: bool, older_than: str, as_json: bool, storage_options: tuple[str, ...]
+) -> None:
+    """Temporary files of local writes that died, or incomplete S3 multipart uploads, under
+    BASE. A dry run unless --apply; a file a live writer holds is never touched."""
+    seconds = _duration(older_than)
+    try:
+        found = leftovers_of.leftovers(
+            base, storage_options_of(storage_options), older_than=seconds, remove=apply
+        )
+    except (FastIOError, FileNotFoundError, ValueError, OSError, RuntimeError) as error:
+        fail(error)
+    for item in found:
+        if as_json:
+            click.echo(json.dumps(item.__dict__))
+            continue
+        state = (
+            "removed"
+            if item.removed
+            else "kept (in use or too young)"
+            if item.in_use
+            else ("would remove")
+        )
+        click.echo(
+            f"{state:28} {size_text(item.size):>10} {_age(item.age_seconds):>8}  {item.location}"
+        )
+    if not as_json:
+        removed = [item for item in found if item.removed]
+        removable = [item for item in found if not item.in_use]
+        shown = removed if apply else removable
+        total = size_text(sum(item.size or 0 for item in shown))
+        action = "removed" if apply else "would be removed (dry run: add --apply)"
+        click.echo(f"{len(found)} leftover(s); {len(shown)} {action}, {total} of local files")
+
+
+def _duration(text: str) -> float:
+    units = {"s": 1, "min": 60, "m": 60, "h": 3600, "d": 86400}
+    number = text.strip().rstrip("abcdefghijklmnopqrstuvwxyz")
+    unit = text.strip()[len(number) :] or "s"
+    try:
+        return float(number) * units[unit]
+    except (ValueError, KeyError):
+        raise click.BadParameter(
+            f"expected a number and a unit (s, min, h, d), got {text!r}", param_hint="--older-than"
+        ) from None

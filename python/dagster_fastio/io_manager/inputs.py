@@ -1,0 +1,138 @@
+"""FastIOManager's inputs: the value an input's annotation asks for, from what the upstream
+output stored (its table, its pickle, or a replaced manager's pickle), partitions loaded
+concurrently."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import dagster as dg
+
+from dagster_fastio.io_manager.contexts import input_annotation, stem_of
+from dagster_fastio.io_manager.dataset_inputs import dataset_kind, open_dataset
+from dagster_fastio.keys import ALLOW_MISSING_PARTITIONS_KEY, COLUMNS_KEY, FORMAT_METADATA_KEY
+from dagster_fastio.options import check_format
+from dagster_fastio.stored.layout import Location
+from dagster_fastio.stored.replaced_pickles import multi_partition_stem, op_output_stems
+from dagster_fastio.stored.storage import Storage
+from dagster_fastio.tables.annotations import InputSpec
+
+__all__ = ["load_input"]
+
+
+def load_input(context: dg.InputContext, storage: Storage) -> Any:
+    """The value the input asks for: a dataset or reference, a table of the annotated type
+    (several partitions combined), a dict by partition, or what was stored."""
+    spec = InputSpec.of(input_annotation(context))
+
+    def on_replaced(stem: Location) -> None:
+        context.log.info(
+            f"Loaded {stem}, a pickle the replaced I/O manager stored: no file of this "
+            "package's is there yet (the next materialization writes one)."
+        )
+
+    storage = _input_storage(context, storage)
+    stem = stem_of(context, storage.base)
+    columns = (context.definition_metadata or {}).get(COLUMNS_KEY)
+    partitioned = context.has_asset_key and context.has_asset_partitions
+    kind = dataset_kind(spec, context.definition_metadata or {})
+    if kind is not None:
+        # The stored files as one lazy dataset with key columns (see ``dataset_inputs``).
+        return open_dataset(
+            kind,
+            storage,
+            stem,
+            stem.partitions(context.asset_partition_keys) if partitioned else None,
+            context.definition_metadata or {},
+            optional=spec.optional,
+            on_missing=lambda uri: context.log.warning(f"Skipped missing partition {uri}."),
+        )
+    if not partitioned:
+        elsewhere = () if context.has_asset_key else _op_output_elsewhere(context, storage.base)
+        return storage.load(stem, spec.table_type, columns, spec.optional, on_replaced, elsewhere)
+    stems = stem.partitions(context.asset_partition_keys)
+
+    def elsewhere_of(key: str) -> tuple[Location, ...]:
+        older = multi_partition_stem(stem, key)
+        return () if older is None else (older,)
+
+    if not stems:
+        return {} if spec.by_partition else None
+    if len(stems) == 1 and not spec.by_partition:
+        key, only = next(iter(stems.items()))
+        return storage.load(
+            only, spec.table_type, columns, spec.optional, on_replaced, elsewhere_of(key)
+        )
+    table_type = spec.table_type
+    if table_type is None:
+        # A dict (or no table type): one value per partition, of the dict's value type.
+        loaded = _load_partitions(
+            context,
+            storage,
+            stems,
+            lambda key, s: storage.load(
+                s, spec.value_type, columns, False, on_replaced, elsewhere_of(key)
+            ),
+        )
+        # As UPathIOManager: a partition that stored None is left out of the dict.
+        return {key: value for key, value in loaded.items() if value is not None}
+    # A table type: the partitions' tables as one value of that type.
+    parts = _load_partitions(
+        context,
+        storage,
+        stems,
+        lambda key, s: storage.load_part(s, table_type, columns, on_replaced, elsewhere_of(key)),
+    )
+    if not parts:
+        raise FileNotFoundError(
+            f"none of the {len(stems)} partitions of {context.asset_key.to_user_string()} "
+            f"is stored under {stem}"
+        )
+    return table_type.combine(list(parts.values()), storage.reads, columns)
+
+
+def _op_output_elsewhere(context: dg.InputContext, base: Location) -> list[Location]:
+    """Where the replaced cloud pickle managers put this op output."""
+    try:
+        identifier = context.get_identifier()
+    except dg.DagsterInvariantViolationError:  # a testing context without a run
+        return []
+    return op_output_stems(base, identifier)
+
+
+def _input_storage(context: dg.InputContext, storage: Storage) -> Storage:
+    """The storage an input reads through: the upstream asset's own format (its
+    ``fastio/format``) is looked for first, then the other, in every kind of load."""
+    upstream = context.upstream_output
+    metadata = (upstream.definition_metadata if upstream is not None else None) or {}
+    chosen = metadata.get(FORMAT_METADATA_KEY)
+    if chosen is None or check_format(chosen) == storage.format:
+        return storage
+    return dataclasses.replace(storage, format=check_format(chosen))
+
+
+def _load_partitions(
+    context: dg.InputContext,
+    storage: Storage,
+    stems: dict[str, Location],
+    load: Callable[[str, Location], Any],
+) -> dict[str, Any]:
+    """``load`` of each partition's stem, concurrently, skipping missing ones if allowed."""
+    allow_missing = bool((context.definition_metadata or {}).get(ALLOW_MISSING_PARTITIONS_KEY))
+    workers = storage.reads.workers(len(stems))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fastio-load") as pool:
+        futures = {key: pool.submit(load, key, stem) for key, stem in stems.items()}
+        loaded: dict[str, Any] = {}
+        for key, future in futures.items():
+            try:
+                loaded[key] = future.result()
+            except FileNotFoundError:
+                if not allow_missing:
+                    raise
+                context.log.warning(
+                    f"Skipped missing partition {key}: the input allows missing partitions."
+                )
+    return loaded
