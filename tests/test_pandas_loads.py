@@ -22,6 +22,7 @@ import pytest
 from servers import S3Server
 
 import dagster_fastio as fio
+from dagster_fastio.api.tables import fill_columns
 from dagster_fastio.tables import pandas_loads
 from dagster_fastio.tables.pandas_loads import load_frame
 
@@ -163,7 +164,10 @@ def test_a_projection_loads_only_its_columns(tmp_path: Path) -> None:
     )
 
 
-def test_integer_columns_with_nulls_load_as_to_pandas_makes_them(tmp_path: Path) -> None:
+@pytest.mark.parametrize("filled", [True, False], ids=["decoded into arrays", "by batches"])
+def test_integer_columns_with_nulls_load_as_to_pandas_makes_them(
+    tmp_path: Path, filled: bool
+) -> None:
     # Written by polars (an integer column may hold nulls there), loaded as pandas: floats
     # with NaN, as to_pandas makes them, in whichever batch the first null comes.
     values = [1, 2, None, 4] * 30_000 + [None]
@@ -176,6 +180,9 @@ def test_integer_columns_with_nulls_load_as_to_pandas_makes_them(tmp_path: Path)
         footer.rows,
         lambda names: fio.read_batches(path, names),
         lambda names: fio.read(path, names),
+        (lambda names, widths, rows: fill_columns(str(path), names, widths, rows))
+        if filled
+        else None,
     )
     pdt.assert_frame_equal(loaded, _expected(path))
     assert loaded["n"].dtype == np.float64
@@ -192,6 +199,27 @@ def test_a_file_with_other_rows_than_its_footer_says_is_refused(tmp_path: Path) 
             lambda names: fio.read_batches(path, names),
             lambda names: fio.read(path, names),
         )
+    for rows in (footer.rows - 1, footer.rows + 1):
+        with pytest.raises(fio.CorruptFileError, match="rows"):
+            fill_columns(str(path), ["i64", "f64"], [8, 8], rows)
+
+
+def test_columns_are_decoded_into_writable_memory_the_frame_owns(tmp_path: Path) -> None:
+    path = tmp_path / "t.arrow"
+    frame = FRAMES["numbers and text"]
+    fio.write(frame, path, compression="zstd", chunk_rows=4_096)
+    buffers, nulls = fill_columns(str(path), ["i8", "f64"], [1, 8], len(frame))
+    i8 = np.frombuffer(buffers[0], np.int8)
+    f64 = np.frombuffer(buffers[1], np.float64)
+    assert (i8 == frame["i8"].to_numpy()).all()
+    valid = ~np.isnan(frame["f64"].to_numpy())
+    assert (f64[valid] == frame["f64"].to_numpy()[valid]).all()
+    assert {run[0] for run in nulls} == {1}, "f64 holds nulls in every batch; i8 in none"
+    i8[0] = 1  # writable
+    with pytest.raises(ValueError, match="number of 4 bytes"):
+        fill_columns(str(path), ["i8"], [4], len(frame))
+    with pytest.raises(ValueError, match="not a number of 8 bytes"):
+        fill_columns(str(path), ["text"], [8], len(frame))
 
 
 def test_a_load_from_s3_equals_the_whole_table_converted(

@@ -23,6 +23,7 @@ __all__ = [
     "delete_objects",
     "describe",
     "encode",
+    "fill_columns",
     "list_objects",
     "object_exists",
     "object_size",
@@ -125,3 +126,6 @@ def write_partitions(
     options: _WriteOptions,
     storage_options: dict[str, str] | None = None,
 ) -> list[WriteStats]: ...
+def fill_columns(
+    uri: str, columns: list[str], widths: list[int], rows: int
+) -> tuple[list[bytearray], list[tuple[int, int, int, bytes]]]: ...

@@ -158,6 +158,14 @@ def decode(data: pa.Array, columns: list[str] | None) -> pa.Table:
     return _read_all(_core.decode(data, columns))
 
 
+def fill_columns(
+    uri: str, columns: list[str], widths: list[int], rows: int
+) -> tuple[list[bytearray], list[tuple[int, int, int, bytes]]]:
+    """Fixed-width columns of a local IPC file decoded into new bytearrays, and the validity
+    of each batch that holds nulls: ``(column, first row, rows, bitmap)``."""
+    return _core.fill_columns(uri, columns, widths, rows)
+
+
 def read_file(
     uri: str,
     columns: list[str] | None,

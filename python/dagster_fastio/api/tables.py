@@ -20,6 +20,7 @@ __all__ = [
     "Filter",
     "decode",
     "encode",
+    "fill_columns",
     "read",
     "read_batches",
     "write",
@@ -240,6 +241,16 @@ def read(
     return _native.read_file(
         *_read_arguments(uri, columns, storage_options, memory_map, format, filters)
     )
+
+
+def fill_columns(
+    uri: str, columns: list[str], widths: list[int], rows: int
+) -> tuple[list[bytearray], list[tuple[int, int, int, bytes]]]:
+    """Fixed-width number columns (``widths`` bytes each) of the local Arrow IPC file at
+    ``uri``, which holds ``rows``, decoded straight into one new bytearray per column (views of
+    them are NumPy arrays a frame can keep, writable); and for each batch holding nulls
+    ``(column, first row, rows, validity bitmap)``, the bitmap's bit clear for a null."""
+    return _native.fill_columns(uri, columns, widths, rows)
 
 
 def read_batches(

@@ -209,6 +209,7 @@ class PandasFrame(TableType):
             footer.rows,
             lambda names: reads.read_batches(uri, names),
             lambda names: _unmark(reads.read(uri, names)),
+            lambda names, widths, rows: reads.fill_columns(uri, names, widths, rows),
         )
         return frame if frame is not None else super().read(uri, reads, columns)
 

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from dagster_fastio import api
+from dagster_fastio.api.tables import fill_columns
+from dagster_fastio.uris import is_remote
 
 __all__ = ["TableReads"]
 
@@ -31,6 +33,15 @@ class TableReads:
 
     def read_batches(self, uri: str, columns: list[str] | None) -> pa.RecordBatchReader:
         return api.read_batches(uri, columns, self.storage_options, self.memory_map)
+
+    def fill_columns(
+        self, uri: str, columns: list[str], widths: list[int], rows: int
+    ) -> tuple[list[bytearray], list[tuple[int, int, int, bytes]]] | None:
+        """``columns`` of the local IPC file at ``uri`` decoded into new bytearrays (see
+        ``api.tables.fill_columns``); None for a store object, which is read by batches."""
+        if is_remote(uri) or self.memory_map:
+            return None
+        return fill_columns(uri, columns, widths, rows)
 
     def footer(self, uri: str) -> api.Footer:
         """The footer of the table file at ``uri``; ``FileNotFoundError`` when there is none."""

@@ -36,7 +36,7 @@ pub use format::{
     FileEncoder, FileFormat, Footer, KeyColumn, PartitionTarget, WriteOptions, WritePlan,
 };
 pub use ipc::{
-    describe, describe_location, encode_to_vec, Compression, EncodeOptions, IpcContents,
-    IpcFileEncoder, IpcSource, LocalRead, Summary,
+    describe, describe_location, encode_to_vec, fill_width, Compression, EncodeOptions,
+    IpcContents, IpcFileEncoder, IpcSource, LocalRead, NullRun, Summary,
 };
 pub use store::{list_below, Location, StoreOptions, UploadOptions};

@@ -7,6 +7,7 @@ mod blob;
 mod describe;
 mod encode;
 mod errors;
+mod fill;
 mod hash;
 mod objects;
 mod partitions;
@@ -47,6 +48,7 @@ fn _core(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(encode::decode, module)?)?;
     module.add_function(wrap_pyfunction!(read::read_file, module)?)?;
     module.add_function(wrap_pyfunction!(read::read_file_batches, module)?)?;
+    module.add_function(wrap_pyfunction!(fill::fill_columns, module)?)?;
     module.add_function(wrap_pyfunction!(describe::describe, module)?)?;
     module.add_function(wrap_pyfunction!(describe::read_footer, module)?)?;
     module.add_function(wrap_pyfunction!(hash::content_hash, module)?)?;

@@ -54,6 +54,15 @@ impl BatchDecoder {
         self
     }
 
+    /// The file's schema, before projection, and the projected columns' indices in it.
+    pub fn full_schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    pub fn projection(&self) -> Option<&[usize]> {
+        self.projection.as_deref()
+    }
+
     /// Copies the projected columns of an uncompressed batch out of its message, so that they
     /// do not keep the whole message alive. Off where the message is a memory map (its
     /// untouched pages cost nothing) or already holds only those columns.

@@ -28,6 +28,11 @@ impl ColumnRanges {
         if projection.len() == schema.fields().len() {
             return None;
         }
+        Self::of_columns(schema, projection)
+    }
+
+    /// The buffers of `projection`'s columns, also when it holds every column.
+    pub(crate) fn of_columns(schema: &Schema, projection: &[usize]) -> Option<Self> {
         let counts = schema
             .fields()
             .iter()
@@ -48,6 +53,11 @@ impl ColumnRanges {
                 .collect(),
             total_buffers: counts.iter().sum(),
         })
+    }
+
+    /// The buffer indices of the `column`-th projected column in a message's buffer list.
+    pub(crate) fn column_buffers(&self, column: usize) -> Range<usize> {
+        self.buffers[column].clone()
     }
 
     /// Which buffers of a message belong to the projected columns, one flag per buffer.

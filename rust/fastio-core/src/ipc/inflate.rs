@@ -96,6 +96,40 @@ pub(crate) fn inflate_dictionary(
     inflate(&data, body, Some(codec), Some(dictionary), None)
 }
 
+/// Writes the first `out.len()` bytes of one buffer of a batch whose body is `body`,
+/// decompressed with `codec` (or copied when uncompressed), into `out`: a column's values
+/// straight into the memory that keeps them. A buffer shorter than `out` is corrupt; a longer
+/// one (padding) is decompressed whole and cut.
+pub(crate) fn fill_from(
+    buffer: &arrow_ipc::Buffer,
+    body: &[u8],
+    codec: Option<CompressionType>,
+    out: &mut [u8],
+) -> Result<()> {
+    let (source, len) = locate(buffer, body, codec)?;
+    if len < out.len() {
+        return Err(corrupt(format!(
+            "a buffer of {len} bytes where its column needs {}",
+            out.len()
+        )));
+    }
+    if len == out.len() {
+        // Safety: viewing initialised bytes as MaybeUninit assumes nothing of them.
+        let place = unsafe {
+            std::slice::from_raw_parts_mut(out.as_mut_ptr() as *mut MaybeUninit<u8>, out.len())
+        };
+        return write_piece(&source, place);
+    }
+    let mut whole: Vec<MaybeUninit<u8>> = Vec::with_capacity(len);
+    // Safety: MaybeUninit needs no initialisation; write_piece writes every byte or fails.
+    unsafe { whole.set_len(len) };
+    write_piece(&source, &mut whole)?;
+    // Safety: every byte of `whole` was written above.
+    let bytes = unsafe { std::slice::from_raw_parts(whole.as_ptr() as *const u8, len) };
+    out.copy_from_slice(&bytes[..out.len()]);
+    Ok(())
+}
+
 /// Where one buffer's bytes come from.
 enum Source<'a> {
     /// Nothing to write (an empty buffer, or one whose prefix says 0 bytes).

@@ -11,6 +11,7 @@ mod codec;
 mod column_ranges;
 mod compress;
 mod describe;
+mod fill;
 mod footer;
 mod guard;
 mod inflate;
@@ -29,6 +30,7 @@ use crate::error::{FastIoError, Result};
 use crate::store::Location;
 
 pub use describe::{describe, describe_location, Summary};
+pub use fill::{fill_width, NullRun};
 pub(crate) use footer::footer_from_tail;
 pub use options::{Compression, EncodeOptions};
 pub use reader::{IpcContents, IpcSource};

@@ -40,7 +40,7 @@ impl<'a> IpcSource<'a> {
     }
 }
 
-enum Layout {
+pub(super) enum Layout {
     /// The file format: a footer indexes every batch, so batches decode independently.
     File {
         decoder: BatchDecoder,
@@ -57,9 +57,9 @@ enum Layout {
 pub struct IpcContents {
     /// A local IPC file is read block by block: a compressed batch's bytes are only needed
     /// until it is decompressed, so the file is never held whole in memory.
-    bytes: Arc<dyn RangeRead>,
+    pub(super) bytes: Arc<dyn RangeRead>,
     schema: SchemaRef,
-    layout: Layout,
+    pub(super) layout: Layout,
 }
 
 impl IpcContents {
@@ -434,6 +434,10 @@ fn projection(schema: &Schema, columns: Option<&[String]>) -> Result<Option<Vec<
         .map(Some)
 }
 
-fn block_buffer(bytes: &dyn RangeRead, block: &Block, data_end: usize) -> Result<Buffer> {
+pub(super) fn block_buffer(
+    bytes: &dyn RangeRead,
+    block: &Block,
+    data_end: usize,
+) -> Result<Buffer> {
     bytes.read_range(block_range(block, data_end as u64)?)
 }
