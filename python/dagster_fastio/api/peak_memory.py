@@ -85,9 +85,9 @@ class PeakMemory:
             self._before = (rss, rss if reset else peak)
             self._method_planned = "vmhwm"
             return self
-        peak = _max_rss_bytes()
-        if peak is not None:
-            self._before = (peak,)
+        max_rss = _max_rss_bytes()
+        if max_rss is not None:
+            self._before = (max_rss,)
             self._method_planned = "ru_maxrss_rise"
         return self
 
