@@ -64,7 +64,7 @@ def test_schema_change_check_passes_while_the_columns_stay_and_fails_when_they_c
     tmp_path: Path,
 ) -> None:
     numbers = _table_asset()
-    built = fio.checks([numbers], min_rows=None)
+    built = fio.checks([numbers], min_rows=None, io_slowdown=None)
     assert [spec.name for c in built for spec in c.check_specs] == ["column_schema_change"]
     with dg.DagsterInstance.ephemeral() as instance:
         Table.value = pa.table({"x": [1, 2, 3], "label": ["a", "b", "c"]})
@@ -91,7 +91,12 @@ def test_row_count_bounds_check_passes_inside_the_bounds_and_fails_outside(
 ) -> None:
     numbers = _table_asset()
     built = fio.checks(
-        [numbers], schema_change=False, min_rows=2, max_rows=5, severity=dg.AssetCheckSeverity.ERROR
+        [numbers],
+        schema_change=False,
+        min_rows=2,
+        max_rows=5,
+        severity=dg.AssetCheckSeverity.ERROR,
+        io_slowdown=None,
     )
     name = "dagster_row_count_bounds_check"
     assert [spec.name for c in built for spec in c.check_specs] == [name]
@@ -110,7 +115,11 @@ def test_default_checks_fail_an_empty_table(tmp_path: Path) -> None:
     with dg.DagsterInstance.ephemeral() as instance:
         Table.value = pa.table({"x": pa.array([], pa.int64())})
         evaluations = _evaluations(_run([numbers, *built], tmp_path, instance))
-        assert set(evaluations) == {"column_schema_change", "dagster_row_count_bounds_check"}
+        assert set(evaluations) == {
+            "column_schema_change",
+            "dagster_row_count_bounds_check",
+            "io_slowdown",
+        }
         assert not evaluations["dagster_row_count_bounds_check"].passed
         assert "less than 1" in evaluations["dagster_row_count_bounds_check"].description
 
@@ -139,7 +148,9 @@ def test_partition_row_count_bounds_check_reads_the_latest_partition(tmp_path: P
     def daily(context: dg.AssetExecutionContext) -> pa.Table:
         return pa.table({"x": list(range(rows_by_day[context.partition_key]))})
 
-    built = fio.checks([daily], schema_change=False, min_rows=None, min_partition_rows=2)
+    built = fio.checks(
+        [daily], schema_change=False, min_rows=None, min_partition_rows=2, io_slowdown=None
+    )
     name = "dagster_partition_row_count_bounds_check"
     assert [spec.name for c in built for spec in c.check_specs] == [name]
     only_checks = dg.AssetSelection.checks(*built)
@@ -158,7 +169,7 @@ def test_row_count_bounds_check_of_a_partitioned_asset_reads_the_total(tmp_path:
     def daily() -> pa.Table:
         return pa.table({"x": [1, 2, 3]})
 
-    built = fio.checks([daily], schema_change=False, min_rows=4)
+    built = fio.checks([daily], schema_change=False, min_rows=4, io_slowdown=None)
     only_checks = dg.AssetSelection.checks(*built)
     name = "dagster_row_count_bounds_check"
     with dg.DagsterInstance.ephemeral() as instance:
@@ -182,9 +193,14 @@ def test_freshness_check_passes_for_a_fresh_asset_and_fails_for_a_stale_one(
         schema_change=False,
         min_rows=None,
         freshness=dg.FreshnessPolicy.time_window(fail_window=datetime.timedelta(hours=1)),
+        io_slowdown=None,
     )
     within_a_millisecond = fio.checks(
-        [numbers], schema_change=False, min_rows=None, freshness=datetime.timedelta(milliseconds=1)
+        [numbers],
+        schema_change=False,
+        min_rows=None,
+        freshness=datetime.timedelta(milliseconds=1),
+        io_slowdown=None,
     )
     with dg.DagsterInstance.ephemeral() as instance:
         _run([numbers], tmp_path, instance)
@@ -220,7 +236,9 @@ def test_cron_freshness_policy_reaches_the_check(tmp_path: Path) -> None:
         lower_bound_delta=datetime.timedelta(hours=2),
         timezone="Europe/Paris",
     )
-    built = fio.checks([numbers], schema_change=False, min_rows=None, freshness=policy)
+    built = fio.checks(
+        [numbers], schema_change=False, min_rows=None, freshness=policy, io_slowdown=None
+    )
     with dg.DagsterInstance.ephemeral() as instance:
         evaluation = _evaluations(_run([numbers, *built], tmp_path, instance))["freshness_check"]
     # Materialized just now, after the last 06:00 deadline's lower bound.
@@ -260,6 +278,8 @@ def test_checks_load_into_definitions_beside_the_assets(tmp_path: Path) -> None:
         ("daily", "dagster_partition_row_count_bounds_check"),
         ("numbers", "freshness_check"),
         ("daily", "freshness_check"),
+        ("numbers", "io_slowdown"),
+        ("daily", "io_slowdown"),
     }
 
 

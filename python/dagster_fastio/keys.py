@@ -17,6 +17,16 @@ __all__ = [
     "DATASET_METADATA_KEY",
     "DUCKDB_RESOURCE_METADATA_KEY",
     "FORMAT_METADATA_KEY",
+    "LOAD_BYTES_KEY",
+    "LOAD_FILES_KEY",
+    "LOAD_FORMAT_KEY",
+    "LOAD_LAZY_KEY",
+    "LOAD_MB_PER_S_KEY",
+    "LOAD_PEAK_MEMORY_MB_KEY",
+    "LOAD_ROWS_KEY",
+    "LOAD_SECONDS_KEY",
+    "LOAD_URI_KEY",
+    "MEMORY_METHOD_KEY",
     "PARTITION_COLUMNS_METADATA_KEY",
     "PARTITION_EXPR_KEY",
     "PARTITION_KEY_ENTRY",
@@ -26,6 +36,11 @@ __all__ = [
     "ROW_COUNT_KEY",
     "TYPE_METADATA_KEY",
     "WRITER_KEY",
+    "WRITE_MB_PER_S_KEY",
+    "WRITE_PEAK_MEMORY_MB_KEY",
+    "WRITE_RAW_BYTES_KEY",
+    "WRITE_SECONDS_KEY",
+    "WRITE_STORED_BYTES_KEY",
 ]
 
 # ---------------------------------------------------------------------------------------------
@@ -72,3 +87,40 @@ relation input is opened on, when the asset requires several."""
 
 ROW_COUNT_KEY = "dagster/row_count"
 PARTITION_ROW_COUNT_KEY = "dagster/partition_row_count"
+
+# ---------------------------------------------------------------------------------------------
+# The figures FastIOManager reports on every write (output metadata) and load (input metadata,
+# which Dagster also records as an observation of the loaded asset). Numbers, under one prefix,
+# so that the UI and Insights plot them per asset; MB are 10^6 bytes. Their names are a
+# contract: the ``io_slowdown`` check and ``fastio report`` read them back from the event log.
+
+WRITE_SECONDS_KEY = "dagster_fastio/write_seconds"
+"""Seconds the write took (an unchanged output: the seconds its content hash took)."""
+WRITE_RAW_BYTES_KEY = "dagster_fastio/write_raw_bytes"
+"""Bytes of the table as Arrow data in memory (a pickle: its uncompressed bytes)."""
+WRITE_STORED_BYTES_KEY = "dagster_fastio/write_stored_bytes"
+WRITE_MB_PER_S_KEY = "dagster_fastio/write_mb_per_s"
+"""Raw MB written per second; left out for an unchanged output, which is only hashed."""
+WRITE_PEAK_MEMORY_MB_KEY = "dagster_fastio/write_peak_memory_mb"
+"""The process's peak resident memory during the output's handling minus before it."""
+LOAD_SECONDS_KEY = "dagster_fastio/load_seconds"
+LOAD_BYTES_KEY = "dagster_fastio/load_bytes"
+"""Stored bytes of the files the load opened (whole files: a column projection reads less)."""
+LOAD_ROWS_KEY = "dagster_fastio/load_rows"
+"""Rows of the loaded value, when it is an eager table (lazy inputs read nothing yet)."""
+LOAD_MB_PER_S_KEY = "dagster_fastio/load_mb_per_s"
+"""Stored MB loaded per second."""
+LOAD_PEAK_MEMORY_MB_KEY = "dagster_fastio/load_peak_memory_mb"
+"""The process's peak resident memory during the load minus before it: the loaded value
+included, since it is what the load left the step holding."""
+LOAD_FILES_KEY = "dagster_fastio/load_files"
+LOAD_FORMAT_KEY = "dagster_fastio/load_format"
+"""``ipc``, ``parquet``, ``pickle`` or ``replaced_pickle`` (several: comma-separated)."""
+LOAD_LAZY_KEY = "dagster_fastio/load_lazy"
+"""True for a lazy input (``pl.LazyFrame``, a reader, a dataset, a reference): nothing is read
+until it is consumed, so no bytes, rows or speed are reported."""
+LOAD_URI_KEY = "dagster_fastio/load_uri"
+"""The file the load read; for several, the folder holding them."""
+MEMORY_METHOD_KEY = "dagster_fastio/memory_method"
+"""How the peak memory figures were measured: ``vmhwm`` or ``ru_maxrss_rise`` (a lower bound);
+see ``dagster_fastio.api.peak_memory``."""

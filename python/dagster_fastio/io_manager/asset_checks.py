@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 import dagster as dg
 
+from dagster_fastio.io_manager.io_checks import IoBounds, io_slowdown_checks
 from dagster_fastio.keys import PARTITION_ROW_COUNT_KEY, ROW_COUNT_KEY
 
 __all__ = ["PARTITION_ROW_COUNT_KEY", "ROW_COUNT_KEY", "checks"]
@@ -32,6 +33,11 @@ def checks(
     max_partition_rows: int | None = None,
     freshness: Freshness | None = None,
     severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.WARN,
+    io_slowdown: float | None = 3.0,
+    io_window: int = 10,
+    io_min_seconds: float = 0.05,
+    max_load_memory_mb: float | None = None,
+    max_write_memory_mb: float | None = None,
 ) -> list[dg.AssetChecksDefinition]:
     """Asset checks for assets whose tables FastIOManager stores.
 
@@ -53,6 +59,17 @@ def checks(
             its ``fail_window``; a ``FreshnessPolicy.cron`` its ``deadline_cron``,
             ``lower_bound_delta`` and ``timezone``.
         severity: the severity of every check that fails.
+        io_slowdown: an ``io_slowdown`` check per asset fails when the latest write's seconds
+            per MB (and, where loads were recorded, the latest load's) exceed this many times
+            the median of the previous ``io_window`` ones, read from the instance's event log.
+            With fewer than 3 earlier measured ones it passes and says so. Unchanged outputs
+            (only hashed) and lazy loads (nothing read) are left out. ``None``: no such check,
+            unless a memory bound is given.
+        io_min_seconds: a write or load quicker than this is never called slow: at a few
+            milliseconds the clock's noise outweighs any trend.
+        max_load_memory_mb, max_write_memory_mb: the ``io_slowdown`` check also fails when the
+            latest load's (write's) measured peak memory (``dagster_fastio/load_peak_memory_mb``,
+            ``.../write_peak_memory_mb``) exceeds this.
 
     Dagster marks its check factories beta (and the last-update freshness factory superseded
     by freshness policies, which only the daemon evaluates); their warnings are silenced here,
@@ -95,7 +112,29 @@ def checks(
             )
         if freshness is not None:
             built += _freshness_checks(assets, freshness, severity)
+    if io_slowdown is not None or max_load_memory_mb is not None or max_write_memory_mb is not None:
+        bounds = IoBounds(
+            slowdown=float("inf") if io_slowdown is None else io_slowdown,
+            window=io_window,
+            min_seconds=io_min_seconds,
+            max_load_memory_mb=max_load_memory_mb,
+            max_write_memory_mb=max_write_memory_mb,
+            severity=severity,
+        )
+        built += io_slowdown_checks(_keys_of(assets), bounds)
     return built
+
+
+def _keys_of(assets: list[AssetLike]) -> list[dg.AssetKey]:
+    keys: list[dg.AssetKey] = []
+    for asset in assets:
+        if isinstance(asset, dg.AssetsDefinition):
+            keys += asset.keys
+        elif isinstance(asset, dg.SourceAsset):
+            keys.append(asset.key)
+        else:
+            keys.append(dg.AssetKey.from_coercible(asset))
+    return list(dict.fromkeys(keys))
 
 
 def _check_bounds(low_name: str, low: int | None, high_name: str, high: int | None) -> None:

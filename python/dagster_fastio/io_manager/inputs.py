@@ -5,14 +5,18 @@ concurrently."""
 from __future__ import annotations
 
 import dataclasses
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import dagster as dg
 
+from dagster_fastio.api.peak_memory import PeakMemory
 from dagster_fastio.io_manager.contexts import input_annotation, stem_of
 from dagster_fastio.io_manager.dataset_inputs import dataset_kind, open_dataset
+from dagster_fastio.io_manager.load_report import report_load
 from dagster_fastio.keys import ALLOW_MISSING_PARTITIONS_KEY, COLUMNS_KEY, FORMAT_METADATA_KEY
 from dagster_fastio.options import check_format
 from dagster_fastio.stored.layout import Location
@@ -25,7 +29,25 @@ __all__ = ["load_input"]
 
 def load_input(context: dg.InputContext, storage: Storage) -> Any:
     """The value the input asks for: a dataset or reference, a table of the annotated type
-    (several partitions combined), a dict by partition, or what was stored."""
+    (several partitions combined), a dict by partition, or what was stored; with the load's
+    seconds, bytes, rows and memory reported as input metadata (``load_report``)."""
+    storage = _input_storage(context, storage)
+    read: list[Location] = []
+    lock = threading.Lock()
+
+    def on_read(path: Location) -> None:
+        with lock:  # partitions are loaded by several threads
+            read.append(path)
+
+    with PeakMemory() as memory:
+        start = time.perf_counter()
+        value = _load(context, storage, on_read)
+        seconds = time.perf_counter() - start
+    report_load(context, storage, value, seconds, memory, read)
+    return value
+
+
+def _load(context: dg.InputContext, storage: Storage, on_read: Callable[[Location], None]) -> Any:
     spec = InputSpec.of(input_annotation(context))
 
     def on_replaced(stem: Location) -> None:
@@ -34,7 +56,6 @@ def load_input(context: dg.InputContext, storage: Storage) -> Any:
             "package's is there yet (the next materialization writes one)."
         )
 
-    storage = _input_storage(context, storage)
     stem = stem_of(context, storage.base)
     columns = (context.definition_metadata or {}).get(COLUMNS_KEY)
     partitioned = context.has_asset_key and context.has_asset_partitions
@@ -52,7 +73,9 @@ def load_input(context: dg.InputContext, storage: Storage) -> Any:
         )
     if not partitioned:
         elsewhere = () if context.has_asset_key else _op_output_elsewhere(context, storage.base)
-        return storage.load(stem, spec.table_type, columns, spec.optional, on_replaced, elsewhere)
+        return storage.load(
+            stem, spec.table_type, columns, spec.optional, on_replaced, elsewhere, on_read
+        )
     stems = stem.partitions(context.asset_partition_keys)
 
     def elsewhere_of(key: str) -> tuple[Location, ...]:
@@ -64,7 +87,7 @@ def load_input(context: dg.InputContext, storage: Storage) -> Any:
     if len(stems) == 1 and not spec.by_partition:
         key, only = next(iter(stems.items()))
         return storage.load(
-            only, spec.table_type, columns, spec.optional, on_replaced, elsewhere_of(key)
+            only, spec.table_type, columns, spec.optional, on_replaced, elsewhere_of(key), on_read
         )
     table_type = spec.table_type
     if table_type is None:
@@ -74,7 +97,7 @@ def load_input(context: dg.InputContext, storage: Storage) -> Any:
             storage,
             stems,
             lambda key, s: storage.load(
-                s, spec.value_type, columns, False, on_replaced, elsewhere_of(key)
+                s, spec.value_type, columns, False, on_replaced, elsewhere_of(key), on_read
             ),
         )
         # As UPathIOManager: a partition that stored None is left out of the dict.
@@ -84,7 +107,9 @@ def load_input(context: dg.InputContext, storage: Storage) -> Any:
         context,
         storage,
         stems,
-        lambda key, s: storage.load_part(s, table_type, columns, on_replaced, elsewhere_of(key)),
+        lambda key, s: storage.load_part(
+            s, table_type, columns, on_replaced, elsewhere_of(key), on_read
+        ),
     )
     if not parts:
         raise FileNotFoundError(

@@ -10,9 +10,25 @@ import dagster as dg
 import pyarrow as pa
 
 from dagster_fastio.api import Footer, WriteInfo
-from dagster_fastio.keys import PARTITION_ROW_COUNT_KEY, ROW_COUNT_KEY
+from dagster_fastio.api.peak_memory import PeakMemory
+from dagster_fastio.keys import (
+    MEMORY_METHOD_KEY,
+    PARTITION_ROW_COUNT_KEY,
+    ROW_COUNT_KEY,
+    WRITE_MB_PER_S_KEY,
+    WRITE_PEAK_MEMORY_MB_KEY,
+    WRITE_RAW_BYTES_KEY,
+    WRITE_SECONDS_KEY,
+    WRITE_STORED_BYTES_KEY,
+)
 
-__all__ = ["pickle_metadata", "range_metadata", "schema_changes", "table_metadata"]
+__all__ = [
+    "memory_metadata",
+    "pickle_metadata",
+    "range_metadata",
+    "schema_changes",
+    "table_metadata",
+]
 
 _STATS_SCHEMA = dg.TableSchema(
     columns=[
@@ -99,6 +115,7 @@ def range_metadata(
         "throughput_mb_s": dg.MetadataValue.float(
             round(raw / 1e6 / seconds, 1) if seconds > 0 else 0.0
         ),
+        **_write_figures(raw, stored, seconds, written=True),
     }
 
 
@@ -145,4 +162,27 @@ def _storage_metadata(info: WriteInfo) -> dict[str, Any]:
         # An unchanged output is only hashed: a "throughput" would plot as a spike.
         metadata["throughput_mb_s"] = dg.MetadataValue.float(round(info.throughput_mb_s, 1))
         metadata["parts"] = dg.MetadataValue.int(info.parts)
+    metadata.update(_write_figures(info.raw_bytes, info.stored_bytes, info.seconds, info.written))
     return metadata
+
+
+def _write_figures(raw: int, stored: int, seconds: float, written: bool) -> dict[str, Any]:
+    """The write's figures under the stable ``dagster_fastio/`` keys."""
+    figures: dict[str, Any] = {
+        WRITE_SECONDS_KEY: dg.MetadataValue.float(round(seconds, 4)),
+        WRITE_RAW_BYTES_KEY: dg.MetadataValue.int(raw),
+        WRITE_STORED_BYTES_KEY: dg.MetadataValue.int(stored),
+    }
+    if written and seconds > 0:
+        figures[WRITE_MB_PER_S_KEY] = dg.MetadataValue.float(round(raw / 1e6 / seconds, 1))
+    return figures
+
+
+def memory_metadata(memory: PeakMemory) -> dict[str, Any]:
+    """The memory an output's handling needed, when it could be measured."""
+    if memory.added_bytes is None or memory.method is None:
+        return {}
+    return {
+        WRITE_PEAK_MEMORY_MB_KEY: dg.MetadataValue.float(round(memory.added_bytes / 1e6, 1)),
+        MEMORY_METHOD_KEY: dg.MetadataValue.text(memory.method),
+    }

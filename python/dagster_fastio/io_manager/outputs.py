@@ -9,6 +9,7 @@ from typing import Any
 
 import dagster as dg
 
+from dagster_fastio.api.peak_memory import PeakMemory
 from dagster_fastio.errors import NotPicklableError
 from dagster_fastio.io_manager.contexts import (
     output_compression,
@@ -17,7 +18,12 @@ from dagster_fastio.io_manager.contexts import (
     provenance,
     stem_of,
 )
-from dagster_fastio.io_manager.metadata import pickle_metadata, range_metadata, table_metadata
+from dagster_fastio.io_manager.metadata import (
+    memory_metadata,
+    pickle_metadata,
+    range_metadata,
+    table_metadata,
+)
 from dagster_fastio.io_manager.partition_ranges import plan_split
 from dagster_fastio.keys import ROW_COUNT_KEY
 from dagster_fastio.stored.layout import Location, make_room_for_partitions
@@ -35,7 +41,18 @@ def handle_output(
     context: dg.OutputContext, obj: Any, storage: Storage, report_total_rows: bool
 ) -> None:
     """Stores ``obj``: a table as its type's handler writes it, anything else pickled; then
-    removes what the key stored before in another format, and reports the metadata."""
+    removes what the key stored before in another format, and reports the metadata, with the
+    memory the whole handling needed (``api.peak_memory``)."""
+    with PeakMemory() as memory:
+        metadata = _store_output(context, obj, storage, report_total_rows)
+    if metadata:  # a None output reports nothing, as UPathIOManager's
+        metadata.update(memory_metadata(memory))
+    context.add_output_metadata(metadata)
+
+
+def _store_output(
+    context: dg.OutputContext, obj: Any, storage: Storage, report_total_rows: bool
+) -> dict[str, Any]:
     # Dagster calls no I/O manager for an output typed None or Nothing; any other None is
     # stored, as UPathIOManager stores it, so that a downstream input loads None.
     stem = asset_stem = stem_of(context, storage.base)
@@ -43,8 +60,9 @@ def handle_output(
     if partitioned:
         stems = asset_stem.partitions(context.asset_partition_keys)
         if len(stems) != 1:
-            _handle_partition_range(context, obj, storage, asset_stem, stems, report_total_rows)
-            return
+            return _handle_partition_range(
+                context, obj, storage, asset_stem, stems, report_total_rows
+            )
         stem = next(iter(stems.values()))
         _make_room_for_partitions(context, stem)
     metadata = None
@@ -90,7 +108,7 @@ def handle_output(
         total = _stored_rows(context, storage, asset_stem)
         if total is not None:
             metadata[ROW_COUNT_KEY] = dg.MetadataValue.int(total)
-    context.add_output_metadata(metadata)
+    return metadata
 
 
 def _write_pickle(context: dg.OutputContext, obj: Any, storage: Storage, path: Location) -> Any:
@@ -125,7 +143,7 @@ def _handle_partition_range(
     stem: Location,
     stems: dict[str, Location],
     report_total_rows: bool,
-) -> None:
+) -> dict[str, Any]:
     """One table for several partitions: split by the ``partition_expr`` column(s) into
     the files one-partition runs write, in one streaming pass."""
     table_type = table_type_of(obj)
@@ -162,7 +180,7 @@ def _handle_partition_range(
         total = _stored_rows(context, storage, stem)
         if total is not None:
             metadata[ROW_COUNT_KEY] = dg.MetadataValue.int(total)
-    context.add_output_metadata(metadata)
+    return metadata
 
 
 def _stored_rows(context: dg.OutputContext, storage: Storage, stem: Location) -> int | None:

@@ -64,14 +64,22 @@ class Storage:
         other = "ipc" if self.format == "parquet" else "parquet"
         return self.table_path(stem), self.table_path(stem, other)
 
-    def first_table(self, stem: Location, read: Callable[[Location], Any]) -> Any:
-        """``read`` of the first table path of ``stem`` that holds a table;
-        ``FileNotFoundError`` when neither does."""
+    def first_table(
+        self,
+        stem: Location,
+        read: Callable[[Location], Any],
+        on_read: Callable[[Location], None] | None = None,
+    ) -> Any:
+        """``read`` of the first table path of ``stem`` that holds a table (``on_read`` is
+        told which); ``FileNotFoundError`` when neither does."""
         for path in self.table_paths(stem):
             try:
-                return read(path)
+                value = read(path)
             except FileNotFoundError:
                 continue
+            if on_read is not None:
+                on_read(path)
+            return value
         raise FileNotFoundError(f"no table stored at {self.table_path(stem)}")
 
     @property
@@ -173,11 +181,13 @@ class Storage:
         optional: bool = False,
         on_replaced: Callable[[Location], None] | None = None,
         replaced_elsewhere: Sequence[Location] = (),
+        on_read: Callable[[Location], None] | None = None,
     ) -> Any:
         """The value stored at ``stem``: its table as ``table_type`` (None: as it was stored),
         else its pickle, else the pickle a replaced manager stored there or at one of
         ``replaced_elsewhere`` (``on_replaced`` is told); when none is there, None if
-        ``optional``, else ``FileNotFoundError``."""
+        ``optional``, else ``FileNotFoundError``. ``on_read`` is told the file read."""
+        on_replaced = _also_told(on_replaced, on_read)
         if self._replaced_pickle_is_newer(stem):
             obj = self.read_replaced_pickle(stem, on_replaced)
             return obj if table_type is None else table_type.from_object(obj, columns)
@@ -185,14 +195,22 @@ class Storage:
         reads = self.reads
         try:
             if table_type is None:
-                return self.first_table(stem, lambda p: load_stored_type(p.text, reads, columns))
-            return self.first_table(stem, lambda p: table_type.read(p.text, reads, columns))
+                return self.first_table(
+                    stem, lambda p: load_stored_type(p.text, reads, columns), on_read
+                )
+            return self.first_table(
+                stem, lambda p: table_type.read(p.text, reads, columns), on_read
+            )
         except FileNotFoundError:
             pass
         try:
-            return self.read_pickle(stem.pickle)
+            pickled = self.read_pickle(stem.pickle)
         except FileNotFoundError:
             pass
+        else:
+            if on_read is not None:
+                on_read(stem.pickle)
+            return pickled
         try:
             obj = self.read_replaced_pickle(stem, on_replaced, replaced_elsewhere)
             return obj if table_type is None else table_type.from_object(obj, columns)
@@ -209,15 +227,19 @@ class Storage:
         columns: Any,
         on_replaced: Callable[[Location], None] | None = None,
         replaced_elsewhere: Sequence[Location] = (),
+        on_read: Callable[[Location], None] | None = None,
     ) -> Any:
         """One of several partitions as a part ``table_type.combine`` takes: its table, else
         the table a replaced manager pickled there (or at one of ``replaced_elsewhere``);
-        ``FileNotFoundError`` when neither."""
+        ``FileNotFoundError`` when neither. ``on_read`` is told the file read."""
+        on_replaced = _also_told(on_replaced, on_read)
         if self._replaced_pickle_is_newer(stem):
             return table_type.part_of_object(self.read_replaced_pickle(stem, on_replaced), columns)
         try:
             reads = self.reads
-            return self.first_table(stem, lambda p: table_type.read_part(p.text, reads, columns))
+            return self.first_table(
+                stem, lambda p: table_type.read_part(p.text, reads, columns), on_read
+            )
         except FileNotFoundError:
             pass
         try:
@@ -375,3 +397,17 @@ class Storage:
         if not files:
             return None
         return StoredTable(files, key_columns, storage_options=self.storage_options)
+
+
+def _also_told(
+    first: Callable[[Location], None] | None, second: Callable[[Location], None] | None
+) -> Callable[[Location], None] | None:
+    """One callback telling both (either may be None)."""
+    if first is None or second is None:
+        return first or second
+
+    def both(place: Location) -> None:
+        first(place)
+        second(place)
+
+    return both
