@@ -2,7 +2,7 @@
 
 from typing import Any, Literal, final
 
-_Compression = Literal["zstd", "lz4", "none", "snappy"]
+_Compression = Literal["zstd", "lz4", "none", "snappy", "gzip", "brotli"]
 _Format = Literal["ipc", "parquet"]
 _Compat = Literal["standard", "wide", "none"]
 

@@ -162,9 +162,10 @@ def write(
 
     ``format="parquet"`` (the default for a ``.parquet`` ``uri``) writes a Parquet file whose
     row groups' columns are encoded in parallel, with dictionary encoding and page statistics;
-    ``compression`` is then ``zstd`` (default, level 1), ``snappy``, ``lz4`` (LZ4_RAW) or
-    ``none``, ``chunk_rows`` caps the rows of a row group (row groups are otherwise cut at
-    64 MiB of Arrow data), and ``statistics`` is moot: Parquet keeps its own.
+    ``compression`` is then ``zstd`` (default, level 1), ``snappy``, ``lz4`` (LZ4_RAW), ``gzip``
+    (level 0 to 9, default 6; for readers that know no newer codec), ``brotli`` (level 0 to 11,
+    default 1) or ``none``, ``chunk_rows`` caps the rows of a row group (row groups are
+    otherwise cut at 64 MiB of Arrow data), and ``statistics`` is moot: Parquet keeps its own.
     ``chunk_bytes`` sets the Arrow bytes of a batch (default 8 MiB) or of a row group
     (default 64 MiB) when ``chunk_rows`` is not given.
 

@@ -34,9 +34,7 @@ pub(crate) fn read_error(error: ParquetError) -> FastIoError {
             Ok(inner) => *inner,
             Err(other) => FastIoError::CorruptParquet(other.to_string()),
         },
-        ParquetError::NYI(message) => {
-            FastIoError::CorruptParquet(format!("not supported by this reader: {message}"))
-        }
+        ParquetError::NYI(message) => FastIoError::UnsupportedParquet(message),
         other => FastIoError::CorruptParquet(other.to_string()),
     }
 }

@@ -13,7 +13,9 @@ use arrow_buffer::Buffer;
 use arrow_schema::{ArrowError, Schema, SchemaRef};
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReaderBuilder};
 use parquet::arrow::ProjectionMask;
+use parquet::basic::Compression;
 use parquet::errors::ParquetError;
+use parquet::file::metadata::ParquetMetaData;
 use parquet::file::reader::{ChunkReader, Length};
 use rayon::prelude::*;
 
@@ -85,6 +87,7 @@ impl ParquetContents {
             }
         }
         let row_groups = chosen_row_groups(filters, metadata.schema(), metadata.metadata())?;
+        refuse_unknown_codecs(metadata.metadata(), &decoded, &row_groups)?;
         let schema = Arc::new(full.project(&projection)?);
         Ok(ParquetContents {
             source,
@@ -303,6 +306,30 @@ pub(crate) fn read_all(
         let contents = ParquetContents::open(location, columns, filters)?;
         Ok((contents.schema(), contents.read_all()?))
     })
+}
+
+/// Refuses, before anything is fetched, a column chunk to decode whose codec arrow-rs does not
+/// implement: LZO, the one codec Parquet defines that it lacks (every other one is built in).
+fn refuse_unknown_codecs(
+    metadata: &ParquetMetaData,
+    decoded: &[usize],
+    row_groups: &[usize],
+) -> Result<()> {
+    let descriptor = metadata.file_metadata().schema_descr();
+    for &group in row_groups {
+        for (leaf, chunk) in metadata.row_group(group).columns().iter().enumerate() {
+            let decodable = !matches!(chunk.compression(), Compression::LZO);
+            if !decodable && decoded.contains(&descriptor.get_column_root_idx(leaf)) {
+                return Err(FastIoError::UnsupportedParquet(format!(
+                    "column {:?} is compressed with {}, a codec this reader does not decode \
+                     (it decodes gzip, brotli, lz4, zstd, snappy and uncompressed pages)",
+                    chunk.column_path().string(),
+                    chunk.compression()
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Merges ranges closer than [`COALESCE_GAP`] (sorted first), so a read of neighbouring
