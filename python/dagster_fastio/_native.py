@@ -175,9 +175,12 @@ def read_file(
     memory_map: bool,
     format: str,
     filters: list[tuple[str, str, pa.Array]] | None,
+    coerce_int96_timestamp_unit: str | None,
 ) -> pa.Table:
     """The file decoded whole."""
-    native = _core.read_file(uri, columns, storage_options, memory_map, format, filters)
+    native = _core.read_file(
+        uri, columns, storage_options, memory_map, format, filters, coerce_int96_timestamp_unit
+    )
     return _read_all(native)
 
 
@@ -188,7 +191,10 @@ def read_file_batches(
     memory_map: bool,
     format: str,
     filters: list[tuple[str, str, pa.Array]] | None,
+    coerce_int96_timestamp_unit: str | None,
 ) -> pa.RecordBatchReader:
     """The file decoded batch by batch, as the reader is consumed."""
-    native = _core.read_file_batches(uri, columns, storage_options, memory_map, format, filters)
+    native = _core.read_file_batches(
+        uri, columns, storage_options, memory_map, format, filters, coerce_int96_timestamp_unit
+    )
     return _lazy_reader(native)

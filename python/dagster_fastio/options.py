@@ -22,6 +22,7 @@ __all__ = [
     "Compression",
     "Format",
     "ParquetCompression",
+    "TimeUnit",
     "WriteOptions",
     "check_compat",
     "check_format",
@@ -34,6 +35,8 @@ ParquetCompression = Literal["zstd", "snappy", "lz4", "gzip", "brotli", "none"]
 only."""
 PARQUET_COMPRESSIONS: tuple[str, ...] = ("zstd", "snappy", "lz4", "gzip", "brotli", "none")
 Format = Literal["ipc", "parquet"]
+TimeUnit = Literal["s", "ms", "us", "ns"]
+"""A timestamp unit, as pyarrow names it (``coerce_int96_timestamp_unit``)."""
 FORMATS: tuple[str, ...] = ("ipc", "parquet")
 """The table formats: Arrow IPC (``.arrow``) and Parquet (``.parquet``)."""
 Compat = Literal["standard", "wide", "none"]

@@ -2,12 +2,14 @@
 
 use std::str::FromStr;
 
+use arrow_schema::TimeUnit;
 use parquet::basic::{BrotliLevel, Compression as ParquetCompression, GzipLevel, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
 use crate::batch::compat::Compatibility;
 use crate::batch::keys::writer_name;
 use crate::error::{FastIoError, Result};
+use crate::parquet::int96::parse_time_unit;
 
 /// Arrow bytes per row group. DuckDB, pyarrow and this module's reader read row groups in
 /// parallel and skip them by their statistics, so a 500 MB table makes about eight.
@@ -157,5 +159,24 @@ impl ParquetOptions {
             .set_max_row_group_row_count(None)
             .set_created_by(writer_name())
             .build())
+    }
+}
+
+/// How a Parquet file is read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ParquetReadOptions {
+    /// The unit INT96 timestamps are read at (pyarrow's `coerce_int96_timestamp_unit`); None
+    /// reads them at the unit the file's embedded Arrow schema gives, else at nanoseconds.
+    /// Either way a value the unit cannot hold is refused (see `int96`).
+    pub int96_unit: Option<TimeUnit>,
+}
+
+impl ParquetReadOptions {
+    /// The options with INT96 timestamps read at `int96_unit` (`"s"`, `"ms"`, `"us"` or
+    /// `"ns"`) when given.
+    pub fn new(int96_unit: Option<&str>) -> Result<Self> {
+        Ok(ParquetReadOptions {
+            int96_unit: int96_unit.map(parse_time_unit).transpose()?,
+        })
     }
 }

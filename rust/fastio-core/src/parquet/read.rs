@@ -22,7 +22,9 @@ use rayon::prelude::*;
 use crate::batch::row_filter::{filter_columns, filter_rows, ColumnFilter};
 use crate::bytes::{self, RangeRead};
 use crate::error::{guarded, FastIoError, Result};
+use crate::parquet::int96::{self, Int96Columns};
 use crate::parquet::metadata::{read_metadata, writer_schema};
+use crate::parquet::options::ParquetReadOptions;
 use crate::parquet::prune::chosen_row_groups;
 use crate::parquet::{arrow_read_error, read_error, unreadable};
 use crate::store::{retry_if_changed, Location};
@@ -48,19 +50,23 @@ pub struct ParquetContents {
     decoded: Vec<usize>,
     row_groups: Vec<usize>,
     filters: Vec<ColumnFilter>,
+    /// The file's INT96 columns, each checked against a second decoding at whole seconds.
+    int96: Option<Int96Columns>,
 }
 
 impl ParquetContents {
     /// Reads the metadata of the Parquet file at `location` (pinning a store object to one
-    /// version) and plans a read of `columns` (all when None) with `filters`.
+    /// version) and plans a read of `columns` (all when None) with `filters`, as `options`
+    /// say.
     pub fn open(
         location: &Location,
         columns: Option<&[String]>,
         filters: &[ColumnFilter],
+        options: ParquetReadOptions,
     ) -> Result<Self> {
         let source = bytes::open(location)?;
         let size = source.size();
-        let metadata = read_metadata(source.as_ref())?;
+        let (metadata, int96) = int96::plan(read_metadata(source.as_ref())?, options.int96_unit)?;
         let full = writer_schema(&metadata);
         let projection = match columns {
             None => (0..full.fields().len()).collect::<Vec<_>>(),
@@ -98,6 +104,7 @@ impl ParquetContents {
             decoded,
             row_groups,
             filters: filters.to_vec(),
+            int96,
         })
     }
 
@@ -200,11 +207,29 @@ impl ParquetContents {
         group: usize,
         column: usize,
     ) -> Result<Vec<ArrayRef>> {
+        let pieces = self.decode_column_as(&self.metadata, chunks, group, column)?;
+        if let Some(int96) = self.int96.as_ref().filter(|i| i.roots.contains(&column)) {
+            let seconds = self.decode_column_as(&int96.seconds, chunks, group, column)?;
+            let name = self.metadata.schema().field(column).name().clone();
+            for (piece, whole) in pieces.iter().zip(&seconds) {
+                int96::check_range(&name, piece, whole)?;
+            }
+        }
+        Ok(pieces)
+    }
+
+    fn decode_column_as(
+        &self,
+        metadata: &ArrowReaderMetadata,
+        chunks: &FetchedChunks,
+        group: usize,
+        column: usize,
+    ) -> Result<Vec<ArrayRef>> {
         guarded(unreadable, || {
-            let descriptor = self.metadata.metadata().file_metadata().schema_descr();
+            let descriptor = metadata.metadata().file_metadata().schema_descr();
             let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(
                 chunks.clone(),
-                self.metadata.clone(),
+                metadata.clone(),
             )
             .with_row_groups(vec![group])
             .with_projection(ProjectionMask::roots(descriptor, [column]))
@@ -301,9 +326,10 @@ pub(crate) fn read_all(
     location: &Location,
     columns: Option<&[String]>,
     filters: &[ColumnFilter],
+    options: ParquetReadOptions,
 ) -> Result<(SchemaRef, Vec<RecordBatch>)> {
     retry_if_changed(|| {
-        let contents = ParquetContents::open(location, columns, filters)?;
+        let contents = ParquetContents::open(location, columns, filters, options)?;
         Ok((contents.schema(), contents.read_all()?))
     })
 }
