@@ -253,7 +253,9 @@ impl ParquetContents {
         }
         let lengths = |pieces: &Vec<ArrayRef>| pieces.iter().map(|a| a.len()).collect::<Vec<_>>();
         let first = lengths(&columns[0]);
-        if first.iter().sum::<usize>() != rows || columns.iter().any(|c| lengths(c) != first) {
+        let decoded_rows = first.iter().sum::<usize>();
+        let rows_agree = decoded_rows == rows || self.counts_values_as_rows(group);
+        if !rows_agree || columns.iter().any(|c| lengths(c) != first) {
             return Err(FastIoError::CorruptParquet(format!(
                 "row group {group} holds {rows} rows by its metadata, but its columns decoded \
                  to other lengths"
@@ -288,6 +290,16 @@ impl ParquetContents {
                 )?)
             })
             .collect()
+    }
+
+    /// Whether row group `group` records as its row count the number of values of one of its
+    /// repeated columns, a writer's mistake pyarrow reads through: the columns' decoded lengths,
+    /// which must still agree with each other, are then its rows.
+    fn counts_values_as_rows(&self, group: usize) -> bool {
+        let row_group = self.metadata.metadata().row_group(group);
+        row_group.columns().iter().any(|chunk| {
+            chunk.column_descr().max_rep_level() > 0 && chunk.num_values() == row_group.num_rows()
+        })
     }
 }
 
