@@ -25,7 +25,14 @@ import dagster_fastio as fio
 from dagster_fastio import CorruptFileError, api
 
 # pyarrow names LZ4_RAW, the codec written for "lz4", LZ4.
-CODECS = {"zstd": "ZSTD", "snappy": "SNAPPY", "lz4": "LZ4", "none": "UNCOMPRESSED"}
+CODECS = {
+    "zstd": "ZSTD",
+    "snappy": "SNAPPY",
+    "lz4": "LZ4",
+    "gzip": "GZIP",
+    "brotli": "BROTLI",
+    "none": "UNCOMPRESSED",
+}
 
 
 def typed_table(rows: int = 5000) -> pa.Table:
@@ -98,10 +105,10 @@ def test_zstd_levels_and_refused_options(tmp_path: Path) -> None:
     assert small < fast
     with pytest.raises(ValueError, match="expected 1 to 22"):
         fio.write(table, tmp_path / "bad.parquet", level=30)
-    with pytest.raises(ValueError, match="applies to zstd only"):
+    with pytest.raises(ValueError, match="applies to zstd, gzip and brotli only"):
         fio.write(table, tmp_path / "bad.parquet", compression="snappy", level=3)
     with pytest.raises(ValueError, match="unknown Parquet compression"):
-        fio.write(table, tmp_path / "bad.parquet", compression="brotli")  # type: ignore[arg-type]
+        fio.write(table, tmp_path / "bad.parquet", compression="lzo")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="unknown format"):
         fio.write(table, tmp_path / "bad.parquet", format="orc")  # type: ignore[arg-type]
     assert not list(tmp_path.glob("bad*")) and not list(tmp_path.glob(".*tmp"))

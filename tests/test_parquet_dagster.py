@@ -244,7 +244,7 @@ def test_an_unknown_format_is_refused_with_the_choices() -> None:
     with pytest.raises(ValueError, match="expected 'ipc' or 'parquet'"):
         FastIOManager(base_path="/tmp/unused", format="orc").setup_for_execution(context)
     with pytest.raises(ValueError, match="'snappy'"):
-        manager = FastIOManager(base_path="/tmp/unused", compression="brotli", format="parquet")
+        manager = FastIOManager(base_path="/tmp/unused", compression="lzo", format="parquet")
         manager.setup_for_execution(context)
     # snappy is a Parquet codec, not an IPC one.
     with pytest.raises(ValueError, match="'zstd', 'lz4', 'none'"):

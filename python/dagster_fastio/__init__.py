@@ -22,6 +22,7 @@ from dagster_fastio.errors import (
     NotPicklableError,
     ObjectChangedError,
     StoreError,
+    UnsupportedFileError,
 )
 from dagster_fastio.stored.table import StoredTable
 
@@ -41,6 +42,7 @@ __all__ = [
     "ObjectChangedError",
     "StoreError",
     "StoredTable",
+    "UnsupportedFileError",
     "WriteInfo",
     "Writer",
     "__version__",

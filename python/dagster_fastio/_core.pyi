@@ -2,8 +2,9 @@
 
 from typing import Any, Literal, final
 
-_Compression = Literal["zstd", "lz4", "none", "snappy"]
+_Compression = Literal["zstd", "lz4", "none", "snappy", "gzip", "brotli"]
 _Format = Literal["ipc", "parquet"]
+_TimeUnit = Literal["s", "ms", "us", "ns"]
 _Compat = Literal["standard", "wide", "none"]
 
 # The `options` of every writing binding: one key per field of the core's WriteOptions
@@ -87,6 +88,7 @@ def read_file(
     memory_map: bool = False,
     format: _Format = "ipc",
     filters: list[tuple[str, str, Any]] | None = None,
+    coerce_int96_timestamp_unit: _TimeUnit | None = None,
 ) -> Any: ...
 def read_file_batches(
     uri: str,
@@ -95,6 +97,7 @@ def read_file_batches(
     memory_map: bool = False,
     format: _Format = "ipc",
     filters: list[tuple[str, str, Any]] | None = None,
+    coerce_int96_timestamp_unit: _TimeUnit | None = None,
 ) -> Any: ...
 def write_zstd_file(
     uri: str,

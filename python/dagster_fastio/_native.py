@@ -13,7 +13,13 @@ from typing import Any
 import pyarrow as pa
 
 from dagster_fastio import _core
-from dagster_fastio.errors import CorruptFileError, FastIOError, ObjectChangedError, StoreError
+from dagster_fastio.errors import (
+    CorruptFileError,
+    FastIOError,
+    ObjectChangedError,
+    StoreError,
+    UnsupportedFileError,
+)
 from dagster_fastio.options import WriteOptions
 
 __all__ = [
@@ -98,6 +104,7 @@ def write_partitions(
 # Python as the error of an Arrow stream that pyarrow is reading.
 _CORRUPT_MESSAGE = "corrupt or unsupported Arrow IPC data"
 _CORRUPT_PARQUET_MESSAGE = "corrupt or unsupported Parquet data"
+_UNSUPPORTED_PARQUET_MESSAGE = "unsupported Parquet data"
 _STORE_MESSAGE = "object store error at "
 _CHANGED_MESSAGE = "the object changed while it was being read"
 
@@ -106,6 +113,9 @@ def _stream_error(error: pa.ArrowException) -> FastIOError:
     for corrupt in (_CORRUPT_MESSAGE, _CORRUPT_PARQUET_MESSAGE):
         if corrupt in str(error):
             return CorruptFileError(str(error).split(corrupt, 1)[-1].lstrip(": "))
+    if _UNSUPPORTED_PARQUET_MESSAGE in str(error):
+        message = str(error).split(_UNSUPPORTED_PARQUET_MESSAGE, 1)[-1].lstrip(": ")
+        return UnsupportedFileError(f"{_UNSUPPORTED_PARQUET_MESSAGE}: {message}")
     if _STORE_MESSAGE in str(error):
         message = _STORE_MESSAGE + str(error).split(_STORE_MESSAGE, 1)[-1]
         if _CHANGED_MESSAGE in message:
@@ -173,9 +183,12 @@ def read_file(
     memory_map: bool,
     format: str,
     filters: list[tuple[str, str, pa.Array]] | None,
+    coerce_int96_timestamp_unit: str | None,
 ) -> pa.Table:
     """The file decoded whole."""
-    native = _core.read_file(uri, columns, storage_options, memory_map, format, filters)
+    native = _core.read_file(
+        uri, columns, storage_options, memory_map, format, filters, coerce_int96_timestamp_unit
+    )
     return _read_all(native)
 
 
@@ -186,7 +199,10 @@ def read_file_batches(
     memory_map: bool,
     format: str,
     filters: list[tuple[str, str, pa.Array]] | None,
+    coerce_int96_timestamp_unit: str | None,
 ) -> pa.RecordBatchReader:
     """The file decoded batch by batch, as the reader is consumed."""
-    native = _core.read_file_batches(uri, columns, storage_options, memory_map, format, filters)
+    native = _core.read_file_batches(
+        uri, columns, storage_options, memory_map, format, filters, coerce_int96_timestamp_unit
+    )
     return _lazy_reader(native)

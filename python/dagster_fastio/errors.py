@@ -12,6 +12,7 @@ __all__ = [
     "NotPicklableError",
     "ObjectChangedError",
     "StoreError",
+    "UnsupportedFileError",
 ]
 
 
@@ -21,6 +22,14 @@ class FastIOError(Exception):
 
 class CorruptFileError(FastIOError, ValueError):
     """The input is not a readable Arrow IPC file or stream (truncated, damaged, other format)."""
+
+
+class UnsupportedFileError(FastIOError, ValueError):
+    """A well-formed file using what this reader does not decode (a Parquet file's LZO pages).
+
+    Not a ``CorruptFileError``: the file is intact and other readers may open it. Still a
+    ``ValueError``, as every input this package cannot read is.
+    """
 
 
 class StoreError(FastIOError):

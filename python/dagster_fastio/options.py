@@ -22,6 +22,7 @@ __all__ = [
     "Compression",
     "Format",
     "ParquetCompression",
+    "TimeUnit",
     "WriteOptions",
     "check_compat",
     "check_format",
@@ -29,10 +30,13 @@ __all__ = [
 ]
 
 Compression = Literal["zstd", "lz4", "none"]
-ParquetCompression = Literal["zstd", "snappy", "lz4", "none"]
-"""A Parquet file's codecs: ``lz4`` is LZ4_RAW, ``snappy`` for Parquet only."""
-PARQUET_COMPRESSIONS: tuple[str, ...] = ("zstd", "snappy", "lz4", "none")
+ParquetCompression = Literal["zstd", "snappy", "lz4", "gzip", "brotli", "none"]
+"""A Parquet file's codecs: ``lz4`` is LZ4_RAW; ``snappy``, ``gzip`` and ``brotli`` for Parquet
+only."""
+PARQUET_COMPRESSIONS: tuple[str, ...] = ("zstd", "snappy", "lz4", "gzip", "brotli", "none")
 Format = Literal["ipc", "parquet"]
+TimeUnit = Literal["s", "ms", "us", "ns"]
+"""A timestamp unit, as pyarrow names it (``coerce_int96_timestamp_unit``)."""
 FORMATS: tuple[str, ...] = ("ipc", "parquet")
 """The table formats: Arrow IPC (``.arrow``) and Parquet (``.parquet``)."""
 Compat = Literal["standard", "wide", "none"]
@@ -70,9 +74,11 @@ class WriteOptions:
     """The options of one table write, with the defaults of ``write``."""
 
     compression: str = "zstd"
-    """``zstd``, ``lz4`` or ``none`` (``snappy`` too for Parquet); the core checks it."""
+    """``zstd``, ``lz4`` or ``none`` (``snappy``, ``gzip``, ``brotli`` too for Parquet); the core
+    checks it."""
     level: int | None = None
-    """zstd level (default 1)."""
+    """The codec's level: zstd (default 1), Parquet's gzip (0 to 9, default 6) and brotli (0 to
+    11, default 1)."""
     chunk_rows: int | None = None
     """Rows per record batch (for Parquet: the cap on a row group's rows)."""
     chunk_bytes: int | None = None

@@ -13,7 +13,14 @@ import pyarrow as pa
 from dagster_fastio import _native
 from dagster_fastio.api.convert import to_arrow_source
 from dagster_fastio.api.write_info import WriteInfo, write_info
-from dagster_fastio.options import Compat, Compression, Format, ParquetCompression, WriteOptions
+from dagster_fastio.options import (
+    Compat,
+    Compression,
+    Format,
+    ParquetCompression,
+    TimeUnit,
+    WriteOptions,
+)
 from dagster_fastio.uris import PathOrUri, format_of
 
 __all__ = [
@@ -73,6 +80,7 @@ def _read_arguments(
     memory_map: bool,
     format: str | None,
     filters: Sequence[Filter] | None,
+    coerce_int96_timestamp_unit: str | None,
 ) -> tuple[Any, ...]:
     """The native read functions' arguments, in their order."""
     return (
@@ -82,6 +90,7 @@ def _read_arguments(
         memory_map,
         format_of(uri, format),
         _native_filters(filters),
+        coerce_int96_timestamp_unit,
     )
 
 
@@ -163,9 +172,10 @@ def write(
 
     ``format="parquet"`` (the default for a ``.parquet`` ``uri``) writes a Parquet file whose
     row groups' columns are encoded in parallel, with dictionary encoding and page statistics;
-    ``compression`` is then ``zstd`` (default, level 1), ``snappy``, ``lz4`` (LZ4_RAW) or
-    ``none``, ``chunk_rows`` caps the rows of a row group (row groups are otherwise cut at
-    64 MiB of Arrow data), and ``statistics`` is moot: Parquet keeps its own.
+    ``compression`` is then ``zstd`` (default, level 1), ``snappy``, ``lz4`` (LZ4_RAW), ``gzip``
+    (level 0 to 9, default 6; for readers that know no newer codec), ``brotli`` (level 0 to 11,
+    default 1) or ``none``, ``chunk_rows`` caps the rows of a row group (row groups are
+    otherwise cut at 64 MiB of Arrow data), and ``statistics`` is moot: Parquet keeps its own.
     ``chunk_bytes`` sets the Arrow bytes of a batch (default 8 MiB) or of a row group
     (default 64 MiB) when ``chunk_rows`` is not given.
 
@@ -222,6 +232,7 @@ def read(
     *,
     format: Format | None = None,
     filters: Sequence[Filter] | None = None,
+    coerce_int96_timestamp_unit: TimeUnit | None = None,
 ) -> pa.Table:
     """Reads a whole Arrow IPC file or stream, or a Parquet file.
 
@@ -237,9 +248,17 @@ def read(
     then only the column chunks of ``columns`` in the row groups ``filters`` may match (by
     their statistics), decoded in parallel. ``filters`` (``[("col", ">=", value), ...]``,
     AND-ed, as pyarrow's) keep only the rows that pass, in either format.
+
+    ``coerce_int96_timestamp_unit`` (``"s"``, ``"ms"``, ``"us"`` or ``"ns"``, as pyarrow's
+    setting) reads a Parquet file's INT96 timestamps (Spark's, Hive's, Impala's) at that unit;
+    by default they are read at the unit the file's Arrow schema gives, else at nanoseconds. A
+    value the unit cannot hold (nanoseconds hold the years 1677 to 2262) raises
+    ``UnsupportedFileError`` naming the setting, never a different date.
     """
     return _native.read_file(
-        *_read_arguments(uri, columns, storage_options, memory_map, format, filters)
+        *_read_arguments(
+            uri, columns, storage_options, memory_map, format, filters, coerce_int96_timestamp_unit
+        )
     )
 
 
@@ -261,15 +280,19 @@ def read_batches(
     *,
     format: Format | None = None,
     filters: Sequence[Filter] | None = None,
+    coerce_int96_timestamp_unit: TimeUnit | None = None,
 ) -> pa.RecordBatchReader:
     """Opens an Arrow IPC file or stream (or a Parquet file) for reading batch by batch.
 
     Batches are decoded one at a time as they are read; from a store, the next ranges are
     already downloading. A stream that replaces a dictionary part-way is the exception: it is
     decoded when opened. A Parquet file is fetched and decoded one row group at a time, in
-    batches of up to 65,536 rows. ``memory_map``, ``format`` and ``filters`` are as for
-    :func:`read`.
+    batches of up to 65,536 rows. ``memory_map``, ``format``, ``filters`` and
+    ``coerce_int96_timestamp_unit`` are as for :func:`read` (an INT96 value out of range is
+    raised by the batch holding it).
     """
     return _native.read_file_batches(
-        *_read_arguments(uri, columns, storage_options, memory_map, format, filters)
+        *_read_arguments(
+            uri, columns, storage_options, memory_map, format, filters, coerce_int96_timestamp_unit
+        )
     )

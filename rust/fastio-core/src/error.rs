@@ -9,6 +9,10 @@ pub enum FastIoError {
     /// The input is not a readable Parquet file (truncated, damaged, encrypted, other format).
     #[error("corrupt or unsupported Parquet data: {0}")]
     CorruptParquet(String),
+    /// A well-formed Parquet file using what this reader does not decode (the LZO codec, an
+    /// encoding arrow-rs does not implement): not damage, so not `CorruptParquet`.
+    #[error("unsupported Parquet data: {0}")]
+    UnsupportedParquet(String),
     /// The file to read does not exist.
     #[error("no such file: {0}")]
     NotFound(String),

@@ -39,4 +39,5 @@ pub use ipc::{
     describe, describe_location, encode_to_vec, fill_width, Compression, EncodeOptions,
     IpcContents, IpcFileEncoder, IpcSource, LocalRead, NullRun, Summary,
 };
+pub use parquet::ParquetReadOptions;
 pub use store::{list_below, Location, StoreOptions, UploadOptions};

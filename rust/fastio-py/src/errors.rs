@@ -13,6 +13,7 @@ use pyo3::types::PyType;
 static CORRUPT: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static STORE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static CHANGED: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static UNSUPPORTED: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static BASE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 
 fn exception(py: Python<'_>, class: &PyOnceLock<Py<PyType>>, name: &str, message: String) -> PyErr {
@@ -38,6 +39,9 @@ pub fn to_py_err(py: Python<'_>, error: FastIoError) -> PyErr {
     match error {
         FastIoError::Corrupt(_) | FastIoError::CorruptParquet(_) => {
             exception(py, &CORRUPT, "CorruptFileError", message)
+        }
+        FastIoError::UnsupportedParquet(_) => {
+            exception(py, &UNSUPPORTED, "UnsupportedFileError", message)
         }
         FastIoError::NotFound(path) => PyFileNotFoundError::new_err((2, message, path)),
         FastIoError::InvalidArgument(_) => PyValueError::new_err(message),

@@ -2,7 +2,7 @@
 //! or in a store, with a column projection and row filters.
 
 use arrow_array::RecordBatchIterator;
-use fastio_core::{ColumnFilter, Comparison, FileFormat, LocalRead};
+use fastio_core::{ColumnFilter, Comparison, FileFormat, LocalRead, ParquetReadOptions};
 use pyo3::prelude::*;
 use pyo3_arrow::{PyArray, PyRecordBatchReader};
 
@@ -47,6 +47,10 @@ fn file_format(py: Python<'_>, format: &str) -> PyResult<FileFormat> {
     format.parse().map_err(|error| to_py_err(py, error))
 }
 
+fn parquet_options(py: Python<'_>, int96_unit: Option<&str>) -> PyResult<ParquetReadOptions> {
+    ParquetReadOptions::new(int96_unit).map_err(|error| to_py_err(py, error))
+}
+
 /// Reads a whole table file: an Arrow IPC file or stream (a local file is read, or
 /// memory-mapped, and decoded in parallel; a store object is fetched range by range, decoded
 /// while downloading), or a Parquet file (only the column chunks of the columns and row
@@ -54,8 +58,9 @@ fn file_format(py: Python<'_>, format: &str) -> PyResult<FileFormat> {
 #[pyfunction]
 #[pyo3(signature = (
     uri, columns = None, storage_options = None, memory_map = false, format = "ipc",
-    filters = None
+    filters = None, coerce_int96_timestamp_unit = None
 ))]
+#[allow(clippy::too_many_arguments)]
 pub fn read_file(
     py: Python<'_>,
     uri: String,
@@ -64,9 +69,11 @@ pub fn read_file(
     memory_map: bool,
     format: &str,
     filters: PyFilters,
+    coerce_int96_timestamp_unit: Option<&str>,
 ) -> PyResult<PyRecordBatchReader> {
     let format = file_format(py, format)?;
     let filters = column_filters(py, filters)?;
+    let parquet = parquet_options(py, coerce_int96_timestamp_unit)?;
     detached(py, move || {
         let location = location(&uri, storage_options)?;
         let (schema, batches) = fastio_core::read_table(
@@ -75,6 +82,7 @@ pub fn read_file(
             local_read(memory_map),
             format,
             &filters,
+            parquet,
         )?;
         Ok(decoded_reader(schema, batches))
     })
@@ -84,8 +92,9 @@ pub fn read_file(
 #[pyfunction]
 #[pyo3(signature = (
     uri, columns = None, storage_options = None, memory_map = false, format = "ipc",
-    filters = None
+    filters = None, coerce_int96_timestamp_unit = None
 ))]
+#[allow(clippy::too_many_arguments)]
 pub fn read_file_batches(
     py: Python<'_>,
     uri: String,
@@ -94,9 +103,11 @@ pub fn read_file_batches(
     memory_map: bool,
     format: &str,
     filters: PyFilters,
+    coerce_int96_timestamp_unit: Option<&str>,
 ) -> PyResult<PyRecordBatchReader> {
     let format = file_format(py, format)?;
     let filters = column_filters(py, filters)?;
+    let parquet = parquet_options(py, coerce_int96_timestamp_unit)?;
     detached(py, move || {
         let location = location(&uri, storage_options)?;
         let reader = fastio_core::read_table_batches(
@@ -105,6 +116,7 @@ pub fn read_file_batches(
             local_read(memory_map),
             format,
             &filters,
+            parquet,
         )?;
         Ok(PyRecordBatchReader::new(reader))
     })

@@ -11,7 +11,7 @@ use crate::bytes::Sink;
 use crate::error::Result;
 use crate::format::{FileEncoder, FileFormat, WritePlan};
 use crate::ipc::{self, LocalRead};
-use crate::parquet::{self, ParquetContents};
+use crate::parquet::{self, ParquetContents, ParquetReadOptions};
 use crate::store::Location;
 
 /// An encoder writing to `location` as `plan` says, where the file appears only once it is
@@ -57,16 +57,18 @@ fn filtered(
 
 /// Every batch of the table file at `location` in `format`, only `columns` when set, only the
 /// rows passing `filters` (a Parquet file's row groups ruled out by their statistics are never
-/// read). A local IPC file is read as `local` says.
+/// read). A local IPC file is read as `local` says, a Parquet file as `parquet_options`
+/// says.
 pub fn read_table(
     location: &Location,
     columns: Option<&[String]>,
     local: LocalRead,
     format: FileFormat,
     filters: &[ColumnFilter],
+    parquet_options: ParquetReadOptions,
 ) -> Result<(SchemaRef, Vec<RecordBatch>)> {
     match format {
-        FileFormat::Parquet => parquet::read_all(location, columns, filters),
+        FileFormat::Parquet => parquet::read_all(location, columns, filters, parquet_options),
         FileFormat::Ipc if filters.is_empty() => ipc::read_all(location, columns, local),
         FileFormat::Ipc => {
             let decoded = with_filter_columns(columns, filters);
@@ -93,10 +95,11 @@ pub fn read_table_batches(
     local: LocalRead,
     format: FileFormat,
     filters: &[ColumnFilter],
+    parquet_options: ParquetReadOptions,
 ) -> Result<Box<dyn RecordBatchReader + Send>> {
     match format {
         FileFormat::Parquet => Ok(Box::new(
-            ParquetContents::open(&location, columns, filters)?.into_reader(),
+            ParquetContents::open(&location, columns, filters, parquet_options)?.into_reader(),
         )),
         FileFormat::Ipc if filters.is_empty() => ipc::read_batches(location, columns, local),
         FileFormat::Ipc => {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use arrow_buffer::Buffer;
 use arrow_schema::{Schema, SchemaRef};
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
-use parquet::file::metadata::ParquetMetaDataReader;
+use parquet::file::metadata::{ColumnChunkMetaData, ParquetMetaData, ParquetMetaDataReader};
 
 use crate::batch::is_file_entry;
 use crate::bytes::{RangeRead, TAIL_BYTES};
@@ -56,9 +56,56 @@ fn decode_metadata(source: &dyn RangeRead, tail: &Buffer) -> Result<ArrowReaderM
     let bytes = metadata_bytes(source, tail)?;
     guarded(unreadable, || {
         let metadata = ParquetMetaDataReader::decode_metadata(&bytes).map_err(read_error)?;
+        let metadata = without_misplaced_dictionary_offsets(metadata)?;
         ArrowReaderMetadata::try_new(Arc::new(metadata), ArrowReaderOptions::new())
             .map_err(read_error)
     })
+}
+
+/// `metadata` with every dictionary page offset that cannot be where a column chunk starts
+/// dropped, so the chunk is read from its first data page.
+///
+/// Some writers record the offset as 0 (parquet-mr and Impala for chunks without a
+/// dictionary, others with the dictionary page written first at the data page offset); a
+/// chunk's pages are read in order from where it starts, and a dictionary page found first is
+/// taken as the dictionary wherever it is. Parquet C++ (so pyarrow) starts a chunk at the
+/// dictionary page offset only when it lies after the file's magic and before the first data
+/// page; this does the same.
+fn without_misplaced_dictionary_offsets(metadata: ParquetMetaData) -> Result<ParquetMetaData> {
+    let misplaced = |chunk: &ColumnChunkMetaData| {
+        chunk.dictionary_page_offset().is_some_and(|offset| {
+            offset < PARQUET_MAGIC.len() as i64 || offset >= chunk.data_page_offset()
+        })
+    };
+    let any = metadata
+        .row_groups()
+        .iter()
+        .any(|group| group.columns().iter().any(misplaced));
+    if !any {
+        return Ok(metadata);
+    }
+    let mut builder = metadata.into_builder();
+    let groups = builder
+        .take_row_groups()
+        .into_iter()
+        .map(|group| {
+            let columns = group
+                .columns()
+                .iter()
+                .map(|chunk| match misplaced(chunk) {
+                    true => chunk
+                        .clone()
+                        .into_builder()
+                        .set_dictionary_page_offset(None)
+                        .build(),
+                    false => Ok(chunk.clone()),
+                })
+                .collect::<parquet::errors::Result<Vec<_>>>()?;
+            group.into_builder().set_column_metadata(columns).build()
+        })
+        .collect::<parquet::errors::Result<Vec<_>>>()
+        .map_err(read_error)?;
+    Ok(builder.set_row_groups(groups).build())
 }
 
 /// The thrift-encoded metadata: before the last 8 bytes (its length and the magic).

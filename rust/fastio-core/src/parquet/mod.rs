@@ -3,6 +3,7 @@
 //!
 //! What the reader and the writer share lives here, so that neither imports the other.
 
+mod int96;
 mod metadata;
 mod options;
 mod prune;
@@ -15,7 +16,7 @@ use parquet::errors::ParquetError;
 use crate::error::FastIoError;
 
 pub(crate) use metadata::footer_from_tail;
-pub use options::ParquetOptions;
+pub use options::{ParquetOptions, ParquetReadOptions};
 pub(crate) use read::read_all;
 pub use read::ParquetContents;
 pub use write::ParquetFileEncoder;
@@ -34,9 +35,7 @@ pub(crate) fn read_error(error: ParquetError) -> FastIoError {
             Ok(inner) => *inner,
             Err(other) => FastIoError::CorruptParquet(other.to_string()),
         },
-        ParquetError::NYI(message) => {
-            FastIoError::CorruptParquet(format!("not supported by this reader: {message}"))
-        }
+        ParquetError::NYI(message) => FastIoError::UnsupportedParquet(message),
         other => FastIoError::CorruptParquet(other.to_string()),
     }
 }

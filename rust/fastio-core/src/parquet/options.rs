@@ -2,12 +2,14 @@
 
 use std::str::FromStr;
 
-use parquet::basic::{Compression as ParquetCompression, ZstdLevel};
+use arrow_schema::TimeUnit;
+use parquet::basic::{BrotliLevel, Compression as ParquetCompression, GzipLevel, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
 use crate::batch::compat::Compatibility;
 use crate::batch::keys::writer_name;
 use crate::error::{FastIoError, Result};
+use crate::parquet::int96::parse_time_unit;
 
 /// Arrow bytes per row group. DuckDB, pyarrow and this module's reader read row groups in
 /// parallel and skip them by their statistics, so a 500 MB table makes about eight.
@@ -22,19 +24,66 @@ pub enum ParquetCodec {
     Zstd,
     /// LZ4_RAW, the LZ4 codec every current reader knows (the older "LZ4" is deprecated).
     Lz4Raw,
+    /// For readers that know no newer codec: Hive and Impala before 2017, some warehouses'
+    /// external tables.
+    Gzip,
+    Brotli,
     None,
 }
 
 impl ParquetCodec {
-    pub const CHOICES: &'static str = "\"zstd\", \"snappy\", \"lz4\" or \"none\"";
+    pub const CHOICES: &'static str =
+        "\"zstd\", \"snappy\", \"lz4\", \"gzip\", \"brotli\" or \"none\"";
 
     pub fn name(self) -> &'static str {
         match self {
             ParquetCodec::Snappy => "snappy",
             ParquetCodec::Zstd => "zstd",
             ParquetCodec::Lz4Raw => "lz4",
+            ParquetCodec::Gzip => "gzip",
+            ParquetCodec::Brotli => "brotli",
             ParquetCodec::None => "none",
         }
+    }
+
+    /// The page compression at `level` (the codec's default when None), or why the level is
+    /// refused: a level is gzip's 0 to 9, brotli's 0 to 11 or zstd's 1 to 22.
+    fn compression(self, level: Option<i32>) -> Result<ParquetCompression> {
+        let out_of_range = |range: &str| {
+            FastIoError::InvalidArgument(format!(
+                "{} level {} is out of range for Parquet: expected {range}",
+                self.name(),
+                level.unwrap_or_default()
+            ))
+        };
+        let unsigned = |level: i32| u32::try_from(level).map_err(|_| ());
+        Ok(match (self, level) {
+            (ParquetCodec::Zstd, level) => ParquetCompression::ZSTD(
+                ZstdLevel::try_new(level.unwrap_or(1)).map_err(|_| out_of_range("1 to 22"))?,
+            ),
+            // 6 is zlib's default, and so Hadoop's GzipCodec's, which Spark and Hive use.
+            (ParquetCodec::Gzip, level) => ParquetCompression::GZIP(
+                unsigned(level.unwrap_or(6))
+                    .and_then(|level| GzipLevel::try_new(level).map_err(|_| ()))
+                    .map_err(|_| out_of_range("0 to 9"))?,
+            ),
+            // The crate's default, 1: brotli's higher levels take many times longer to write
+            // for a few percent less.
+            (ParquetCodec::Brotli, level) => ParquetCompression::BROTLI(
+                unsigned(level.unwrap_or(1))
+                    .and_then(|level| BrotliLevel::try_new(level).map_err(|_| ()))
+                    .map_err(|_| out_of_range("0 to 11"))?,
+            ),
+            (codec, Some(_)) => {
+                return Err(FastIoError::InvalidArgument(format!(
+                    "a level applies to zstd, gzip and brotli only, not to {}",
+                    codec.name()
+                )))
+            }
+            (ParquetCodec::Snappy, None) => ParquetCompression::SNAPPY,
+            (ParquetCodec::Lz4Raw, None) => ParquetCompression::LZ4_RAW,
+            (ParquetCodec::None, None) => ParquetCompression::UNCOMPRESSED,
+        })
     }
 }
 
@@ -46,6 +95,8 @@ impl FromStr for ParquetCodec {
             "snappy" => Ok(ParquetCodec::Snappy),
             "zstd" => Ok(ParquetCodec::Zstd),
             "lz4" | "lz4_raw" => Ok(ParquetCodec::Lz4Raw),
+            "gzip" => Ok(ParquetCodec::Gzip),
+            "brotli" => Ok(ParquetCodec::Brotli),
             "none" | "uncompressed" => Ok(ParquetCodec::None),
             _ => Err(FastIoError::InvalidArgument(format!(
                 "unknown Parquet compression {s:?}: expected {}",
@@ -59,7 +110,8 @@ impl FromStr for ParquetCodec {
 #[derive(Debug, Clone)]
 pub struct ParquetOptions {
     pub codec: ParquetCodec,
-    /// zstd level (1..=22); `None` means level 1, as pyarrow's and polars' default.
+    /// The codec's level (zstd 1..=22, gzip 0..=9, brotli 0..=11); `None` means zstd's level
+    /// 1 (as pyarrow's and polars' default), gzip's 6, brotli's 1.
     pub level: Option<i32>,
     pub row_group_bytes: usize,
     pub row_group_rows: usize,
@@ -93,25 +145,7 @@ impl Default for ParquetOptions {
 
 impl ParquetOptions {
     pub(crate) fn properties(&self) -> Result<WriterProperties> {
-        let compression = match self.codec {
-            ParquetCodec::Snappy => ParquetCompression::SNAPPY,
-            ParquetCodec::Lz4Raw => ParquetCompression::LZ4_RAW,
-            ParquetCodec::None => ParquetCompression::UNCOMPRESSED,
-            ParquetCodec::Zstd => {
-                let level = self.level.unwrap_or(1);
-                ParquetCompression::ZSTD(ZstdLevel::try_new(level).map_err(|_| {
-                    FastIoError::InvalidArgument(format!(
-                        "zstd level {level} is out of range for Parquet: expected 1 to 22"
-                    ))
-                })?)
-            }
-        };
-        if self.level.is_some() && self.codec != ParquetCodec::Zstd {
-            return Err(FastIoError::InvalidArgument(format!(
-                "a level applies to zstd only, not to {}",
-                self.codec.name()
-            )));
-        }
+        let compression = self.codec.compression(self.level)?;
         if self.row_group_bytes == 0 || self.row_group_rows == 0 {
             return Err(FastIoError::InvalidArgument(
                 "row groups must hold at least one row and one byte".into(),
@@ -125,5 +159,24 @@ impl ParquetOptions {
             .set_max_row_group_row_count(None)
             .set_created_by(writer_name())
             .build())
+    }
+}
+
+/// How a Parquet file is read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ParquetReadOptions {
+    /// The unit INT96 timestamps are read at (pyarrow's `coerce_int96_timestamp_unit`); None
+    /// reads them at the unit the file's embedded Arrow schema gives, else at nanoseconds.
+    /// Either way a value the unit cannot hold is refused (see `int96`).
+    pub int96_unit: Option<TimeUnit>,
+}
+
+impl ParquetReadOptions {
+    /// The options with INT96 timestamps read at `int96_unit` (`"s"`, `"ms"`, `"us"` or
+    /// `"ns"`) when given.
+    pub fn new(int96_unit: Option<&str>) -> Result<Self> {
+        Ok(ParquetReadOptions {
+            int96_unit: int96_unit.map(parse_time_unit).transpose()?,
+        })
     }
 }

@@ -13,14 +13,18 @@ use arrow_buffer::Buffer;
 use arrow_schema::{ArrowError, Schema, SchemaRef};
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReaderBuilder};
 use parquet::arrow::ProjectionMask;
+use parquet::basic::Compression;
 use parquet::errors::ParquetError;
+use parquet::file::metadata::ParquetMetaData;
 use parquet::file::reader::{ChunkReader, Length};
 use rayon::prelude::*;
 
 use crate::batch::row_filter::{filter_columns, filter_rows, ColumnFilter};
 use crate::bytes::{self, RangeRead};
 use crate::error::{guarded, FastIoError, Result};
+use crate::parquet::int96::{self, Int96Columns};
 use crate::parquet::metadata::{read_metadata, writer_schema};
+use crate::parquet::options::ParquetReadOptions;
 use crate::parquet::prune::chosen_row_groups;
 use crate::parquet::{arrow_read_error, read_error, unreadable};
 use crate::store::{retry_if_changed, Location};
@@ -46,19 +50,23 @@ pub struct ParquetContents {
     decoded: Vec<usize>,
     row_groups: Vec<usize>,
     filters: Vec<ColumnFilter>,
+    /// The file's INT96 columns, each checked against a second decoding at whole seconds.
+    int96: Option<Int96Columns>,
 }
 
 impl ParquetContents {
     /// Reads the metadata of the Parquet file at `location` (pinning a store object to one
-    /// version) and plans a read of `columns` (all when None) with `filters`.
+    /// version) and plans a read of `columns` (all when None) with `filters`, as `options`
+    /// say.
     pub fn open(
         location: &Location,
         columns: Option<&[String]>,
         filters: &[ColumnFilter],
+        options: ParquetReadOptions,
     ) -> Result<Self> {
         let source = bytes::open(location)?;
         let size = source.size();
-        let metadata = read_metadata(source.as_ref())?;
+        let (metadata, int96) = int96::plan(read_metadata(source.as_ref())?, options.int96_unit)?;
         let full = writer_schema(&metadata);
         let projection = match columns {
             None => (0..full.fields().len()).collect::<Vec<_>>(),
@@ -85,6 +93,7 @@ impl ParquetContents {
             }
         }
         let row_groups = chosen_row_groups(filters, metadata.schema(), metadata.metadata())?;
+        refuse_unknown_codecs(metadata.metadata(), &decoded, &row_groups)?;
         let schema = Arc::new(full.project(&projection)?);
         Ok(ParquetContents {
             source,
@@ -95,6 +104,7 @@ impl ParquetContents {
             decoded,
             row_groups,
             filters: filters.to_vec(),
+            int96,
         })
     }
 
@@ -197,11 +207,29 @@ impl ParquetContents {
         group: usize,
         column: usize,
     ) -> Result<Vec<ArrayRef>> {
+        let pieces = self.decode_column_as(&self.metadata, chunks, group, column)?;
+        if let Some(int96) = self.int96.as_ref().filter(|i| i.roots.contains(&column)) {
+            let seconds = self.decode_column_as(&int96.seconds, chunks, group, column)?;
+            let name = self.metadata.schema().field(column).name().clone();
+            for (piece, whole) in pieces.iter().zip(&seconds) {
+                int96::check_range(&name, piece, whole)?;
+            }
+        }
+        Ok(pieces)
+    }
+
+    fn decode_column_as(
+        &self,
+        metadata: &ArrowReaderMetadata,
+        chunks: &FetchedChunks,
+        group: usize,
+        column: usize,
+    ) -> Result<Vec<ArrayRef>> {
         guarded(unreadable, || {
-            let descriptor = self.metadata.metadata().file_metadata().schema_descr();
+            let descriptor = metadata.metadata().file_metadata().schema_descr();
             let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(
                 chunks.clone(),
-                self.metadata.clone(),
+                metadata.clone(),
             )
             .with_row_groups(vec![group])
             .with_projection(ProjectionMask::roots(descriptor, [column]))
@@ -225,7 +253,9 @@ impl ParquetContents {
         }
         let lengths = |pieces: &Vec<ArrayRef>| pieces.iter().map(|a| a.len()).collect::<Vec<_>>();
         let first = lengths(&columns[0]);
-        if first.iter().sum::<usize>() != rows || columns.iter().any(|c| lengths(c) != first) {
+        let decoded_rows = first.iter().sum::<usize>();
+        let rows_agree = decoded_rows == rows || self.counts_values_as_rows(group);
+        if !rows_agree || columns.iter().any(|c| lengths(c) != first) {
             return Err(FastIoError::CorruptParquet(format!(
                 "row group {group} holds {rows} rows by its metadata, but its columns decoded \
                  to other lengths"
@@ -260,6 +290,16 @@ impl ParquetContents {
                 )?)
             })
             .collect()
+    }
+
+    /// Whether row group `group` records as its row count the number of values of one of its
+    /// repeated columns, a writer's mistake pyarrow reads through: the columns' decoded lengths,
+    /// which must still agree with each other, are then its rows.
+    fn counts_values_as_rows(&self, group: usize) -> bool {
+        let row_group = self.metadata.metadata().row_group(group);
+        row_group.columns().iter().any(|chunk| {
+            chunk.column_descr().max_rep_level() > 0 && chunk.num_values() == row_group.num_rows()
+        })
     }
 }
 
@@ -298,11 +338,36 @@ pub(crate) fn read_all(
     location: &Location,
     columns: Option<&[String]>,
     filters: &[ColumnFilter],
+    options: ParquetReadOptions,
 ) -> Result<(SchemaRef, Vec<RecordBatch>)> {
     retry_if_changed(|| {
-        let contents = ParquetContents::open(location, columns, filters)?;
+        let contents = ParquetContents::open(location, columns, filters, options)?;
         Ok((contents.schema(), contents.read_all()?))
     })
+}
+
+/// Refuses, before anything is fetched, a column chunk to decode whose codec arrow-rs does not
+/// implement: LZO, the one codec Parquet defines that it lacks (every other one is built in).
+fn refuse_unknown_codecs(
+    metadata: &ParquetMetaData,
+    decoded: &[usize],
+    row_groups: &[usize],
+) -> Result<()> {
+    let descriptor = metadata.file_metadata().schema_descr();
+    for &group in row_groups {
+        for (leaf, chunk) in metadata.row_group(group).columns().iter().enumerate() {
+            let decodable = !matches!(chunk.compression(), Compression::LZO);
+            if !decodable && decoded.contains(&descriptor.get_column_root_idx(leaf)) {
+                return Err(FastIoError::UnsupportedParquet(format!(
+                    "column {:?} is compressed with {}, a codec this reader does not decode \
+                     (it decodes gzip, brotli, lz4, zstd, snappy and uncompressed pages)",
+                    chunk.column_path().string(),
+                    chunk.compression()
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Merges ranges closer than [`COALESCE_GAP`] (sorted first), so a read of neighbouring
