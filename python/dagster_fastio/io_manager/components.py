@@ -39,7 +39,8 @@ class FastIOManagerComponent(dg.Component, dg.Resolvable, dg.Model):
     compression: str | None = Field(
         default=None,
         description=(
-            "Table compression: 'zstd', 'lz4' or 'none' ('snappy', 'gzip' and 'brotli' too for Parquet). Default: "
+            "Table compression: 'zstd', 'lz4' or 'none' ('snappy', 'gzip' and 'brotli' too for "
+            "Parquet). Default: "
             "'lz4' on a local disk, 'zstd' on an object store, with a compression_level or for "
             "Parquet."
         ),
