@@ -20,8 +20,11 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = ["DIRECT_ABOVE_BYTES", "load_frame"]
 
@@ -89,6 +92,8 @@ def _arrays_of(
 ) -> dict[str, np.ndarray]:
     """The filled columns as arrays over their bytearrays (writable, owned by the frame), with
     nulls as NaN, as ``to_pandas`` makes them (an integer column holding any becomes float)."""
+    import numpy as np  # with pandas, never without it
+
     names = list(direct)
     arrays = {
         name: np.frombuffer(buffer, dtype=direct[name])
@@ -109,6 +114,8 @@ def _read_numeric(
     read_batches: Callable[[list[str]], pa.RecordBatchReader],
 ) -> dict[str, np.ndarray]:
     """The ``direct`` columns, batch by batch into arrays of ``rows``."""
+    import numpy as np  # with pandas, never without it
+
     arrays = {name: np.empty(rows, dtype=dtype) for name, dtype in direct.items()}
     start = 0
     for batch in read_batches(list(direct)):
@@ -138,6 +145,7 @@ def _index_columns(schema: pa.Schema) -> set[str]:
 def _plan(schema: pa.Schema) -> tuple[dict[str, np.dtype], list[str]] | None:
     """The numeric columns read straight into arrays (with their dtype without nulls) and the
     other columns; None when the labels or the columns are not plain names."""
+
     metadata = _pandas_metadata(schema)
     if len(set(schema.names)) != len(schema.names):
         return None
@@ -176,6 +184,8 @@ def _plan(schema: pa.Schema) -> tuple[dict[str, np.dtype], list[str]] | None:
 
 
 def _numeric_dtype(arrow_type: pa.DataType) -> np.dtype | None:
+    import numpy as np  # with pandas, never without it
+
     if pa.types.is_integer(arrow_type) or (
         pa.types.is_floating(arrow_type) and not pa.types.is_float16(arrow_type)
     ):
@@ -186,6 +196,8 @@ def _numeric_dtype(arrow_type: pa.DataType) -> np.dtype | None:
 def _fill(target: np.ndarray, column: pa.Array, start: int, stop: int) -> np.ndarray:
     """Copies ``column`` into ``target[start:stop]``; nulls become NaN, as ``to_pandas`` makes
     them, which turns an integer array into a float one (returned in its place)."""
+    import numpy as np  # with pandas, never without it
+
     if column.null_count and target.dtype.kind in "iu":
         target = target.astype(_with_nulls(column.type))
     raw = np.dtype(column.type.to_pandas_dtype())
