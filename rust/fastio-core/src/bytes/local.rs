@@ -99,22 +99,7 @@ impl RangeRead for LocalFile {
         // extra pass over the bytes.
         let mut buffer = MutableBuffer::from_len_zeroed(length);
         let read_piece = |(index, piece): (usize, &mut [u8])| -> Result<()> {
-            let start = offset + (index * READ_PIECE) as u64;
-            let mut done = 0;
-            while done < piece.len() {
-                match self.file.read_at(&mut piece[done..], start + done as u64) {
-                    Ok(0) => {
-                        return Err(FastIoError::Corrupt(format!(
-                            "{} became shorter while it was read (another program rewrote it?)",
-                            self.name
-                        )))
-                    }
-                    Ok(n) => done += n,
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(FastIoError::io(format!("reading {}", self.name), e)),
-                }
-            }
-            Ok(())
+            self.read_exact_at(piece, offset + (index * READ_PIECE) as u64)
         };
         let bytes = buffer.as_slice_mut();
         if length > READ_PIECE {
@@ -130,8 +115,33 @@ impl RangeRead for LocalFile {
         Ok(buffer.into())
     }
 
+    fn read_into(&self, start: u64, out: &mut [u8]) -> Result<()> {
+        self.read_exact_at(out, start)
+    }
+
     fn name(&self) -> &str {
         &self.name
+    }
+}
+
+impl LocalFile {
+    /// All of `out` from `start`; a file that became shorter meanwhile is reported as corrupt.
+    fn read_exact_at(&self, out: &mut [u8], start: u64) -> Result<()> {
+        let mut done = 0;
+        while done < out.len() {
+            match self.file.read_at(&mut out[done..], start + done as u64) {
+                Ok(0) => {
+                    return Err(FastIoError::Corrupt(format!(
+                        "{} became shorter while it was read (another program rewrote it?)",
+                        self.name
+                    )))
+                }
+                Ok(n) => done += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(FastIoError::io(format!("reading {}", self.name), e)),
+            }
+        }
+        Ok(())
     }
 }
 

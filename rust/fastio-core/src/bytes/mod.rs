@@ -33,6 +33,12 @@ pub(crate) trait RangeRead: Send + Sync {
     /// The bytes of `range`, in one 64-byte-aligned buffer.
     fn read_range(&self, range: Range<u64>) -> Result<Buffer>;
 
+    /// The bytes from `start` into all of `out`: a local file reads them straight there.
+    fn read_into(&self, start: u64, out: &mut [u8]) -> Result<()> {
+        out.copy_from_slice(&self.read_range(start..start + out.len() as u64)?);
+        Ok(())
+    }
+
     /// Each of `ranges`, in order (a store downloads them several at once).
     fn read_ranges(&self, ranges: Vec<Range<u64>>) -> Result<Vec<Buffer>> {
         ranges

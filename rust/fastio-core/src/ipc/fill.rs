@@ -9,6 +9,7 @@ use arrow_ipc::{CompressionType, MessageHeader};
 use arrow_schema::{DataType, Field};
 use rayon::prelude::*;
 
+use crate::bytes::RangeRead;
 use crate::error::{FastIoError, Result};
 use crate::ipc::column_ranges::ColumnRanges;
 use crate::ipc::inflate::fill_from;
@@ -116,6 +117,7 @@ impl IpcContents {
         // The row count of every batch first (each message's header alone), so that the
         // batches then decode side by side, each into its own rows of every target.
         let mut counts = Vec::with_capacity(blocks.len());
+        let mut headers = Vec::with_capacity(blocks.len());
         for (index, block) in blocks.iter().enumerate() {
             let range = block_range(block, *data_end as u64)?;
             let metadata_len = block.metaDataLength() as u64;
@@ -132,6 +134,7 @@ impl IpcContents {
             let rows = usize::try_from(length)
                 .map_err(|_| corrupt(format!("batch {index} has a negative length")))?;
             counts.push(rows);
+            headers.push(header);
         }
         let total: usize = counts.iter().sum();
         for (target, width) in targets.iter().zip(widths) {
@@ -163,12 +166,31 @@ impl IpcContents {
         let fill_batch = |(index, places): (usize, Vec<&mut [u8]>)| -> Result<Vec<NullRun>> {
             let block = &blocks[index];
             let (start, rows) = (starts[index], counts[index]);
-            let message = self
-                .bytes
-                .read_range(block_range(block, *data_end as u64)?)?;
+            let range = block_range(block, *data_end as u64)?;
             let metadata_len = block.metaDataLength() as usize;
-            let (metadata, body) = message.as_slice().split_at(metadata_len);
-            guard::check_message(metadata, body)?;
+            let uncompressed = parse_message(headers[index].as_slice())?
+                .header_as_record_batch()
+                .is_some_and(|batch| batch.compression().is_none());
+            // An uncompressed batch's values go from the file straight into their places (one
+            // copy, no buffer between); a compressed one is read whole, then inflated.
+            let message = if uncompressed {
+                headers[index].clone()
+            } else {
+                self.bytes.read_range(range.clone())?
+            };
+            let (metadata, body) = if uncompressed {
+                (message.as_slice(), None)
+            } else {
+                let (metadata, body) = message.as_slice().split_at(metadata_len);
+                guard::check_message(metadata, body)?;
+                (metadata, Some(body))
+            };
+            let body_start = range.start + metadata_len as u64;
+            let body_len = (range.end - body_start) as usize;
+            let fill = |buffer: &arrow_ipc::Buffer, codec, out: &mut [u8]| match body {
+                Some(body) => fill_from(buffer, body, codec, out),
+                None => read_raw(self.bytes.as_ref(), buffer, body_start, body_len, out),
+            };
             let header = parse_message(metadata)?;
             let batch = header
                 .header_as_record_batch()
@@ -199,10 +221,10 @@ impl IpcContents {
                 if range.len() != 2 || range.end > buffers.len() {
                     return Err(corrupt(format!("batch {index} lacks a column's buffers")));
                 }
-                fill_from(buffers.get(range.start + 1), body, codec, place)?;
+                fill(buffers.get(range.start + 1), codec, place)?;
                 if node.null_count() > 0 {
                     let mut validity = vec![0u8; rows.div_ceil(8)];
-                    fill_from(buffers.get(range.start), body, codec, &mut validity)?;
+                    fill(buffers.get(range.start), codec, &mut validity)?;
                     found.push(NullRun {
                         column,
                         start,
@@ -224,4 +246,30 @@ impl IpcContents {
         })?;
         Ok(found.into_iter().flatten().collect())
     }
+}
+
+/// An uncompressed buffer's first `out.len()` bytes, read from the file into `out`.
+fn read_raw(
+    bytes: &dyn RangeRead,
+    buffer: &arrow_ipc::Buffer,
+    body_start: u64,
+    body_len: usize,
+    out: &mut [u8],
+) -> Result<()> {
+    let (Ok(offset), Ok(length)) = (
+        usize::try_from(buffer.offset()),
+        usize::try_from(buffer.length()),
+    ) else {
+        return Err(corrupt("a buffer has a negative offset or length"));
+    };
+    if offset.checked_add(length).is_none_or(|end| end > body_len) {
+        return Err(corrupt("a buffer lies outside its message"));
+    }
+    if length < out.len() {
+        return Err(corrupt(format!(
+            "a buffer of {length} bytes where its column needs {}",
+            out.len()
+        )));
+    }
+    bytes.read_into(body_start + offset as u64, out)
 }
