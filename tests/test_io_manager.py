@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 import polars as pl
 import polars.testing as plt
@@ -460,6 +461,54 @@ def test_default_compression_follows_the_location(tmp_path: Path) -> None:
     assert remote["compression"] == "zstd"
     leveled = FastIOManager(base_path=str(tmp_path / "leveled"), compression_level=5)
     assert _metadata(run_assets([a], tmp_path, io_manager=leveled), "a")["compression"] == "zstd"
+
+
+def test_a_table_lz4_cannot_shrink_is_stored_uncompressed_on_a_local_disk(
+    tmp_path: Path,
+) -> None:
+    rng = np.random.default_rng(7)
+    noise = pa.table({f"n{i}": rng.standard_normal(40_000) for i in range(4)})
+    frame = pd.DataFrame({"noise": rng.standard_normal(40_000), "x": range(40_000)})
+
+    @dg.asset
+    def random() -> pa.Table:
+        return noise
+
+    @dg.asset
+    def random_frame() -> pd.DataFrame:
+        return frame
+
+    @dg.asset
+    def compressible() -> pa.Table:
+        return _compressible()
+
+    @dg.asset(metadata={"fastio/compression": "lz4"})
+    def asked_for() -> pa.Table:
+        return noise
+
+    @dg.asset
+    def loads(random: pa.Table, random_frame: pd.DataFrame) -> int:
+        assert random.equals(noise)
+        pd.testing.assert_frame_equal(random_frame, frame)
+        return 1
+
+    result = run_assets([random, random_frame, compressible, asked_for, loads], tmp_path)
+    for name in ("random", "random_frame"):
+        meta = _metadata(result, name)
+        assert meta["compression"] == "none"
+        assert meta["compression_reason"].startswith("none: a sample compressed")
+        assert _codec_magics(tmp_path / f"{name}.arrow") == (False, False)
+    chosen = _metadata(result, "compressible")
+    assert chosen["compression"] == "lz4"
+    assert chosen["compression_reason"].startswith("lz4: a sample compressed")
+    # A codec the definition asks for is used as it is, with no sample taken.
+    assert _metadata(result, "asked_for")["compression"] == "lz4"
+    assert "compression_reason" not in _metadata(result, "asked_for")
+    # On a store the bytes are the cost: zstd, whatever the sample would say.
+    store = FastIOManager(base_path="memory://bucket/codec-choice")
+    remote = _metadata(run_assets([random], tmp_path, io_manager=store), "random")
+    assert remote["compression"] == "zstd"
+    assert "compression_reason" not in remote
 
 
 def test_manager_wide_compression_setting(tmp_path: Path) -> None:

@@ -48,6 +48,8 @@ class WriteInfo:
     """False when the stored file already held this content and was left as it was."""
     format: str = "ipc"
     """``"ipc"`` or ``"parquet"``; ``"pickle"`` for a zstd pickle."""
+    compression_reason: str | None = None
+    """Why FastIOManager chose ``compression`` for this output, when it chose per output."""
 
     @property
     def compression_ratio(self) -> float:

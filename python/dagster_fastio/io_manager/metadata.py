@@ -158,6 +158,8 @@ def _storage_metadata(info: WriteInfo) -> dict[str, Any]:
         "compression_ratio": dg.MetadataValue.float(round(info.compression_ratio, 3)),
         "write_seconds": dg.MetadataValue.float(round(info.seconds, 4)),
     }
+    if info.compression_reason is not None:
+        metadata["compression_reason"] = dg.MetadataValue.text(info.compression_reason)
     if info.written:
         # An unchanged output is only hashed: a "throughput" would plot as a spike.
         metadata["throughput_mb_s"] = dg.MetadataValue.float(round(info.throughput_mb_s, 1))

@@ -97,12 +97,14 @@ class Storage:
     ) -> TableTarget:
         """Where a table goes; ``compression`` None chooses by where ``path`` is."""
         format = format or self.format
+        choose = False
         if compression is None:
             # Measured (benches/RESULTS.md): on a local disk lz4 hands a table over fastest and
-            # still stores a third of pickle's bytes; over a network the bytes are the cost.
-            # Parquet is chosen for other readers and size: zstd, as pyarrow's and polars'.
-            local_lz4 = not path.remote and self.level is None and format != "parquet"
-            compression = "lz4" if local_lz4 else "zstd"
+            # still stores a third of pickle's bytes, and a table lz4 cannot shrink is stored
+            # uncompressed (``codec_choice``); over a network the bytes are the cost. Parquet
+            # is chosen for other readers and size: zstd, as pyarrow's and polars'.
+            choose = not path.remote and self.level is None and format != "parquet"
+            compression = "lz4" if choose else "zstd"
         compression = str(compression).lower()
         options = WriteOptions(
             compression=compression,
@@ -116,7 +118,7 @@ class Storage:
             format=format,
             compat=self.compat,
         )
-        return TableTarget(path.text, options, self.storage_options, previous)
+        return TableTarget(path.text, options, self.storage_options, previous, choose)
 
     def write_partitions(
         self,

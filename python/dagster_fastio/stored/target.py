@@ -13,6 +13,7 @@ import pyarrow as pa
 from dagster_fastio import api
 from dagster_fastio.keys import COMPAT_KEY, CONTENT_HASH_KEY
 from dagster_fastio.options import WriteOptions
+from dagster_fastio.stored.codec_choice import choose_local_codec
 
 __all__ = ["TableTarget"]
 
@@ -27,6 +28,9 @@ class TableTarget:
     storage_options: dict[str, str] | None
     previous: api.Footer | None = None
     """The footer of the version being replaced, if any."""
+    choose_codec: bool = False
+    """The codec is this package's to choose per table (``codec_choice``): no one asked for one
+    and the file goes to a local disk."""
 
     @property
     def compression(self) -> str:
@@ -39,7 +43,10 @@ class TableTarget:
     def write(self, data: Any) -> api.WriteInfo:
         """Stores ``data`` with its content hash; a table whose hash is the stored file's is
         left as it is."""
-        options = self.options
+        options, reason = self.options, None
+        if self.choose_codec and isinstance(data, pa.Table):
+            codec, reason = choose_local_codec(data)
+            options = dataclasses.replace(options, compression=codec)
         compat = options.compat
         # Recorded so that a changed compat level rewrites a table whose content did not change.
         same_encoding = self.previous is not None and (
@@ -65,6 +72,8 @@ class TableTarget:
         info = api.write_with(data, self.uri, options, self.storage_options)
         if digest is not None:
             info = dataclasses.replace(info, content_hash=digest)
+        if reason is not None:
+            info = dataclasses.replace(info, compression_reason=reason)
         return info
 
     def _unchanged(self, data: pa.Table, digest: str | None, seconds: float) -> api.WriteInfo:
