@@ -32,6 +32,7 @@ __all__ = [
     "PARTITION_KEY_ENTRY",
     "PARTITION_ROW_COUNT_KEY",
     "PROVENANCE_PREFIX",
+    "RAW_BYTES_KEY",
     "ROWS_KEY",
     "ROW_COUNT_KEY",
     "TYPE_METADATA_KEY",
@@ -55,6 +56,9 @@ WRITER_KEY = "dagster_fastio.writer"
 """The writer's name and version."""
 COMPAT_KEY = "dagster_fastio.compat"
 """The compat level FastIOManager wrote a table at (see ``write``)."""
+RAW_BYTES_KEY = "dagster_fastio.raw_bytes"
+"""The Arrow bytes in memory of a table FastIOManager wrote from memory, which a load's memory
+check reads back."""
 PROVENANCE_PREFIX = "dagster/"
 """Footer entries naming the run, asset (or step), partition and code version of a write."""
 PARTITION_KEY_ENTRY = "dagster/partition_key"

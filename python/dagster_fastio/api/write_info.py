@@ -50,6 +50,8 @@ class WriteInfo:
     """``"ipc"`` or ``"parquet"``; ``"pickle"`` for a zstd pickle."""
     compression_reason: str | None = None
     """Why FastIOManager chose ``compression`` for this output, when it chose per output."""
+    route: str | None = None
+    """Where FastIOManager's size route sent this table, and why, when it routes by size."""
 
     @property
     def compression_ratio(self) -> float:

@@ -128,6 +128,28 @@ class FastIOManager(dg.ConfigurableIOManager):
             "FilesystemIOManager or S3PickleIOManager'."
         ),
     )
+    parquet_above_mb: float | None = Field(
+        default=None,
+        description=(
+            "Route by size: a table whose Arrow data is larger than this many MB (10^6 bytes) "
+            "is stored as Parquet zstd, the format DuckDB, Spark and warehouses read, instead "
+            "of Arrow IPC; the output metadata's 'route' says which and why, and loads ask the "
+            "instance's event log for the format the latest materialization stored rather "
+            "than probing. A definition's fastio/format or fastio/compression wins. Off by "
+            "default: a Parquet handoff is slower than an IPC one at every size measured "
+            "(benches/RESULTS.md)."
+        ),
+    )
+    load_memory_check: bool = Field(
+        default=True,
+        description=(
+            "Before an eager load of a table (pandas, polars or pyarrow), read its footer "
+            "and log a warning when the memory the load is expected to add (its Arrow size "
+            "times the peak measured per byte for that type) is more than the process has "
+            "available (its cgroup limit, else MemAvailable), naming the lazy inputs that "
+            "would fit. One footer read per input (per partition, up to 100)."
+        ),
+    )
     storage_options: dict[str, str] = Field(
         default_factory=dict,
         description=(
@@ -151,6 +173,8 @@ class FastIOManager(dg.ConfigurableIOManager):
         check_format(self.format)
         check_compat(self.compat)
         check_compression(self.compression, self.format)
+        if self.parquet_above_mb is not None and self.parquet_above_mb < 0:
+            raise ValueError(f"parquet_above_mb must not be negative, got {self.parquet_above_mb}")
         if context.instance is not None:
             self._instance_storage = context.instance.storage_directory()
         self._built = None
@@ -177,6 +201,10 @@ class FastIOManager(dg.ConfigurableIOManager):
                 format=self.format.lower(),
                 compat=self.compat.lower(),
                 read_replaced=self.read_replaced_pickles,
+                parquet_above=(
+                    None if self.parquet_above_mb is None else int(self.parquet_above_mb * 1e6)
+                ),
+                load_memory_check=self.load_memory_check,
             )
         return self._built
 

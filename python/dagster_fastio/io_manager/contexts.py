@@ -44,6 +44,12 @@ def output_compression(context: dg.OutputContext, default: str | None) -> str | 
     return (context.definition_metadata or {}).get(COMPRESSION_METADATA_KEY, default)
 
 
+def asked_format_or_codec(context: dg.OutputContext) -> bool:
+    """Whether the output's definition metadata names its format or its codec."""
+    metadata = context.definition_metadata or {}
+    return FORMAT_METADATA_KEY in metadata or COMPRESSION_METADATA_KEY in metadata
+
+
 def provenance(context: dg.OutputContext) -> dict[str, str]:
     """Footer entries naming the run, asset (or step), partition and code version that wrote a
     file; what a testing context does not carry is left out."""

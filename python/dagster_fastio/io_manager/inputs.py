@@ -17,12 +17,14 @@ from dagster_fastio.api.peak_memory import PeakMemory
 from dagster_fastio.io_manager.contexts import input_annotation, stem_of
 from dagster_fastio.io_manager.dataset_inputs import dataset_kind, open_dataset
 from dagster_fastio.io_manager.load_report import report_load
+from dagster_fastio.io_manager.size_routes import recorded_format, warn_if_it_will_not_fit
 from dagster_fastio.keys import ALLOW_MISSING_PARTITIONS_KEY, COLUMNS_KEY, FORMAT_METADATA_KEY
 from dagster_fastio.options import check_format
 from dagster_fastio.stored.layout import Location
 from dagster_fastio.stored.replaced_pickles import multi_partition_stem, op_output_stems
 from dagster_fastio.stored.storage import Storage
 from dagster_fastio.tables.annotations import InputSpec
+from dagster_fastio.tables.memory_model import LOAD_PEAK_PER_BYTE
 
 __all__ = ["load_input"]
 
@@ -71,6 +73,13 @@ def _load(context: dg.InputContext, storage: Storage, on_read: Callable[[Locatio
             optional=spec.optional,
             on_missing=lambda uri: context.log.warning(f"Skipped missing partition {uri}."),
         )
+    # Only the types loaded whole are checked: a reader, LazyFrame or relation reads later.
+    eager = spec.table_type is not None and spec.table_type.name in LOAD_PEAK_PER_BYTE
+    if eager and storage.load_memory_check:
+        read = (
+            list(stem.partitions(context.asset_partition_keys).values()) if partitioned else [stem]
+        )
+        warn_if_it_will_not_fit(context, storage, read, spec.table_type.name)
     if not partitioned:
         elsewhere = () if context.has_asset_key else _op_output_elsewhere(context, storage.base)
         return storage.load(
@@ -130,10 +139,14 @@ def _op_output_elsewhere(context: dg.InputContext, base: Location) -> list[Locat
 
 def _input_storage(context: dg.InputContext, storage: Storage) -> Storage:
     """The storage an input reads through: the upstream asset's own format (its
-    ``fastio/format``) is looked for first, then the other, in every kind of load."""
+    ``fastio/format``, else with routing by size the format its latest materialization
+    recorded) is looked for first, then the other, in every kind of load."""
     upstream = context.upstream_output
     metadata = (upstream.definition_metadata if upstream is not None else None) or {}
     chosen = metadata.get(FORMAT_METADATA_KEY)
+    if chosen is None and storage.parquet_above is not None:
+        # Routed by size: the event log says which format the latest write chose.
+        chosen = recorded_format(context)
     if chosen is None or check_format(chosen) == storage.format:
         return storage
     return dataclasses.replace(storage, format=check_format(chosen))

@@ -160,6 +160,8 @@ def _storage_metadata(info: WriteInfo) -> dict[str, Any]:
     }
     if info.compression_reason is not None:
         metadata["compression_reason"] = dg.MetadataValue.text(info.compression_reason)
+    if info.route is not None:
+        metadata["route"] = dg.MetadataValue.text(info.route)
     if info.written:
         # An unchanged output is only hashed: a "throughput" would plot as a spike.
         metadata["throughput_mb_s"] = dg.MetadataValue.float(round(info.throughput_mb_s, 1))

@@ -12,6 +12,7 @@ import dagster as dg
 from dagster_fastio.api.peak_memory import PeakMemory
 from dagster_fastio.errors import NotPicklableError
 from dagster_fastio.io_manager.contexts import (
+    asked_format_or_codec,
     output_compression,
     output_format,
     output_name,
@@ -70,14 +71,19 @@ def _store_output(
     if table_type is not None:
         chosen = output_compression(context, storage.compression)
         format = output_format(context, storage.format)
+        # A format or codec the definition asks for wins over the size route.
+        route = storage.parquet_above is not None and not asked_format_or_codec(context)
         path = storage.table_path(stem, format)
-        previous = storage.footer(path)
-        target = storage.table_target(path, chosen, provenance(context), previous, format)
+        # A routed table may be stored in either format: the version it replaces is whichever.
+        previous = storage.stored_footer(stem) if route else storage.footer(path)
+        target = storage.table_target(
+            path, chosen, provenance(context), previous, format, route=route
+        )
         try:
             info, schema = table_type.write(obj, target.write, target.open_writer)
             metadata = table_metadata(info, schema, partitioned, previous)
             # The other formats' files must not stay behind to be loaded instead.
-            stale = [stem.pickle, *(p for p in storage.table_paths(stem) if p != path)]
+            stale = [stem.pickle, *(p for p in storage.table_paths(stem) if p.text != info.uri)]
             if not info.written:
                 context.log.info(
                     f"{path} already holds this content ({info.content_hash}): left as it is."

@@ -22,9 +22,10 @@ from dagster_fastio.stored.files import OnMissing, StoredFile, file_format, part
 from dagster_fastio.stored.layout import Location
 from dagster_fastio.stored.replaced_pickles import is_pickle, read_replaced_pickle
 from dagster_fastio.stored.table import StoredTable
-from dagster_fastio.stored.target import TableTarget
+from dagster_fastio.stored.target import TableRoute, TableTarget
 from dagster_fastio.tables.handlers import TableType, load_stored_type
 from dagster_fastio.tables.reads import TableReads
+from dagster_fastio.uris import PARQUET_SUFFIX, TABLE_SUFFIX
 
 __all__ = ["Storage"]
 
@@ -49,6 +50,11 @@ class Storage:
     statistics: bool = False
     format: str = "ipc"
     """The format tables are written in, and looked for first when read."""
+    parquet_above: int | None = None
+    """Bytes of Arrow data above which a table in memory is stored as Parquet zstd instead of
+    Arrow IPC (FastIOManager's ``parquet_above_mb``); None: never."""
+    load_memory_check: bool = False
+    """Warn before an eager load that is not expected to fit (FastIOManager's setting)."""
     compat: str = "standard"
     read_replaced: bool = True
     """Load the pickle a replaced manager stored at a stem when none of this package's files
@@ -94,9 +100,20 @@ class Storage:
         metadata: Mapping[str, str] | None = None,
         previous: api.Footer | None = None,
         format: str | None = None,
+        route: bool = False,
     ) -> TableTarget:
-        """Where a table goes; ``compression`` None chooses by where ``path`` is."""
+        """Where a table goes; ``compression`` None chooses by where ``path`` is. With
+        ``route`` (and ``parquet_above`` set), an IPC table larger than ``parquet_above`` goes
+        to the Parquet file of the same stem instead, zstd-compressed."""
         format = format or self.format
+        routed = None
+        if route and self.parquet_above is not None and format == "ipc":
+            parquet = Location(path.text.removesuffix(TABLE_SUFFIX) + PARQUET_SUFFIX, path.remote)
+            routed = TableRoute(
+                self.parquet_above,
+                parquet.text,
+                self._write_options("zstd", "parquet", metadata),
+            )
         choose = False
         if compression is None:
             # Measured (benches/RESULTS.md): on a local disk lz4 hands a table over fastest and
@@ -105,8 +122,13 @@ class Storage:
             # is chosen for other readers and size: zstd, as pyarrow's and polars'.
             choose = not path.remote and self.level is None and format != "parquet"
             compression = "lz4" if choose else "zstd"
-        compression = str(compression).lower()
-        options = WriteOptions(
+        options = self._write_options(str(compression).lower(), format, metadata)
+        return TableTarget(path.text, options, self.storage_options, previous, choose, routed)
+
+    def _write_options(
+        self, compression: str, format: str, metadata: Mapping[str, str] | None
+    ) -> WriteOptions:
+        return WriteOptions(
             compression=compression,
             level=self.level if compression == "zstd" else None,
             part_size=self.part_size,
@@ -118,7 +140,6 @@ class Storage:
             format=format,
             compat=self.compat,
         )
-        return TableTarget(path.text, options, self.storage_options, previous, choose)
 
     def write_partitions(
         self,
