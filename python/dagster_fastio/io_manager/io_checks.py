@@ -3,7 +3,8 @@ than its recent history, or bigger in memory than a bound?
 
 Everything is read from the instance's event log (``io_history``), where FastIOManager's
 figures are recorded (``keys``: writes on materializations, loads on the observations Dagster
-makes of input metadata), so the check gives the same answer whichever process, executor or daemon runs it.
+makes of input metadata), so the check gives the same answer whichever process, executor or
+daemon runs it.
 """
 
 from __future__ import annotations

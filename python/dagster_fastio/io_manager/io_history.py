@@ -10,7 +10,7 @@ so that the same code reads a SQLite instance, a Postgres one, or any storage Da
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -120,4 +120,3 @@ def plain_metadata(event: Any) -> dict[str, Any]:
     if event is None:
         return {}
     return {name: getattr(value, "value", value) for name, value in event.metadata.items()}
-

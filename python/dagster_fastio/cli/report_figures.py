@@ -1,0 +1,362 @@
+"""The figures of ``fastio report``: per asset (or partition) what its writes and loads in a
+window cost, the trend against the window before, what pickle would have cost, and what a
+month costs at given prices. Plain arithmetic on recorded metadata: no Dagster, no I/O.
+
+MB are 10^6 bytes, GB 10^9; a month is ``DAYS_PER_MONTH`` days.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Protocol
+
+from dagster_fastio.cli.planning import DAYS_PER_MONTH
+from dagster_fastio.keys import (
+    LOAD_BYTES_KEY,
+    LOAD_PEAK_MEMORY_MB_KEY,
+    LOAD_ROWS_KEY,
+    LOAD_SECONDS_KEY,
+    PARTITION_ROW_COUNT_KEY,
+    ROW_COUNT_KEY,
+    WRITE_PEAK_MEMORY_MB_KEY,
+    WRITE_RAW_BYTES_KEY,
+    WRITE_SECONDS_KEY,
+    WRITE_STORED_BYTES_KEY,
+)
+
+__all__ = [
+    "PICKLE_PROFILES",
+    "Figures",
+    "PickleProfile",
+    "Prices",
+    "figures_of",
+    "is_remote_event",
+    "totals_of",
+]
+
+
+class Event(Protocol):
+    """What is read of a recorded write or load (``io_manager.io_history.IoEvent``)."""
+
+    timestamp: float
+    partition: str | None
+    metadata: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class PickleProfile:
+    """What pickle costs per MB of the table in memory, as ``benches/`` measured it."""
+
+    manager: str
+    source: str
+    stored_per_mb: float
+    write_mb_s: float
+    load_mb_s: float
+    write_peak_per_mb: float
+    load_peak_per_mb: float
+
+
+# From benches/RESULTS.md. Local disk: "Dagster handoff", flights x8 as a pandas frame of
+# 447.1 MB, FilesystemIOManager: stored 447.1 MB, write 0.742 s, load 0.274 s, peaks 697 and
+# 571 MB. Stores: "Object store", loopback, 507 MB of Arrow data, S3PickleIOManager: stored
+# 559 MB, write 6.06 s, load 4.58 s, peaks 781 and 1,272 MB.
+PICKLE_PROFILES = {
+    "local": PickleProfile(
+        manager="FilesystemIOManager",
+        source="benches/RESULTS.md, Dagster handoff, flights x8 (pandas), measured 2026-12-06",
+        stored_per_mb=447.1 / 447.1,
+        write_mb_s=447.1 / 0.742,
+        load_mb_s=447.1 / 0.274,
+        write_peak_per_mb=697 / 447.1,
+        load_peak_per_mb=571 / 447.1,
+    ),
+    "store": PickleProfile(
+        manager="S3PickleIOManager",
+        source="benches/RESULTS.md, Object store (S3, loopback), 507 MB, measured 2026-12-01",
+        stored_per_mb=559 / 507,
+        write_mb_s=507 / 6.06,
+        load_mb_s=507 / 4.58,
+        write_peak_per_mb=781 / 507,
+        load_peak_per_mb=1272 / 507,
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Prices:
+    storage_usd_gb_month: float
+    transfer_usd_gb: float
+
+
+@dataclass
+class Figures:
+    """One asset's (or partition's) figures; None where nothing was recorded."""
+
+    asset: str
+    partition: str | None
+    materializations: int
+    unchanged: int
+    rows_written: int | None
+    latest_rows: int | None
+    raw_bytes_written: int
+    stored_bytes_written: int
+    latest_raw_bytes: int | None
+    latest_stored_bytes: int | None
+    write_seconds: float
+    write_mb_per_s: float | None
+    write_peak_memory_mb: float | None
+    loads: int
+    load_seconds: float
+    load_bytes: int
+    load_rows: int | None
+    load_mb_per_s: float | None
+    load_peak_memory_mb: float | None
+    previous_materializations: int
+    previous_loads: int
+    write_trend: float | None
+    """Median seconds per MB of the window's writes over the previous window's (>1: slower)."""
+    load_trend: float | None
+    held_files: int | None
+    held_bytes: int | None
+    pickle: dict[str, Any]
+    cost: dict[str, float | None]
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def figures_of(
+    asset: str,
+    partition: str | None,
+    writes: Sequence[Event],
+    loads: Sequence[Event],
+    previous_writes: Sequence[Event],
+    previous_loads: Sequence[Event],
+    held: tuple[int, int] | None,
+    window_days: float,
+    prices: Prices,
+    pickle: PickleProfile,
+) -> Figures:
+    """``writes`` and ``loads`` in the window, newest first; ``held`` (files, bytes) stored now,
+    None when the store was not listed."""
+    meta = [w.metadata for w in writes]
+    changed = [m for m in meta if m.get("unchanged") is not True]
+    raw = sum(_int(m.get(WRITE_RAW_BYTES_KEY)) for m in changed)
+    stored = sum(_int(m.get(WRITE_STORED_BYTES_KEY)) for m in changed)
+    changed_seconds = sum(_float(m.get(WRITE_SECONDS_KEY)) for m in changed)
+    rows = [r for r in map(_rows, meta) if r is not None]
+    load_meta = [event.metadata for event in loads]
+    load_bytes = sum(_int(m.get(LOAD_BYTES_KEY)) for m in load_meta)
+    load_seconds = sum(_float(m.get(LOAD_SECONDS_KEY)) for m in load_meta)
+    load_rows = [r for r in (m.get(LOAD_ROWS_KEY) for m in load_meta) if _number(r)]
+    latest = meta[0] if meta else {}
+    # Raw MB per stored MB, to tell pickle's size from ours and a load's raw MB from its bytes.
+    expansion = (raw / stored) if stored else _latest_expansion(meta)
+    held_files, held_bytes = held if held is not None else (None, None)
+    figures = Figures(
+        asset=asset,
+        partition=partition,
+        materializations=len(writes),
+        unchanged=len(meta) - len(changed),
+        rows_written=sum(_rows(m) or 0 for m in changed) if rows else None,
+        latest_rows=_rows(latest),
+        raw_bytes_written=raw,
+        stored_bytes_written=stored,
+        latest_raw_bytes=_opt_int(latest.get(WRITE_RAW_BYTES_KEY)),
+        latest_stored_bytes=_opt_int(latest.get(WRITE_STORED_BYTES_KEY)),
+        write_seconds=round(sum(_float(m.get(WRITE_SECONDS_KEY)) for m in meta), 4),
+        write_mb_per_s=_rate(raw, changed_seconds),
+        write_peak_memory_mb=_max(m.get(WRITE_PEAK_MEMORY_MB_KEY) for m in meta),
+        loads=len(loads),
+        load_seconds=round(load_seconds, 4),
+        load_bytes=load_bytes,
+        load_rows=sum(load_rows) if load_rows else None,
+        load_mb_per_s=_rate(load_bytes, load_seconds),
+        load_peak_memory_mb=_max(m.get(LOAD_PEAK_MEMORY_MB_KEY) for m in load_meta),
+        previous_materializations=len(previous_writes),
+        previous_loads=len(previous_loads),
+        write_trend=_trend(writes, previous_writes, _write_per_mb),
+        load_trend=_trend(loads, previous_loads, _load_per_mb),
+        held_files=held_files,
+        held_bytes=held_bytes,
+        pickle={},
+        cost={},
+    )
+    figures.pickle = _at_pickle(figures, expansion, meta, pickle)
+    figures.cost = _cost(figures, figures.pickle, window_days, prices)
+    return figures
+
+
+def totals_of(figures: Iterable[Figures]) -> dict[str, Any]:
+    """Sums over assets (maxima for memory peaks)."""
+    rows = list(figures)
+    total: dict[str, Any] = {"assets": len({f.asset for f in rows})}
+    for name in (
+        "materializations",
+        "unchanged",
+        "raw_bytes_written",
+        "stored_bytes_written",
+        "write_seconds",
+        "loads",
+        "load_seconds",
+        "load_bytes",
+    ):
+        total[name] = round(sum(getattr(f, name) for f in rows), 4)
+    total["held_bytes"] = _sum_known(f.held_bytes for f in rows)
+    total["held_files"] = _sum_known(f.held_files for f in rows)
+    total["write_mb_per_s"] = _rate(
+        total["raw_bytes_written"],
+        sum(f.raw_bytes_written / 1e6 / f.write_mb_per_s for f in rows if f.write_mb_per_s),
+    )
+    total["load_mb_per_s"] = _rate(total["load_bytes"], total["load_seconds"])
+    for name in ("write_peak_memory_mb", "load_peak_memory_mb"):
+        total[name] = _max(getattr(f, name) for f in rows)
+    for part in ("pickle", "cost"):
+        keys = {key for f in rows for key in getattr(f, part)}
+        total[part] = {
+            key: (
+                _max(getattr(f, part).get(key) for f in rows)
+                if key.endswith("peak_memory_mb")
+                else _sum_known(getattr(f, part).get(key) for f in rows)
+            )
+            for key in sorted(keys)
+        }
+    return total
+
+
+def is_remote_event(metadata: Mapping[str, Any]) -> bool:
+    uri = str(metadata.get("dagster/uri") or metadata.get("path") or "")
+    scheme, sep, _ = uri.partition("://")
+    return bool(sep) and scheme.lower() != "file"
+
+
+def _at_pickle(
+    figures: Figures, expansion: float | None, meta: list[dict[str, Any]], pickle: PickleProfile
+) -> dict[str, Any]:
+    raw_mb = figures.raw_bytes_written / 1e6
+    loaded_raw_mb = figures.load_bytes / 1e6 * expansion if expansion else None
+    held = (
+        figures.held_bytes * expansion * pickle.stored_per_mb
+        if figures.held_bytes is not None and expansion
+        else None
+    )
+    peak_raw = _max(m.get(WRITE_RAW_BYTES_KEY) for m in meta)
+    written = round(figures.raw_bytes_written * pickle.stored_per_mb)
+    loaded = None if loaded_raw_mb is None else loaded_raw_mb * 1e6 * pickle.stored_per_mb
+    return {
+        "manager": pickle.manager,
+        "stored_bytes_written": written,
+        "moved_bytes": written
+        if not figures.loads
+        else None
+        if loaded is None
+        else round(written + loaded),
+        "held_bytes": None if held is None else round(held),
+        "write_seconds": round(raw_mb / pickle.write_mb_s, 4),
+        "load_seconds": None
+        if loaded_raw_mb is None
+        else round(loaded_raw_mb / pickle.load_mb_s, 4),
+        "write_peak_memory_mb": None
+        if peak_raw is None
+        else round(peak_raw / 1e6 * pickle.write_peak_per_mb, 1),
+        "load_peak_memory_mb": None
+        if peak_raw is None or not figures.loads
+        else round(peak_raw / 1e6 * pickle.load_peak_per_mb, 1),
+    }
+
+
+def _cost(
+    figures: Figures, pickle: Mapping[str, Any], window_days: float, prices: Prices
+) -> dict[str, float | None]:
+    """A month: what is held now kept for a month, and the window's traffic (bytes written and
+    loaded) at the window's pace."""
+    per_month = DAYS_PER_MONTH / window_days if window_days > 0 else 0.0
+
+    def storage(held: int | None) -> float | None:
+        return None if held is None else round(held / 1e9 * prices.storage_usd_gb_month, 4)
+
+    def transfer(moved: float | None) -> float | None:
+        if moved is None:
+            return None
+        return round(moved / 1e9 * per_month * prices.transfer_usd_gb, 4)
+
+    return {
+        "storage_usd_month": storage(figures.held_bytes),
+        "transfer_usd_month": transfer(figures.stored_bytes_written + figures.load_bytes),
+        "pickle_storage_usd_month": storage(pickle.get("held_bytes")),
+        "pickle_transfer_usd_month": transfer(pickle.get("moved_bytes")),
+    }
+
+
+def _trend(window: Sequence[Event], previous: Sequence[Event], per_mb: Any) -> float | None:
+    now = [v for v in (per_mb(e.metadata) for e in window) if v is not None]
+    before = [v for v in (per_mb(e.metadata) for e in previous) if v is not None]
+    if not now or not before:
+        return None
+    earlier = statistics.median(before)
+    return round(statistics.median(now) / earlier, 2) if earlier > 0 else None
+
+
+def _write_per_mb(metadata: Mapping[str, Any]) -> float | None:
+    if metadata.get("unchanged") is True:
+        return None
+    return _per_mb(metadata.get(WRITE_SECONDS_KEY), metadata.get(WRITE_RAW_BYTES_KEY))
+
+
+def _load_per_mb(metadata: Mapping[str, Any]) -> float | None:
+    return _per_mb(metadata.get(LOAD_SECONDS_KEY), metadata.get(LOAD_BYTES_KEY))
+
+
+def _per_mb(seconds: Any, size: Any) -> float | None:
+    if not (_number(seconds) and _number(size)) or seconds <= 0 or size <= 0:
+        return None
+    return seconds / (size / 1e6)
+
+
+def _latest_expansion(meta: list[dict[str, Any]]) -> float | None:
+    for m in meta:
+        raw, stored = m.get(WRITE_RAW_BYTES_KEY), m.get(WRITE_STORED_BYTES_KEY)
+        if _number(raw) and _number(stored) and stored > 0:
+            return raw / stored
+    return None
+
+
+def _rows(metadata: Mapping[str, Any]) -> int | None:
+    """Rows the write stored: a partition's own count before the asset's total, which a
+    partitioned asset's materialization may also carry."""
+    for key in (PARTITION_ROW_COUNT_KEY, "written_rows", ROW_COUNT_KEY):
+        if _number(metadata.get(key)):
+            return int(metadata[key])
+    return None
+
+
+def _rate(size: float, seconds: float) -> float | None:
+    return round(size / 1e6 / seconds, 1) if seconds > 0 and size > 0 else None
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _int(value: Any) -> int:
+    return int(value) if _number(value) else 0
+
+
+def _opt_int(value: Any) -> int | None:
+    return int(value) if _number(value) else None
+
+
+def _float(value: Any) -> float:
+    return float(value) if _number(value) else 0.0
+
+
+def _max(values: Iterable[Any]) -> float | None:
+    numbers = [float(v) for v in values if _number(v)]
+    return max(numbers) if numbers else None
+
+
+def _sum_known(values: Iterable[Any]) -> Any:
+    numbers = [v for v in values if _number(v)]
+    return round(sum(numbers), 4) if numbers else None
