@@ -119,6 +119,10 @@ screenshot-tools:  ## Install Chromium, chromedriver (apt) and the screenshots e
 screenshots: install screenshot-tools  ## Photograph the example assets' metadata and a dagster_fastio/ plot in dagster dev (headless Chromium) into docs/
 	$(PYTHON) tools/screenshots.py
 
+.PHONY: screenshot-ui
+screenshot-ui: install screenshot-tools  ## Photograph Dagster's plot of a dagster_fastio/ key (headless Chromium) and draw fastio report's chart into docs/
+	$(PYTHON) tools/screenshot_ui.py
+
 .PHONY: fmt
 fmt:  ## Format Rust and Python
 	cargo fmt --all

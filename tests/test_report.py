@@ -24,6 +24,7 @@ from postgres_server import PostgresServer
 from dagster_fastio import FastIOManager
 from dagster_fastio.cli import main
 from dagster_fastio.cli.report import parse_when
+from dagster_fastio.cli.report_figures import PICKLE_PROFILES
 from dagster_fastio.cli.report_held import base_of, list_held
 from dagster_fastio.keys import WRITE_STORED_BYTES_KEY
 
@@ -182,6 +183,13 @@ def test_report_counts_what_was_materialized(
     # At pickle's measured cost for a local disk (FilesystemIOManager's figures).
     assert source["pickle"]["manager"] == "FilesystemIOManager"
     assert source["pickle"]["stored_bytes_written"] == source["raw_bytes_written"]
+    write_ratio, load_ratio = PICKLE_PROFILES["local"].ratios("lz4")  # the default codec
+    assert source["pickle"]["write_seconds"] == pytest.approx(
+        source["write_seconds"] * write_ratio, abs=1e-3
+    )
+    assert source["pickle"]["load_seconds"] == pytest.approx(
+        source["load_seconds"] * load_ratio, abs=1e-3
+    )
     totals = report["totals"]
     assert totals["materializations"] == sum(row["materializations"] for row in assets.values())
     assert totals["held_bytes"] == sum(p.stat().st_size for p in base.rglob("*") if p.is_file())

@@ -47,37 +47,46 @@ class Event(Protocol):
 
 @dataclass(frozen=True)
 class PickleProfile:
-    """What pickle costs per MB of the table in memory, as ``benches/`` measured it."""
+    """What pickle cost against FastIOManager in one run of ``benches/``: seconds as ratios
+    (pickle's over ours, per compression), which carry over to another machine's measured
+    seconds; stored bytes and memory per MB of the table in memory."""
 
     manager: str
     source: str
+    write_ratio: dict[str, float]
+    load_ratio: dict[str, float]
     stored_per_mb: float
-    write_mb_s: float
-    load_mb_s: float
     write_peak_per_mb: float
     load_peak_per_mb: float
 
+    def ratios(self, compression: Any) -> tuple[float, float]:
+        """(write, load) seconds ratios for ``compression`` (lz4's for any other)."""
+        name = compression if compression in self.write_ratio else "lz4"
+        return self.write_ratio[name], self.load_ratio[name]
+
 
 # From benches/RESULTS.md. Local disk: "Dagster handoff", flights x8 as a pandas frame of
-# 447.1 MB, FilesystemIOManager: stored 447.1 MB, write 0.742 s, load 0.274 s, peaks 697 and
-# 571 MB. Stores: "Object store", loopback, 507 MB of Arrow data, S3PickleIOManager: stored
-# 559 MB, write 6.06 s, load 4.58 s, peaks 781 and 1,272 MB.
+# 447.1 MB; FilesystemIOManager wrote in 0.742 s and loaded in 0.274 s, FastIOManager lz4 in
+# 0.463 and 0.334 s, zstd in 0.629 and 0.354 s; pickle stored 447.1 MB and peaked at 697 MB
+# (write) and 571 MB (load). Stores: "Object store", loopback, 507 MB of Arrow data;
+# S3PickleIOManager wrote in 6.06 s and loaded in 4.58 s, FastIOManager zstd in 1.71 and
+# 1.50 s, lz4 in 1.99 and 1.34 s; pickle stored 559 MB, peaked at 781 and 1,272 MB.
 PICKLE_PROFILES = {
     "local": PickleProfile(
         manager="FilesystemIOManager",
         source="benches/RESULTS.md, Dagster handoff, flights x8 (pandas), measured 2026-12-06",
+        write_ratio={"lz4": 0.742 / 0.463, "zstd": 0.742 / 0.629},
+        load_ratio={"lz4": 0.274 / 0.334, "zstd": 0.274 / 0.354},
         stored_per_mb=447.1 / 447.1,
-        write_mb_s=447.1 / 0.742,
-        load_mb_s=447.1 / 0.274,
         write_peak_per_mb=697 / 447.1,
         load_peak_per_mb=571 / 447.1,
     ),
     "store": PickleProfile(
         manager="S3PickleIOManager",
         source="benches/RESULTS.md, Object store (S3, loopback), 507 MB, measured 2026-12-01",
+        write_ratio={"lz4": 6.06 / 1.99, "zstd": 6.06 / 1.71},
+        load_ratio={"lz4": 4.58 / 1.34, "zstd": 4.58 / 1.50},
         stored_per_mb=559 / 507,
-        write_mb_s=507 / 6.06,
-        load_mb_s=507 / 4.58,
         write_peak_per_mb=781 / 507,
         load_peak_per_mb=1272 / 507,
     ),
@@ -235,35 +244,32 @@ def is_remote_event(metadata: Mapping[str, Any]) -> bool:
 def _at_pickle(
     figures: Figures, expansion: float | None, meta: list[dict[str, Any]], pickle: PickleProfile
 ) -> dict[str, Any]:
-    raw_mb = figures.raw_bytes_written / 1e6
-    loaded_raw_mb = figures.load_bytes / 1e6 * expansion if expansion else None
+    """Pickle's figures for the same writes and loads: seconds are ours times the measured
+    ratio; sizes and memory follow the raw (in-memory) MB, recovered from stored bytes by
+    the asset's own compression ratio (``expansion``) where only those are known."""
+    write_ratio, load_ratio = pickle.ratios(meta[0].get("compression") if meta else None)
+    written = round(figures.raw_bytes_written * pickle.stored_per_mb)
+    loaded = figures.load_bytes * expansion * pickle.stored_per_mb if expansion else None
     held = (
         figures.held_bytes * expansion * pickle.stored_per_mb
         if figures.held_bytes is not None and expansion
         else None
     )
-    peak_raw = _max(m.get(WRITE_RAW_BYTES_KEY) for m in meta)
-    written = round(figures.raw_bytes_written * pickle.stored_per_mb)
-    loaded = None if loaded_raw_mb is None else loaded_raw_mb * 1e6 * pickle.stored_per_mb
+    moved: float | None = written
+    if figures.loads:
+        moved = None if loaded is None else written + loaded
+    peak_raw_mb = (_max(m.get(WRITE_RAW_BYTES_KEY) for m in meta) or 0) / 1e6
     return {
         "manager": pickle.manager,
         "stored_bytes_written": written,
-        "moved_bytes": written
-        if not figures.loads
-        else None
-        if loaded is None
-        else round(written + loaded),
+        "moved_bytes": None if moved is None else round(moved),
         "held_bytes": None if held is None else round(held),
-        "write_seconds": round(raw_mb / pickle.write_mb_s, 4),
-        "load_seconds": None
-        if loaded_raw_mb is None
-        else round(loaded_raw_mb / pickle.load_mb_s, 4),
-        "write_peak_memory_mb": None
-        if peak_raw is None
-        else round(peak_raw / 1e6 * pickle.write_peak_per_mb, 1),
-        "load_peak_memory_mb": None
-        if peak_raw is None or not figures.loads
-        else round(peak_raw / 1e6 * pickle.load_peak_per_mb, 1),
+        "write_seconds": round(figures.write_seconds * write_ratio, 4),
+        "load_seconds": round(figures.load_seconds * load_ratio, 4) if figures.loads else None,
+        "write_peak_memory_mb": round(peak_raw_mb * pickle.write_peak_per_mb, 1) if meta else None,
+        "load_peak_memory_mb": round(peak_raw_mb * pickle.load_peak_per_mb, 1)
+        if meta and figures.loads
+        else None,
     }
 
 
