@@ -97,13 +97,10 @@ def materialize(rounds: int) -> None:
 
 
 def report(home: Path, out: Path) -> None:
-    """`fastio report` on the instance: its chart, and its text as a terminal 120 wide shows
-    it."""
+    """`fastio report` on the instance: its chart, and its text as a pipe receives it."""
     command = [sys.executable, "-m", "dagster_fastio.cli", "report", "--instance", str(home)]
-    command += ["--since", "1d", "--chart", str(out / "report_chart.png")]
-    text = subprocess.run(
-        command, check=True, capture_output=True, text=True, env={**os.environ, "COLUMNS": "120"}
-    ).stdout
+    command += ["--since", "1d", "--chart", os.path.relpath(out / "report_chart.png")]
+    text = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     (out / "report_sample.txt").write_text(text)
 
 
@@ -119,6 +116,8 @@ def photograph(url: str, args: argparse.Namespace) -> Path:
     for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--hide-scrollbars"):
         options.add_argument(flag)
     options.add_argument(f"--window-size={WINDOW[0]},{WINDOW[1]}")
+    # Twice the pixels: one plot card is small, and the README shows it alone.
+    options.add_argument("--force-device-scale-factor=2")
     driver = webdriver.Chrome(service=Service(args.chromedriver), options=options)
     wait = WebDriverWait(driver, 60)
     path = args.out / f"ui_plot_{args.key.rsplit('/', 1)[-1]}.png"
