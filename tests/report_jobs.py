@@ -3,6 +3,7 @@
 
 # No `from __future__ import annotations`: Dagster reads the annotations of the assets below.
 import time
+import warnings
 
 import dagster as dg
 import pyarrow as pa
@@ -55,3 +56,22 @@ def multiprocess_job() -> dg.JobDefinition:
         resources={"io_manager": FastIOManager.configure_at_launch()},
     )
     return definitions.resolve_job_def("report_handoff")
+
+
+def _regional_range(context: dg.AssetExecutionContext) -> pa.Table:
+    """Every partition of the run in one table, which FastIOManager splits by ``region``."""
+    keys = context.partition_keys
+    return pa.table(
+        {"region": [key for key in keys for _ in range(PARTITION_ROWS[key])], "n": range(10_000)}
+    )
+
+
+# backfill_policy is a beta parameter: its warning is silenced where the asset is defined.
+with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", message="Parameter `backfill_policy`")
+    regional_range = dg.asset(
+        name="regional_range",
+        partitions_def=PARTITIONS,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        metadata={"partition_expr": "region"},
+    )(_regional_range)

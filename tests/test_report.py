@@ -19,6 +19,10 @@ import dagster as dg
 import pytest
 import report_jobs
 from click.testing import CliRunner
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
 from postgres_server import PostgresServer
 
 from dagster_fastio import FastIOManager
@@ -204,6 +208,43 @@ def test_report_counts_what_was_materialized(
         for key, rows in report_jobs.PARTITION_ROWS.items():
             assert by_key[key]["rows_written"] == rows
             assert by_key[key]["held_bytes"] == (base / "regional" / f"{key}.arrow").stat().st_size
+
+
+def test_a_range_write_counts_once_and_shares_out_by_partition(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n" + NO_COMPUTE_LOGS)
+    base = tmp_path / "store"
+    # What the backfill daemon puts on the one run of a single-run backfill.
+    tags = {
+        ASSET_PARTITION_RANGE_START_TAG: "east",
+        ASSET_PARTITION_RANGE_END_TAG: "west",
+    }
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        result = dg.materialize(
+            [report_jobs.regional_range],
+            instance=instance,
+            tags=tags,
+            resources={"io_manager": FastIOManager(base_path=str(base))},
+        )
+        assert result.success
+        recorded = result.get_asset_materialization_events()
+    # Dagster records one materialization per partition, each with the whole write's figures.
+    assert len(recorded) == 2
+    stored = recorded[0].materialization.metadata[WRITE_STORED_BYTES_KEY].value
+    report = _report("--instance", str(home), "--partitions")
+    (asset,) = report["assets"]
+    assert asset["materializations"] == 1
+    assert asset["rows_written"] == sum(report_jobs.PARTITION_ROWS.values())
+    assert asset["stored_bytes_written"] == stored
+    assert asset["held_bytes"] == sum(p.stat().st_size for p in (base / "regional_range").iterdir())
+    by_key = {row["partition"]: row for row in report["partitions"]}
+    for key, rows in report_jobs.PARTITION_ROWS.items():
+        assert by_key[key]["rows_written"] == rows
+        assert by_key[key]["stored_bytes_written"] == pytest.approx(stored * rows / 10_000, abs=1)
+        assert (
+            by_key[key]["held_bytes"] == (base / "regional_range" / f"{key}.arrow").stat().st_size
+        )
 
 
 def test_since_and_until_choose_the_window(instance_dir: Path, tmp_path: Path) -> None:

@@ -29,6 +29,7 @@ from dagster_fastio.cli.report_figures import (
     Prices,
     figures_of,
     is_remote_event,
+    split_ranges,
     totals_of,
 )
 from dagster_fastio.cli.report_held import Held, base_of, list_held
@@ -180,13 +181,14 @@ def report(
         profile = _profile_of(asset, pickle_profile)
         used[profile.manager] = profile
         common = {"window_days": window_days, "prices": prices, "pickle": profile}
+        writes, partition_writes = split_ranges(asset.writes)
         rows.append(
             figures_of(
                 asset.name,
                 None,
-                in_window(asset.writes),
+                in_window(writes),
                 in_window(asset.loads),
-                before(asset.writes),
+                before(writes),
                 before(asset.loads),
                 None if held is None else held.assets.get(asset.name, (0, 0)),
                 **common,
@@ -196,8 +198,8 @@ def report(
             by_partition: dict[str, dict[str, list[Any]]] = defaultdict(
                 lambda: {"writes": [], "loads": []}
             )
-            for side in ("writes", "loads"):
-                for event in getattr(asset, side):
+            for side, events in (("writes", partition_writes), ("loads", asset.loads)):
+                for event in events:
                     if event.partition is not None:
                         by_partition[event.partition][side].append(event)
             for key in sorted(by_partition):

@@ -33,6 +33,7 @@ __all__ = [
     "Prices",
     "figures_of",
     "is_remote_event",
+    "split_ranges",
     "totals_of",
 ]
 
@@ -196,6 +197,49 @@ def figures_of(
     figures.pickle = _at_pickle(figures, expansion, meta, pickle)
     figures.cost = _cost(figures, figures.pickle, window_days, prices)
     return figures
+
+
+@dataclass(frozen=True)
+class Share:
+    """A partition's share of a write that stored several partitions at once."""
+
+    timestamp: float
+    partition: str | None
+    metadata: dict[str, Any]
+
+
+def split_ranges(writes: Sequence[Event]) -> tuple[list[Event], list[Event]]:
+    """(the writes counted once each, the writes as each partition's own).
+
+    A run that writes a range of partitions in one output (a single-run backfill) records
+    one materialization per partition, each carrying the whole write's figures
+    (``partition_rows``, ``written_rows``, bytes and seconds of all of them): counted once per
+    run for the asset, and shared out by rows for each partition."""
+    once: list[Event] = []
+    shares: list[Event] = []
+    seen: set[tuple[str, float | None]] = set()
+    for event in writes:
+        by_partition = event.metadata.get("partition_rows")
+        if not isinstance(by_partition, dict) or event.partition is None:
+            once.append(event)
+            shares.append(event)
+            continue
+        run = (str(getattr(event, "run_id", "")), event.metadata.get(WRITE_SECONDS_KEY))
+        if run not in seen:
+            seen.add(run)
+            once.append(event)
+        total = sum(v for v in by_partition.values() if _number(v))
+        rows = by_partition.get(event.partition)
+        share = rows / total if _number(rows) and total > 0 else 0.0
+        metadata = dict(event.metadata)
+        for key in (WRITE_RAW_BYTES_KEY, WRITE_STORED_BYTES_KEY):
+            if _number(metadata.get(key)):
+                metadata[key] = round(metadata[key] * share)
+        if _number(metadata.get(WRITE_SECONDS_KEY)):
+            metadata[WRITE_SECONDS_KEY] = metadata[WRITE_SECONDS_KEY] * share
+        metadata[PARTITION_ROW_COUNT_KEY] = rows if _number(rows) else None
+        shares.append(Share(event.timestamp, event.partition, metadata))
+    return once, shares
 
 
 def totals_of(figures: Iterable[Figures]) -> dict[str, Any]:
