@@ -326,6 +326,23 @@ def test_an_instance_that_is_not_there_is_a_clear_error(
     assert "not a time" in result.output
 
 
+def test_a_refused_database_is_one_line_without_the_password(
+    postgres: PostgresServer, tmp_path: Path
+) -> None:
+    wrong = "not-the-password-and-not-to-be-printed"
+    (tmp_path / "dagster.yaml").write_text(
+        "telemetry:\n  enabled: false\n"
+        "storage:\n  postgres:\n    postgres_db:\n"
+        f"      username: {postgres.user}\n      password: {wrong}\n"
+        f"      hostname: 127.0.0.1\n      port: {postgres.port}\n      db_name: postgres\n"
+        "      scheme: postgresql+psycopg2\n"
+    )
+    result = CliRunner().invoke(main, ["report", "--instance", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "Error: " in result.output and "Traceback" not in result.output
+    assert wrong not in result.output
+
+
 def test_parse_when() -> None:
     now = 1_800_000_000.0
     assert parse_when("7d", now) == now - 7 * 86400
