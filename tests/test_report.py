@@ -24,6 +24,7 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_START_TAG,
 )
 from postgres_server import PostgresServer
+from servers import S3Server
 
 from dagster_fastio import FastIOManager
 from dagster_fastio.cli import main
@@ -208,6 +209,63 @@ def test_report_counts_what_was_materialized(
         for key, rows in report_jobs.PARTITION_ROWS.items():
             assert by_key[key]["rows_written"] == rows
             assert by_key[key]["held_bytes"] == (base / "regional" / f"{key}.arrow").stat().st_size
+
+
+def test_held_now_comes_from_one_listing_of_the_store(
+    s3s_server: S3Server, s3s_bucket: str, tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n" + NO_COMPUTE_LOGS)
+    base = f"s3://{s3s_bucket}/dagster"
+    options = s3s_server.options()
+    manager = FastIOManager(base_path=base, storage_options=options, compression="zstd")
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        for _ in range(2):
+            assert dg.materialize(
+                [report_jobs.source, report_jobs.derived],
+                instance=instance,
+                resources={"io_manager": manager},
+            ).success
+        for key in report_jobs.PARTITION_ROWS:
+            assert dg.materialize(
+                [report_jobs.regional],
+                partition_key=key,
+                instance=instance,
+                resources={"io_manager": manager},
+            ).success
+    listing = s3s_server.client().list_objects_v2(Bucket=s3s_bucket)["Contents"]
+    sizes = {item["Key"]: item["Size"] for item in listing}
+    arguments = ["report", "--instance", str(home), "--json", "--partitions"]
+    for key, value in options.items():
+        arguments += ["-o", f"{key}={value}"]
+    result = CliRunner().invoke(main, arguments)
+    assert result.exit_code == 0, result.output
+    assert s3s_server.secret_key not in result.output
+    report = json.loads(result.output)
+    assert report["bases"] == [base]
+    assets = _by_asset(report)
+    assert assets["source"]["held_bytes"] == sizes["dagster/source.arrow"]
+    assert assets["regional"]["held_files"] == 2
+    assert assets["regional"]["held_bytes"] == sum(
+        size for name, size in sizes.items() if name.startswith("dagster/regional/")
+    )
+    partitions = {row["partition"]: row for row in report["partitions"]}
+    assert partitions["east"]["held_bytes"] == sizes["dagster/regional/east.arrow"]
+    # An asset in a store is compared with S3PickleIOManager's measured cost, for zstd.
+    source = assets["source"]
+    assert source["pickle"]["manager"] == "S3PickleIOManager"
+    write_ratio, load_ratio = PICKLE_PROFILES["store"].ratios("zstd")
+    assert source["pickle"]["write_seconds"] == pytest.approx(
+        source["write_seconds"] * write_ratio, abs=1e-3
+    )
+    assert source["pickle"]["load_seconds"] == pytest.approx(
+        source["load_seconds"] * load_ratio, abs=1e-3
+    )
+    assert source["loads"] == 2 and source["load_bytes"] > 0
+    # Without the store's settings the listing fails in one line, and says nothing secret.
+    refused = CliRunner().invoke(main, ["report", "--instance", str(home)])
+    assert refused.exit_code == 1 and "Traceback" not in refused.output
 
 
 def test_a_range_write_counts_once_and_shares_out_by_partition(tmp_path: Path) -> None:
