@@ -116,7 +116,7 @@ screenshot-tools:  ## Install Chromium, chromedriver (apt) and the screenshots e
 	$(PIP) install -q $(SCREENSHOT_PACKAGES)
 
 .PHONY: screenshots
-screenshots: install screenshot-tools  ## Photograph the example assets' metadata and a dagster_fastio/ plot in dagster dev (headless Chromium) into docs/
+screenshots: install screenshot-tools  ## Photograph the example assets' metadata in dagster dev (headless Chromium) into docs/screenshots
 	$(PYTHON) tools/screenshots.py
 
 .PHONY: screenshot-ui
