@@ -57,11 +57,16 @@ demo: install  ## Install, then run the demo on the local disk
 	$(PYTHON) -m dagster_fastio.demo
 
 .PHONY: test-servers
-test-servers:  ## Build the S3 test server (s3s-fs) and install redis-server (celery's broker) unless this machine has them
+test-servers:  ## Build the S3 test server (s3s-fs), install redis-server (celery's broker) and postgresql (the report's Postgres instance) unless this machine has them
 	@test -x $(FASTIO_S3S_FS) || cargo install --locked --root $(TOOLS) \
 		s3s-fs@$(S3S_FS_VERSION) --features binary
 	@command -v redis-server >/dev/null || { apt-get update -q && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends redis-server; }
+	@# Debian keeps initdb and postgres in /usr/lib/postgresql/<major>/bin, off PATH; the
+	@# test fixture looks there too (tests/postgres_server.py).
+	@ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || command -v postgres >/dev/null || { \
+		apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql; }
 
 .PHONY: test
 test: install-dev test-servers  ## Install everything the tests need, then run the Rust and Python tests
@@ -99,10 +104,24 @@ bench: install-dev test-servers  ## Measure against pyarrow, polars and Dagster'
 	$(PYTHON) benches/bench_duckdb.py
 	$(PYTHON) benches/bench_partition_write.py
 
+# Chromium and its driver from Debian, selenium and dagster-webserver as pyproject.toml's
+# `screenshots` extra lists them (the webserver requires exactly the dagster release of its
+# number): documentation tools, not test dependencies.
+SCREENSHOT_PACKAGES := dagster-webserver==1.13.27 'selenium>=4.20'
+.PHONY: screenshot-tools
+screenshot-tools:  ## Install Chromium, chromedriver (apt) and the screenshots extra's packages (pip)
+	@test -x /usr/bin/chromium -a -x /usr/bin/chromedriver || { apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+		chromium chromium-driver; }
+	$(PIP) install -q $(SCREENSHOT_PACKAGES)
+
 .PHONY: screenshots
-screenshots:  ## Photograph the example assets' metadata in dagster dev (headless Chromium) into docs/screenshots
-	$(PIP) install -q '.[demo,screenshots]'
+screenshots: install screenshot-tools  ## Photograph the example assets' metadata in dagster dev (headless Chromium) into docs/screenshots
 	$(PYTHON) tools/screenshots.py
+
+.PHONY: screenshot-ui
+screenshot-ui: install screenshot-tools  ## Photograph Dagster's plot of a dagster_fastio/ key (headless Chromium) and draw fastio report's chart into docs/
+	$(PYTHON) tools/screenshot_ui.py
 
 .PHONY: fmt
 fmt:  ## Format Rust and Python

@@ -96,12 +96,13 @@ def materialize(store: Path, rounds: int) -> None:
 
 
 @contextlib.contextmanager
-def dagster_dev(env: dict[str, str]) -> Iterator[str]:
-    """`dagster dev` on the example definitions, on a free loopback port, until the end."""
+def dagster_dev(env: dict[str, str], definitions: Path = DEFINITIONS) -> Iterator[str]:
+    """`dagster dev` on ``definitions`` (the examples'), on a free loopback port, until the
+    end."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    command = [sys.executable, "-m", "dagster", "dev", "-f", str(DEFINITIONS)]
+    command = [sys.executable, "-m", "dagster", "dev", "-f", str(definitions)]
     command += ["-h", "127.0.0.1", "-p", str(port)]
     log = open(Path(env["DAGSTER_HOME"]) / "dagster_dev.log", "w")  # noqa: SIM115
     # Its own process group: dagster dev starts the webserver, a daemon and a code server,

@@ -1,9 +1,10 @@
 """The ``io_slowdown`` asset check: is the latest write (and load) of an asset slower per MB
 than its recent history, or bigger in memory than a bound?
 
-Everything is read from the instance's event log, where FastIOManager's figures are recorded
-(``keys``: writes on materializations, loads on the observations Dagster makes of input
-metadata), so the check gives the same answer whichever process, executor or daemon runs it.
+Everything is read from the instance's event log (``io_history``), where FastIOManager's
+figures are recorded (``keys``: writes on materializations, loads on the observations Dagster
+makes of input metadata), so the check gives the same answer whichever process, executor or
+daemon runs it.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 import dagster as dg
 
+from dagster_fastio.io_manager import io_history
 from dagster_fastio.keys import (
     LOAD_BYTES_KEY,
     LOAD_PEAK_MEMORY_MB_KEY,
@@ -98,14 +100,8 @@ def evaluate(
 ) -> dg.AssetCheckResult:
     """The check's result for ``key`` from the instance's event log."""
     fetched = bounds.window + 1
-    writes = [
-        _metadata(r.asset_materialization)
-        for r in instance.fetch_materializations(key, limit=fetched).records
-    ]
-    loads = [
-        _metadata(r.asset_observation)
-        for r in instance.fetch_observations(key, limit=fetched).records
-    ]
+    writes = [event.metadata for event in io_history.writes(instance, key, limit=fetched)]
+    loads = [event.metadata for event in io_history.loads(instance, key, limit=fetched)]
     findings: list[str] = []
     notes: list[str] = []
     metadata: dict[str, Any] = {}
@@ -170,12 +166,6 @@ def _judge_speed(
         )
     else:
         notes.append(f"latest {side} {ratio:.1f}x the median s/MB of the previous {len(earlier)}")
-
-
-def _metadata(event: Any) -> dict[str, Any]:
-    if event is None:
-        return {}
-    return {name: getattr(value, "value", value) for name, value in event.metadata.items()}
 
 
 def _number(value: Any) -> bool:
