@@ -40,18 +40,29 @@ class Case:
     frame: str
     compression: str | None = None
     """FastIOManager's `compression`; None for its default."""
+    format: str | None = None
+    """FastIOManager's `format`; None for its default (Arrow IPC)."""
 
     @property
     def folder(self) -> str:
-        return f"{self.manager}-{self.compression or 'default'}-{self.frame}"
+        return f"{self.manager}-{self.format or 'ipc'}-{self.compression or 'default'}-{self.frame}"
+
+    @property
+    def options(self) -> dict[str, str]:
+        options = {"compression": self.compression, "format": self.format}
+        return {name: value for name, value in options.items() if value is not None}
 
 
 CASES = [
     Case("FilesystemIOManager (pickle)", BASELINE, "pandas"),
     Case("FastIOManager (defaults)", "FastIOManager", "pandas"),
     Case("FastIOManager zstd", "FastIOManager", "pandas", "zstd"),
+    Case("FastIOManager lz4", "FastIOManager", "pandas", "lz4"),
+    Case("FastIOManager uncompressed", "FastIOManager", "pandas", "none"),
+    Case("FastIOManager Parquet zstd", "FastIOManager", "pandas", format="parquet"),
     Case("FilesystemIOManager (pickle)", BASELINE, "polars"),
     Case("FastIOManager (defaults)", "FastIOManager", "polars"),
+    Case("FastIOManager uncompressed", "FastIOManager", "polars", "none"),
 ]
 
 SYNC_POLICIES = {
@@ -93,7 +104,7 @@ def measure(size: str, rounds: int, sync: str, root: Path) -> dict[Case, dict[st
                 action=action,
                 size=size,
                 mark=mark,
-                options={"compression": case.compression} if case.compression else {},
+                options=case.options,
                 sync_inside=sync == "inside" and action == "write",
             )
         )
@@ -155,7 +166,7 @@ def size_report(size: str, samples: dict[Case, dict[str, list]]) -> str:
             for theirs, ours in zip(baseline["handoff"], figures["handoff"], strict=True)
         ]
         label = case.label
-        if case.manager != BASELINE and case.compression is None:
+        if case.manager != BASELINE and case.compression is None and case.format is None:
             # The codec the defaults chose, as the output metadata reports it.
             label += ": " + ", ".join(sorted({str(c) for c in figures["compression"]}))
         cells = [
