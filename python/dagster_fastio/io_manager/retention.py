@@ -20,7 +20,7 @@ import dagster as dg
 from dagster_fastio.stored.layout import Location
 from dagster_fastio.stored.retention import AssetScope
 
-__all__ = ["Plan", "asset_graph_of", "plan_for", "time_window_end"]
+__all__ = ["Plan", "asset_graph_of", "environment_instance", "plan_for", "time_window_end"]
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,14 @@ def asset_graph_of(target: str) -> object:
     if repository is None:
         raise ValueError(f"{target} holds no Definitions")
     return repository.asset_graph
+
+
+def environment_instance() -> dg.DagsterInstance | None:
+    """The Dagster instance ``DAGSTER_HOME`` names, which lists dynamic partitions; None when
+    it names none (assets with dynamic partitions are then skipped)."""
+    if not os.environ.get("DAGSTER_HOME"):
+        return None
+    return dg.DagsterInstance.get()
 
 
 def time_window_end(partitions_def: dg.PartitionsDefinition, key: str) -> datetime.datetime | None:

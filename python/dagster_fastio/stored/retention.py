@@ -34,6 +34,7 @@ __all__ = [
     "OLDER_THAN",
     "AssetScope",
     "Removable",
+    "parse_age",
     "removable",
     "remove",
 ]
@@ -52,6 +53,25 @@ _SUFFIXES = (TABLE_SUFFIX, PARQUET_SUFFIX, PICKLE_SUFFIX)
 # Appended outputs keep their parts in a folder beside the stem, ``<stem>.parts/``: every file
 # in it belongs to the stem.
 _PARTS_SUFFIX = ".parts"
+
+
+_AGE_UNITS = {"s": 1, "min": 60, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_age(text: str) -> float:
+    """Seconds in an age written as a number and a unit: ``90d``, ``12h``, ``2w``, ``30min``."""
+    stripped = text.strip().lower()
+    number = stripped.rstrip("abcdefghijklmnopqrstuvwxyz")
+    unit = stripped[len(number) :] or "s"
+    try:
+        seconds = float(number) * _AGE_UNITS[unit]
+    except (ValueError, KeyError):
+        raise ValueError(
+            f"expected a number and a unit (s, min, h, d, w), like 90d; got {text!r}"
+        ) from None
+    if seconds < 0:
+        raise ValueError(f"an age cannot be negative, got {text!r}")
+    return seconds
 
 
 @dataclass(frozen=True)
