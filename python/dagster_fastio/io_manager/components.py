@@ -50,13 +50,6 @@ class RetentionSettings(dg.Model):
         default=False,
         description="Delete the files (default: a dry run that lists them); run config overrides.",
     )
-    wipe_materializations: bool = Field(
-        default=False,
-        description=(
-            "Also wipe the removed partitions' materializations from the event log (then an "
-            "automation condition that fills missing partitions runs them again)."
-        ),
-    )
 
 
 class FastIOManagerComponent(dg.Component, dg.Resolvable, dg.Model):
@@ -180,7 +173,6 @@ class FastIOManagerComponent(dg.Component, dg.Resolvable, dg.Model):
             name=settings.job_name,
             partitions_older_than=settings.partitions_older_than,
             apply=settings.apply,
-            wipe_materializations=settings.wipe_materializations,
             io_manager_key=self.resource_key,
         )
         schedules = []

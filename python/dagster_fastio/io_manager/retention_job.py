@@ -18,8 +18,6 @@ import dagster as dg
 from dagster_fastio.io_manager import FastIOManager
 from dagster_fastio.io_manager.retention import plan_for
 from dagster_fastio.stored.retention import (
-    NOT_IN_DEFINITION,
-    OLDER_THAN,
     Removable,
     parse_age,
     removable,
@@ -40,7 +38,6 @@ def retention_job(
     assets: dg.AssetSelection | Sequence[dg.CoercibleToAssetKey] | None = None,
     partitions_older_than: str | None = None,
     apply: bool = False,
-    wipe_materializations: bool = False,
     io_manager_key: str = "io_manager",
     description: str | None = None,
 ) -> dg.JobDefinition:
@@ -52,13 +49,11 @@ def retention_job(
     - ``partitions_older_than``: also the partitions of time-partitioned assets whose window
       ended that long ago (``"90d"``); None: only keys the definitions no longer hold.
     - ``apply``: delete (default: a dry run that lists and logs what would go).
-    - ``wipe_materializations``: also wipe the removed partitions' materializations from the
-      event log (Dagster's ``wipe_asset_partitions``), so the UI shows them missing rather
-      than materialized with no file. Off by default: an automation condition that
-      materializes missing partitions would then run them again.
 
-    Each of the last three is the default of the run config field of the same name
-    (``ops: {<name>: {config: {apply: true}}}``).
+    The last two are the defaults of the run config fields of the same names
+    (``ops: {<name>: {config: {apply: true}}}``). The event log keeps the removed partitions'
+    materializations: Dagster's storages cannot wipe single partitions (issue 14749), so each
+    asset that lost files gets an observation listing them.
     """
     if partitions_older_than is not None:
         parse_age(partitions_older_than)  # a bad age fails at definition time
@@ -77,11 +72,6 @@ def retention_job(
                 dg.Noneable(str),
                 default_value=partitions_older_than,
                 description="Also time-window partitions that ended this long ago (90d).",
-            ),
-            "wipe_materializations": dg.Field(
-                bool,
-                default_value=wipe_materializations,
-                description="Wipe the removed partitions' materializations from the event log.",
             ),
         },
         out=dg.Out(dg.Nothing),
@@ -117,8 +107,6 @@ def retention_job(
         if applied:
             asset_keys = {key.to_user_string(): key for key in graph.get_all_asset_keys()}
             yield from _observations(found, asset_keys)
-            if context.op_config["wipe_materializations"]:
-                _wipe(context, found, graph, asset_keys)
         yield dg.Output(None, metadata=_metadata(found, plan.skipped, applied, age_text))
 
     @dg.job(name=name, description=description or retention_job.__doc__.split("\n\n")[0])
@@ -207,28 +195,3 @@ def _observations(found: Sequence[Removable], asset_keys: dict[str, dg.AssetKey]
                 f"{p}removed_partitions": dg.MetadataValue.json(partitions),
             },
         )
-
-
-def _wipe(
-    context: dg.OpExecutionContext,
-    found: Sequence[Removable],
-    graph: Any,
-    asset_keys: dict[str, dg.AssetKey],
-) -> None:
-    """Wipes the event-log records of the removed partitions whose keys are known exactly: the
-    keys of aged partitions, and keys no longer defined of one-dimension definitions (a stored
-    multi-partition path does not say its key's dimension order)."""
-    by_asset: dict[str, set[str]] = defaultdict(set)
-    for item in found:
-        if item.partition is None or item.reason not in (OLDER_THAN, NOT_IN_DEFINITION):
-            continue
-        key = asset_keys[item.asset]
-        if item.reason == NOT_IN_DEFINITION and isinstance(
-            graph.get(key).partitions_def, dg.MultiPartitionsDefinition
-        ):
-            continue
-        by_asset[item.asset].add(item.partition)
-    for asset, partitions in by_asset.items():
-        context.instance.wipe_asset_partitions(asset_keys[asset], sorted(partitions))
-        count = len(partitions)
-        context.log.info(f"Wiped the materializations of {count} partition(s) of {asset}.")
