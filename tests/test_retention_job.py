@@ -146,12 +146,16 @@ def test_a_bad_age_fails_when_the_job_is_defined() -> None:
         retention_job(partitions_older_than="ninety days")
 
 
-def test_the_job_refuses_another_manager(tmp_path: Path) -> None:
+def test_the_job_needs_a_fast_io_manager_and_defaults_to_a_dry_run(tmp_path: Path) -> None:
     job = retention_job()
-    assert job.name == "fastio_retention"
     op = job.graph.node_defs[0]
     assert op.required_resource_keys == {"io_manager"}
     assert op.config_schema.as_field().config_type.fields["apply"].default_value is False
+    defs = dg.Definitions(
+        jobs=[job], resources={"io_manager": dg.FilesystemIOManager(base_dir=str(tmp_path))}
+    )
+    with pytest.raises(dg.DagsterInvariantViolationError, match="is a FilesystemIOManager"):
+        defs.resolve_job_def("fastio_retention").execute_in_process()
 
 
 # dg's sandbox parses the defs.yaml with a pydantic function deprecated in pydantic 2 (as in
