@@ -154,7 +154,10 @@ def test_the_job_needs_a_fast_io_manager_and_defaults_to_a_dry_run(tmp_path: Pat
     defs = dg.Definitions(
         jobs=[job], resources={"io_manager": dg.FilesystemIOManager(base_dir=str(tmp_path))}
     )
-    with pytest.raises(dg.DagsterInvariantViolationError, match="the resource .io_manager. is a PickledObjectFilesystemIOManager"):
+    with pytest.raises(
+        dg.DagsterInvariantViolationError,
+        match=r"the resource .io_manager. is a PickledObjectFilesystemIOManager",
+    ):
         defs.resolve_job_def("fastio_retention").execute_in_process()
 
 
