@@ -407,3 +407,36 @@ def test_removable_without_dagster_and_remove_prunes_emptied_folders(tmp_path: P
     ]
     # An asset that only protects (candidate=False) is never listed.
     assert removable([AssetScope("asset", stem, {}, candidate=False)]) == []
+
+
+def test_a_removed_partition_still_shows_as_materialized_and_its_load_says_so(
+    tmp_path: Path,
+) -> None:
+    # Dagster issue 14749: the storages of Dagster 1.13 cannot wipe one partition, so the event
+    # log keeps what retention removed; a load of it fails with a message, not a wrong value.
+    base = tmp_path / "base"
+    manager = FastIOManager(base_path=str(base))
+    letters = stored_definitions()[0]
+    namespace: dict[str, Any] = {}
+    exec(CHANGED.replace('["a", "b"]', '["a", "b", "c"]'), namespace)
+    with dg.instance_for_test() as instance:
+        with pytest.raises(NotImplementedError):
+            instance.wipe_asset_partitions(dg.AssetKey("letters"), ["c"])
+        for key in "abc":
+            dg.materialize([letters], partition_key=key, resources={"io_manager": manager},
+                           instance=instance)  # fmt: skip
+        result = cli("clean", str(base), "--partitions-not-in", write_definitions(tmp_path),
+                     "--apply")  # fmt: skip
+        assert result.exit_code == 0, result.output
+        assert "c" in instance.get_materialized_partitions(dg.AssetKey("letters"))
+        # The definition holds "c" again: its load fails, saying what is missing.
+        failed = dg.materialize(
+            [namespace["letters"], namespace["every_letter"]],
+            selection=[namespace["every_letter"]],
+            resources={"io_manager": manager},
+            instance=instance,
+            raise_on_error=False,
+        )
+    assert not failed.success
+    error = str(next(e for e in failed.all_events if e.is_step_failure).event_specific_data.error)
+    assert f"nothing stored at {base / 'letters' / 'c.arrow'}" in error
