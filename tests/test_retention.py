@@ -440,3 +440,20 @@ def test_a_removed_partition_still_shows_as_materialized_and_its_load_says_so(
     assert not failed.success
     error = str(next(e for e in failed.all_events if e.is_step_failure).event_specific_data.error)
     assert f"nothing stored at {base / 'letters' / 'c.arrow'}" in error
+
+
+def test_the_command_imports_dagster_only_in_the_partitions_mode(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    code = textwrap.dedent(f"""
+        import sys
+        from click.testing import CliRunner
+        from dagster_fastio.cli import main
+        result = CliRunner().invoke(main, ["clean", {str(tmp_path)!r}])
+        assert result.exit_code == 0, result.output
+        assert "dagster" not in sys.modules
+        CliRunner().invoke(main, ["clean", {str(tmp_path)!r}, "--partitions-not-in", "x.py"])
+        assert "dagster" in sys.modules
+    """)
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

@@ -15,13 +15,12 @@ import click
 
 from dagster_fastio.cli.common import size_text
 from dagster_fastio.stored.layout import Location
-from dagster_fastio.stored.retention import Removable, parse_age, removable, remove
+from dagster_fastio.stored.retention import OLDER_THAN, Removable, parse_age, removable, remove
 
 __all__ = ["clean_partitions"]
 
 _SHOWN_REASONS = {
     "not_in_definition": "key not defined",
-    "older_than": "older than asked",
     "now_unpartitioned": "asset unpartitioned",
     "now_partitioned": "asset partitioned",
 }
@@ -57,11 +56,15 @@ def clean_partitions(
     found = removable(plan.scopes, storage_options)
     if apply:
         found = remove(found, storage_options)
-    _report(found, plan.skipped, apply, as_json)
+    _report(found, plan.skipped, apply, as_json, older_than)
 
 
 def _report(
-    found: Sequence[Removable], skipped: dict[str, str], apply: bool, as_json: bool
+    found: Sequence[Removable],
+    skipped: dict[str, str],
+    apply: bool,
+    as_json: bool,
+    older_than: str | None,
 ) -> None:
     if as_json:
         for item in found:
@@ -75,7 +78,9 @@ def _report(
         (
             state,
             size_text(item.size),
-            _SHOWN_REASONS[item.reason],
+            f"older than {older_than}"
+            if item.reason == OLDER_THAN
+            else _SHOWN_REASONS[item.reason],
             item.asset,
             "-" if item.partition is None else item.partition,
             item.uri,
