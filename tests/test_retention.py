@@ -457,3 +457,22 @@ def test_the_command_imports_dagster_only_in_the_partitions_mode(tmp_path: Path)
         assert "dagster" in sys.modules
     """)
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_assets_left_out_of_the_candidates_keep_their_files(tmp_path: Path) -> None:
+    from dagster_fastio.io_manager.retention import plan_for
+
+    base = str(tmp_path / "base")
+    materialize_stored(FastIOManager(base_path=base))
+    namespace: dict[str, Any] = {}
+    exec(CHANGED, namespace)
+    graph = namespace["defs"].resolve_asset_graph()
+    plan = plan_for(graph, Location.base(base), asset_keys=[dg.AssetKey("letters")])
+    assert [(item.asset, item.partition) for item in removable(plan.scopes)] == [("letters", "c")]
+    everything = plan_for(graph, Location.base(base))
+    assert {item.asset for item in removable(everything.scopes)} == {
+        "letters",
+        "days",
+        "flat",
+        "was_split",
+    }
