@@ -117,7 +117,7 @@ def test_defaults_match_fast_io_manager_and_bind_io_manager() -> None:
 
 def test_every_fast_io_manager_setting_is_a_component_field_with_its_default() -> None:
     # A setting added to FastIOManager and forgotten here fails this test.
-    own = {"resource_key", "storage_options_from_env"}
+    own = {"resource_key", "storage_options_from_env", "retention"}
     component_fields = FastIOManagerComponent.model_fields
     manager_fields = FastIOManager.model_fields
     assert set(component_fields) - own == set(manager_fields)

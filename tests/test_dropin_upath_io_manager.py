@@ -681,8 +681,11 @@ def test_a_filesystem_io_manager_file_in_the_partitions_way_is_replaced(
         [shifting_partitioned], tmp_path, partition_key="p2", io_manager=make_io_manager(tmp_path)
     )
     assert result.output_for_node("shifting") == "p2"
-    # UPathIOManager deletes that file, and only that one: so does FastIOManager.
-    assert stored_files(tmp_path) == stored_names(manager_kind, "shifting/p2")
+    # UPathIOManager deletes that file, and only that one. FastIOManager moves it out of the
+    # way instead, into its own file of the unpartitioned key, which loads if the asset is
+    # unpartitioned again (test_partition_flip.py).
+    kept = ["shifting.pickle.zst"] if manager_kind == "fast" else []
+    assert stored_files(tmp_path) == sorted([*kept, *stored_names(manager_kind, "shifting/p2")])
 
 
 def test_partitioned_then_unpartitioned_keeps_the_partitions(

@@ -22,6 +22,7 @@ from dagster_helpers import stored_files
 from servers import FakeGcs, S3Server
 
 from dagster_fastio import FastIOManager, StoreError
+from dagster_fastio.api import read_pickle
 
 TESTS_FOLDER = str(Path(__file__).parent)
 
@@ -374,12 +375,13 @@ def _reexecuted_job() -> dg.JobDefinition:
 
 
 # ---------------------------------------------------------------------------------------------
-# Partitioning added and removed: only what UPathIOManager removes is removed.
+# Partitioning added and removed: nothing a flip back would load is removed (more in
+# test_partition_flip.py).
 
 
 # UPathIOManager warns of the removal with a deprecated logger method.
 @pytest.mark.filterwarnings("ignore:The 'warn' method is deprecated")
-def test_adding_partitions_removes_the_old_file_where_upath_io_manager_would(
+def test_adding_partitions_moves_the_old_file_aside_where_upath_io_manager_deletes_it(
     tmp_path: Path,
 ) -> None:
     @dg.asset(name="grows")
@@ -393,9 +395,11 @@ def test_adding_partitions_removes_the_old_file_where_upath_io_manager_would(
     materialize([unpartitioned], dg.FilesystemIOManager(base_dir=str(tmp_path)))
     assert stored_files(tmp_path) == ["grows"]
     result = materialize([partitioned], FastIOManager(base_path=str(tmp_path)), partition_key="a")
-    # UPathIOManager deletes a file where the partition's folder goes, with a warning.
-    assert stored_files(tmp_path) == ["grows/a.arrow"]
+    # The pickle is where the partition's folder goes: its bytes are kept as this package's
+    # file of the unpartitioned key, with a warning, where UPathIOManager deletes it.
+    assert stored_files(tmp_path) == ["grows.pickle.zst", "grows/a.arrow"]
     assert logged(result, "left by a non-partitioned version of grows")
+    pd.testing.assert_frame_equal(read_pickle(tmp_path / "grows.pickle.zst"), frame(0))
     # The control: FilesystemIOManager itself does the same.
     control = tmp_path / "control"
     materialize([unpartitioned], dg.FilesystemIOManager(base_dir=str(control)))

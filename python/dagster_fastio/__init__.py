@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from dagster_fastio.io_manager import FastIOManager
     from dagster_fastio.io_manager.asset_checks import checks
     from dagster_fastio.io_manager.components import FastIOManagerComponent
+    from dagster_fastio.io_manager.retention_job import retention_job
     from dagster_fastio.io_manager.versions import data_version, stored_data_version
 
 __all__ = [
@@ -53,6 +54,7 @@ __all__ = [
     "open_writer",
     "read",
     "read_batches",
+    "retention_job",
     "stored_data_version",
     "write",
 ]
@@ -66,6 +68,7 @@ _NEED_DAGSTER = {
     "FastIOManagerComponent": "dagster_fastio.io_manager.components",
     "checks": "dagster_fastio.io_manager.asset_checks",
     "data_version": "dagster_fastio.io_manager.versions",
+    "retention_job": "dagster_fastio.io_manager.retention_job",
     "stored_data_version": "dagster_fastio.io_manager.versions",
 }
 

@@ -28,6 +28,7 @@ from dagster_fastio.api.pickles import (
     read_pickle,
     read_pickle_payload,
     write_pickle,
+    write_pickle_payload,
 )
 from dagster_fastio.api.tables import (
     Filter,
@@ -109,5 +110,6 @@ __all__ = [
     "write_partitions",
     "write_partitions_with",
     "write_pickle",
+    "write_pickle_payload",
     "write_with",
 ]

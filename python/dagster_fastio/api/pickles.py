@@ -14,7 +14,13 @@ from dagster_fastio.api.write_info import WriteInfo
 from dagster_fastio.errors import NotPicklableError
 from dagster_fastio.uris import PathOrUri
 
-__all__ = ["PICKLE_ZSTD_LEVEL", "read_pickle", "read_pickle_payload", "write_pickle"]
+__all__ = [
+    "PICKLE_ZSTD_LEVEL",
+    "read_pickle",
+    "read_pickle_payload",
+    "write_pickle",
+    "write_pickle_payload",
+]
 
 # zstd level for pickled objects: as fast as the table default.
 PICKLE_ZSTD_LEVEL = 1
@@ -59,6 +65,17 @@ def write_pickle(
         compression="zstd",
         format="pickle",
     )
+
+
+def write_pickle_payload(
+    data: bytes | memoryview, uri: PathOrUri, storage_options: dict[str, str] | None = None
+) -> int:
+    """Stores pickle bytes made elsewhere, zstd-compressed, at ``uri`` (atomically), as
+    ``write_pickle`` stores an object's; the stored size."""
+    stored_bytes, _ = _native.write_zstd_file(
+        os.fspath(uri), data, PICKLE_ZSTD_LEVEL, storage_options=storage_options
+    )
+    return stored_bytes
 
 
 def read_pickle_payload(uri: PathOrUri, storage_options: dict[str, str] | None = None) -> pa.Buffer:

@@ -1,4 +1,5 @@
-"""`fastio clean`: leftovers of writes that died, listed, then removed when asked."""
+"""`fastio clean`: leftovers of writes that died, or (with --partitions-not-in) the partitions
+a code location's definitions no longer cover; listed, then removed when asked."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 import click
 
 from dagster_fastio.cli import leftovers as leftovers_of
+from dagster_fastio.cli import retention
 from dagster_fastio.cli.common import fail, size_text, storage_options_of, store_option
 from dagster_fastio.errors import FastIOError
 
@@ -27,15 +29,42 @@ def _age(seconds: float) -> str:
     "--older-than",
     default="1h",
     show_default=True,
-    help="Only leftovers at least this old (s, min, h, d) are removed.",
+    help="Only leftovers at least this old (s, min, h, d) are removed. Leftovers only: "
+    "partitions take --partitions-older-than.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per leftover.")
+@click.option(
+    "--partitions-not-in",
+    "definitions",
+    metavar="DEFINITIONS",
+    help="Instead of leftovers: the stored partitions whose key the partitions definitions of "
+    "this module (or file.py, either with :attribute) no longer hold, and the files an asset "
+    "left when it became partitioned or stopped being partitioned.",
+)
+@click.option(
+    "--partitions-older-than",
+    metavar="AGE",
+    help="With --partitions-not-in: also the partitions of time-partitioned assets whose "
+    "window ended at least AGE ago (90d, 12h, 2w).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per file.")
 @store_option
+@click.pass_context
 def clean(
-    base: str, apply: bool, older_than: str, as_json: bool, storage_options: tuple[str, ...]
+    ctx: click.Context,
+    base: str,
+    apply: bool,
+    older_than: str,
+    definitions: str | None,
+    partitions_older_than: str | None,
+    as_json: bool,
+    storage_options: tuple[str, ...],
 ) -> None:
     """Temporary files of local writes that died, or incomplete S3 multipart uploads, under
-    BASE. A dry run unless --apply; a file a live writer holds is never touched."""
+    BASE; with --partitions-not-in, stored partitions the definitions no longer cover. A dry
+    run unless --apply; a file a live writer holds is never touched."""
+    if definitions is not None or partitions_older_than is not None:
+        _clean_partitions(ctx, base, definitions, partitions_older_than, apply, as_json)
+        return
     seconds = _duration(older_than)
     try:
         found = leftovers_of.leftovers(
@@ -64,6 +93,35 @@ def clean(
         total = size_text(sum(item.size or 0 for item in shown))
         action = "removed" if apply else "would be removed (dry run: add --apply)"
         click.echo(f"{len(found)} leftover(s); {len(shown)} {action}, {total} of local files")
+
+
+def _clean_partitions(
+    ctx: click.Context,
+    base: str,
+    definitions: str | None,
+    partitions_older_than: str | None,
+    apply: bool,
+    as_json: bool,
+) -> None:
+    # --older-than is the age of a dead write's leftovers (by its file's time); a partition's
+    # age is its time window's. One option for both would let `--older-than 90d` read as a
+    # partition age while it cleaned leftovers: each mode takes its own.
+    if ctx.get_parameter_source("older_than") is not click.core.ParameterSource.DEFAULT:
+        raise click.UsageError(
+            "--older-than is the age of leftovers of dead writes; for partitions use "
+            "--partitions-older-than"
+        )
+    if definitions is None:
+        raise click.UsageError(
+            "--partitions-older-than needs the definitions: --partitions-not-in MODULE"
+        )
+    options = storage_options_of(ctx.params["storage_options"])
+    try:
+        retention.clean_partitions(
+            base, definitions, partitions_older_than, apply, as_json, options
+        )
+    except (FastIOError, FileNotFoundError, ValueError, OSError, ImportError) as error:
+        fail(error)
 
 
 def _duration(text: str) -> float:

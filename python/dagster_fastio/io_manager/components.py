@@ -7,6 +7,10 @@ attributes:
   compression: zstd
   storage_options_from_env:
     aws_secret_access_key: AWS_SECRET_ACCESS_KEY
+  retention:                    # optional: the retention job, and a schedule to run it
+    cron_schedule: "0 3 * * *"
+    partitions_older_than: 90d
+    apply: true
 ```
 
 ``dg scaffold defs dagster_fastio.FastIOManagerComponent <path>`` writes such a file; the
@@ -19,11 +23,33 @@ import dagster as dg
 from pydantic import Field
 
 from dagster_fastio.io_manager import FastIOManager
+from dagster_fastio.io_manager.retention_job import retention_job
 
-__all__ = ["FastIOManagerComponent"]
+__all__ = ["FastIOManagerComponent", "RetentionSettings"]
 
 # The component's own fields; every other field is one of FastIOManager's, passed on as it is.
-_OWN_FIELDS = frozenset({"resource_key", "storage_options_from_env"})
+_OWN_FIELDS = frozenset({"resource_key", "storage_options_from_env", "retention"})
+
+
+class RetentionSettings(dg.Model):
+    """The retention job of the bound manager (``dagster_fastio.retention_job``)."""
+
+    job_name: str = Field(default="fastio_retention", description="The job's name.")
+    cron_schedule: str | None = Field(
+        default=None,
+        description="When a schedule runs the job (cron, UTC); null: no schedule.",
+    )
+    partitions_older_than: str | None = Field(
+        default=None,
+        description=(
+            "Also remove the partitions of time-partitioned assets whose window ended this "
+            "long ago (90d, 12h, 2w); null: only partition keys the definitions no longer hold."
+        ),
+    )
+    apply: bool = Field(
+        default=False,
+        description="Delete the files (default: a dry run that lists them); run config overrides.",
+    )
 
 
 class FastIOManagerComponent(dg.Component, dg.Resolvable, dg.Model):
@@ -111,6 +137,13 @@ class FastIOManagerComponent(dg.Component, dg.Resolvable, dg.Model):
         default="io_manager",
         description="The resource key the I/O manager is bound to; null binds nothing.",
     )
+    retention: RetentionSettings | None = Field(
+        default=None,
+        description=(
+            "Adds the job that removes stored partitions the definitions no longer cover, and "
+            "a schedule for it (see the README's 'Retention'); null: no job."
+        ),
+    )
 
     @property
     def resource(self) -> FastIOManager:
@@ -132,4 +165,24 @@ class FastIOManagerComponent(dg.Component, dg.Resolvable, dg.Model):
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
         if self.resource_key is None:
             return dg.Definitions()
-        return dg.Definitions(resources={self.resource_key: self.resource})
+        resources = {self.resource_key: self.resource}
+        if self.retention is None:
+            return dg.Definitions(resources=resources)
+        settings = self.retention
+        job = retention_job(
+            name=settings.job_name,
+            partitions_older_than=settings.partitions_older_than,
+            apply=settings.apply,
+            io_manager_key=self.resource_key,
+        )
+        schedules = []
+        if settings.cron_schedule is not None:
+            schedules.append(
+                dg.ScheduleDefinition(
+                    name=f"{settings.job_name}_schedule",
+                    job=job,
+                    cron_schedule=settings.cron_schedule,
+                    execution_timezone="UTC",
+                )
+            )
+        return dg.Definitions(resources=resources, jobs=[job], schedules=schedules)

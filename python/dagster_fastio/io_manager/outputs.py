@@ -27,7 +27,8 @@ from dagster_fastio.io_manager.metadata import (
 )
 from dagster_fastio.io_manager.partition_ranges import plan_split
 from dagster_fastio.keys import ROW_COUNT_KEY
-from dagster_fastio.stored.layout import Location, make_room_for_partitions
+from dagster_fastio.stored.layout import Location
+from dagster_fastio.stored.replaced_pickles import KEPT_AS_PICKLE_ZST, make_room_for_partitions
 from dagster_fastio.stored.storage import Storage
 from dagster_fastio.tables.handlers import ARROW_CONVERSION_ERRORS, table_type_of
 
@@ -131,15 +132,24 @@ def _write_pickle(context: dg.OutputContext, obj: Any, storage: Storage, path: L
 
 
 def _make_room_for_partitions(context: dg.OutputContext, stem: Location) -> None:
-    """Removes a file where the partition's folder goes, exactly where UPathIOManager does:
-    the partition file's own folder, which a non-partitioned version of the asset left as
-    a file (FilesystemIOManager's pickle has no suffix)."""
+    """Clears a file where the partition's folder goes, exactly where UPathIOManager does: the
+    partition file's own folder, which a non-partitioned version of the asset left as a file
+    (FilesystemIOManager's pickle has no suffix). Its value is kept as this package's file of
+    the unpartitioned key unless a newer one is there (``make_room_for_partitions``)."""
     folder = stem.parent
-    if make_room_for_partitions(folder):
-        context.log.warning(
-            f"Removing {folder}, left by a non-partitioned version of "
-            f"{context.asset_key.to_user_string()}, to make room for the partitions' folder."
-        )
+    outcome = make_room_for_partitions(folder)
+    if outcome is None:
+        return
+    asset = context.asset_key.to_user_string()
+    kept = (
+        f"its value is kept as {folder.pickle}, which loads if {asset} is unpartitioned again"
+        if outcome == KEPT_AS_PICKLE_ZST
+        else "this package's newer file of the unpartitioned key stays"
+    )
+    context.log.warning(
+        f"Moved away {folder}, left by a non-partitioned version of {asset}, to make room for "
+        f"the partitions' folder: {kept}."
+    )
 
 
 def _handle_partition_range(

@@ -15,7 +15,7 @@ from urllib.request import url2pathname
 
 from dagster_fastio.uris import PARQUET_SUFFIX, PICKLE_SUFFIX, TABLE_SUFFIX, is_remote
 
-__all__ = ["Location", "make_room_for_partitions"]
+__all__ = ["Location", "segment_text"]
 
 
 def _safe_segments(text: str) -> list[str]:
@@ -42,6 +42,14 @@ def _safe_segments(text: str) -> list[str]:
     else:
         segments.append(last)
     return ["%2E%2E" if part == ".." else "%2E" if part == "." else part for part in segments]
+
+
+def segment_text(segment: str) -> str:
+    """The text one folder or file name of a stem stands for: ``_safe_segments`` undone for a
+    segment (the key "a/b" is the two segments "a" and "b", joined by the caller)."""
+    if segment in ("%2E%2E", "%2E"):
+        return "." * (len(segment) // 3)
+    return segment.replace("%2F", "/").replace("%25", "%")
 
 
 def _partition_segments(partition_key: str) -> list[str]:
@@ -121,14 +129,3 @@ class Location:
 
     def __str__(self) -> str:
         return self.text
-
-
-def make_room_for_partitions(folder: Location) -> bool:
-    """Removes a file left where a partitioned asset needs its folder; True when it did."""
-    # FilesystemIOManager stores an unpartitioned asset as a file without a suffix, exactly
-    # where the partitioned asset needs its folder. A store has no folders: an object and
-    # keys below its name can coexist, so there is nothing to clear there.
-    if folder.remote or not os.path.isfile(folder.text):
-        return False
-    os.unlink(folder.text)
-    return True
