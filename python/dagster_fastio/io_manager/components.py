@@ -118,6 +118,20 @@ class FastIOManagerComponent(dg.Component, dg.Resolvable, dg.Model):
             "when none of this package's files is there."
         ),
     )
+    parquet_above_mb: float | None = Field(
+        default=None,
+        description=(
+            "Store a table larger than this many MB of Arrow data as Parquet zstd (the route "
+            "is in the output metadata; loads read the recorded format). Off by default."
+        ),
+    )
+    load_memory_check: bool = Field(
+        default=True,
+        description=(
+            "Warn before an eager load the measured memory model says will not fit in the "
+            "memory available, naming the lazy inputs (one footer read per input)."
+        ),
+    )
     storage_options: dict[str, str] = Field(
         default_factory=dict,
         description=(
