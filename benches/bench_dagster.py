@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from flights_tables import size_label
-from fresh_process import Step, run_step
+from fresh_process import EXIT_ABORTS, Step, run_step
 from report import RESULTS, stamp, versions, write_section
 
 BASELINE = "FilesystemIOManager"
@@ -247,6 +247,13 @@ def main() -> None:
             print(parts[-1] + "\n", flush=True)
     command = " ".join(["python benches/bench_dagster.py", *sys.argv[1:]])
     peers = versions("dagster", "pandas", "polars", "pyarrow", "dagster-fastio")
+    if EXIT_ABORTS:
+        parts.append(
+            f"{len(EXIT_ABORTS)} step process(es) aborted at exit after printing their figures "
+            '(`terminate called without an active exception`; see RESULTS.md, "Aborts at '
+            'exit"): '
+            + ", ".join(sorted({f"{s.manager} {s.frame} {s.action}" for s in EXIT_ABORTS}))
+        )
     text = "\n\n".join([text, *parts, stamp(peers) + f" `{command}`."]) + "\n"
     print(stamp(peers))
     if str(args.output) != "-":
