@@ -29,8 +29,8 @@ from servers import S3Server
 from dagster_fastio import FastIOManager
 from dagster_fastio.cli import main
 from dagster_fastio.cli.report import parse_when
-from dagster_fastio.cli.report_figures import PICKLE_PROFILES
-from dagster_fastio.cli.report_held import base_of, list_held
+from dagster_fastio.cli.report.figures import PICKLE_PROFILES
+from dagster_fastio.cli.report.held import base_of, list_held
 from dagster_fastio.keys import WRITE_STORED_BYTES_KEY
 
 TESTS_FOLDER = str(Path(__file__).resolve().parent)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from dagster_fastio.cli.common import size_text
-from dagster_fastio.cli.report_figures import Figures
+from dagster_fastio.cli.report.figures import Figures
 
 __all__ = ["print_report"]
 

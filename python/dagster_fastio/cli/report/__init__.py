@@ -4,7 +4,7 @@ Per asset (and per partition with ``--partitions``) over a window: materializati
 bytes, seconds, MB/s and memory as the manager recorded them under ``dagster_fastio/``, the
 trend against the window before, what is held in storage now (one listing per base), the same
 at pickle's measured cost, and a month's cost at given prices. The figures are
-``report_figures``'; the listing ``report_held``'s; the chart ``report_chart``'s.
+``figures``'; the listing ``held``'s; the chart ``chart``'s.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import click
 
 from dagster_fastio.cli.common import fail, storage_options_of, store_option
 from dagster_fastio.cli.planning import PlanInputs
-from dagster_fastio.cli.report_figures import (
+from dagster_fastio.cli.report.figures import (
     PICKLE_PROFILES,
     Figures,
     PickleProfile,
@@ -32,8 +32,8 @@ from dagster_fastio.cli.report_figures import (
     split_ranges,
     totals_of,
 )
-from dagster_fastio.cli.report_held import Held, base_of, list_held
-from dagster_fastio.cli.report_text import print_report
+from dagster_fastio.cli.report.held import Held, base_of, list_held
+from dagster_fastio.cli.report.text import print_report
 from dagster_fastio.errors import FastIOError
 
 __all__ = ["parse_when", "report"]
@@ -280,7 +280,7 @@ def _chart(
 ) -> None:
     from types import SimpleNamespace
 
-    from dagster_fastio.cli.report_chart import draw_chart
+    from dagster_fastio.cli.report.chart import draw_chart
 
     shown = [
         SimpleNamespace(name=a.name, writes=in_window(a.writes), loads=in_window(a.loads))
