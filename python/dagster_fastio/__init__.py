@@ -21,6 +21,7 @@ from dagster_fastio.errors import (
     FastIOError,
     NotPicklableError,
     ObjectChangedError,
+    SchemaMismatchError,
     StoreError,
     UnsupportedFileError,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "FastIOManagerComponent",
     "NotPicklableError",
     "ObjectChangedError",
+    "SchemaMismatchError",
     "StoreError",
     "StoredTable",
     "UnsupportedFileError",
