@@ -8,6 +8,7 @@ import click
 
 from dagster_fastio.cli import leftovers as leftovers_of
 from dagster_fastio.cli.common import fail, size_text, storage_options_of, store_option
+from dagster_fastio.cli.parts_clean import clean_parts
 from dagster_fastio.errors import FastIOError
 
 __all__ = ["clean"]
@@ -29,13 +30,28 @@ def _age(seconds: float) -> str:
     show_default=True,
     help="Only leftovers at least this old (s, min, h, d) are removed.",
 )
+@click.option(
+    "--parts-older-than",
+    default=None,
+    help="Instead: appended parts whose rows are at least this old (s, min, h, d), and parts a "
+    "compaction superseded (see the README's 'Append').",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per leftover.")
 @store_option
 def clean(
-    base: str, apply: bool, older_than: str, as_json: bool, storage_options: tuple[str, ...]
+    base: str,
+    apply: bool,
+    older_than: str,
+    parts_older_than: str | None,
+    as_json: bool,
+    storage_options: tuple[str, ...],
 ) -> None:
     """Temporary files of local writes that died, or incomplete S3 multipart uploads, under
     BASE. A dry run unless --apply; a file a live writer holds is never touched."""
+    if parts_older_than is not None:
+        age = _duration(parts_older_than, "--parts-older-than")
+        options = storage_options_of(storage_options)
+        return clean_parts(base, age, apply, as_json, options, _age)
     seconds = _duration(older_than)
     try:
         found = leftovers_of.leftovers(
@@ -66,7 +82,7 @@ def clean(
         click.echo(f"{len(found)} leftover(s); {len(shown)} {action}, {total} of local files")
 
 
-def _duration(text: str) -> float:
+def _duration(text: str, option: str = "--older-than") -> float:
     units = {"s": 1, "min": 60, "m": 60, "h": 3600, "d": 86400}
     number = text.strip().rstrip("abcdefghijklmnopqrstuvwxyz")
     unit = text.strip()[len(number) :] or "s"
@@ -74,5 +90,5 @@ def _duration(text: str) -> float:
         return float(number) * units[unit]
     except (ValueError, KeyError):
         raise click.BadParameter(
-            f"expected a number and a unit (s, min, h, d), got {text!r}", param_hint="--older-than"
+            f"expected a number and a unit (s, min, h, d), got {text!r}", param_hint=option
         ) from None
