@@ -33,10 +33,12 @@ def check_write_mode(mode: Any, where: str = "write_mode") -> str:
     raise ValueError(f"{where} must be one of {list(WRITE_MODES)}, got {text!r}")
 
 
-def write_mode_of(context: dg.OutputContext, default: str) -> str:
+def write_mode_of(context: dg.OutputContext, default: str, obj: Any) -> str:
     """The output's write mode: its run-time output metadata (``Output(value, metadata=...)``
     or ``context.add_output_metadata`` in the asset body) wins over its definition metadata,
-    which wins over the manager's setting."""
+    which wins over the manager's setting. The manager's ``append`` applies to tables: an
+    output that is not one is stored as in ``overwrite`` mode (an asset's own ``append`` of
+    one is an error, raised by ``append_output``)."""
     try:
         runtime = context.output_metadata or {}
     except dg.DagsterInvariantViolationError:  # a testing context without a step
@@ -46,7 +48,10 @@ def write_mode_of(context: dg.OutputContext, default: str) -> str:
     definition = context.definition_metadata or {}
     if WRITE_MODE_METADATA_KEY in definition:
         return check_write_mode(definition[WRITE_MODE_METADATA_KEY], WRITE_MODE_METADATA_KEY)
-    return check_write_mode(default)
+    mode = check_write_mode(default)
+    if mode == "append" and table_type_of(obj) is None:
+        return "overwrite"
+    return mode
 
 
 def append_output(

@@ -53,7 +53,7 @@ def handle_output(
     memory the whole handling needed (``api.peak_memory``). In ``append`` mode (the output's
     own, see ``appends.write_mode_of``) a table is stored as a new part of its key."""
     with PeakMemory() as memory:
-        mode = write_mode_of(context, write_mode)
+        mode = write_mode_of(context, write_mode, obj)
         metadata = _store_output(
             context, obj, storage, report_total_rows, mode, compact_after_parts
         )
