@@ -209,9 +209,10 @@ class Storage:
         on_read: Callable[[Location], None] | None = None,
     ) -> Any:
         """The value stored at ``stem``: its table as ``table_type`` (None: as it was stored),
-        else its pickle, else the pickle a replaced manager stored there or at one of
-        ``replaced_elsewhere`` (``on_replaced`` is told); when none is there, None if
-        ``optional``, else ``FileNotFoundError``. ``on_read`` is told the file read."""
+        else its pickle, else its appended parts (``part_loads``), else the pickle a replaced
+        manager stored there or at one of ``replaced_elsewhere`` (``on_replaced`` is told);
+        when none is there, None if ``optional``, else ``FileNotFoundError``. ``on_read`` is
+        told the file read."""
         on_replaced = _also_told(on_replaced, on_read)
         if self._replaced_pickle_is_newer(stem):
             obj = self.read_replaced_pickle(stem, on_replaced)
@@ -228,10 +229,6 @@ class Storage:
             )
         except FileNotFoundError:
             pass
-        try:  # no file: the parts of an appended key
-            return load_parts(stem, reads, table_type, columns, on_read)
-        except NoPartsError:
-            pass
         try:
             pickled = self.read_pickle(stem.pickle)
         except FileNotFoundError:
@@ -240,6 +237,10 @@ class Storage:
             if on_read is not None:
                 on_read(stem.pickle)
             return pickled
+        try:  # no file: the parts of an appended key (asked last: a listing on a store)
+            return load_parts(stem, reads, table_type, columns, on_read)
+        except NoPartsError:
+            pass
         try:
             obj = self.read_replaced_pickle(stem, on_replaced, replaced_elsewhere)
             return obj if table_type is None else table_type.from_object(obj, columns)
