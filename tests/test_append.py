@@ -371,3 +371,19 @@ def test_append_refuses_objects_that_are_not_tables(tmp_path: Path) -> None:
     error = str(result.get_step_failure_events()[0].event_specific_data.error)
     assert "write_mode 'append' stores tables" in error
     assert not os.path.exists(tmp_path / "events.parts")
+
+
+def test_an_append_after_a_pickled_output_replaces_the_pickle(tmp_path: Path) -> None:
+    manager = FastIOManager(base_path=str(tmp_path))
+
+    @dg.asset(name="events")
+    def settings() -> dict:
+        return {"not": "a table"}
+
+    dg.materialize([settings], resources={"io_manager": manager})
+    assert (tmp_path / "events.pickle.zst").exists()
+    events = _events_asset(**{"fastio/write_mode": "append"})
+    dg.materialize([events], resources={"io_manager": manager})
+    assert not (tmp_path / "events.pickle.zst").exists()
+    loaded = _load(manager, events, Any)
+    assert isinstance(loaded, pa.Table) and loaded.num_rows == 4

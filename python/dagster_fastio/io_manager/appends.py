@@ -81,6 +81,9 @@ def append_output(
         provenance(context),
     )
     info, key = appended.info, appended.key
+    # A pickle of the key (an earlier output that was not a table) would be loaded before the
+    # parts: it is an older version, as an overwrite would treat it.
+    storage.delete(stem.pickle)
     if not info.written:
         context.log.info(
             f"The last part of {parts_folder(stem)} already holds this content "

@@ -204,7 +204,9 @@ def _handle_partition_range(
         path
         for partition in stems.values()
         for path in (partition.pickle, *storage.table_paths(partition))
-        if path != storage.table_path(partition, format) and mode != "append"
+        # An append folded the partitions' files into their parts; their pickles go.
+        if path != storage.table_path(partition, format)
+        and (mode != "append" or path == partition.pickle)
     ]
     storage.delete(*stale, *replaced_parts)
     metadata = range_metadata(infos, plan.partition_keys, data.schema, stem.text)

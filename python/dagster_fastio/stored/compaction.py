@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -104,7 +105,7 @@ def write_compacted(
 
 def compact(
     stem: Location,
-    options_for: WriteOptionsFor,
+    options_for: Callable[[str], WriteOptions],
     storage_options: dict[str, str] | None,
 ) -> Compaction:
     """Rewrites the visible parts of ``stem``'s key as one compacted part (in the last part's
@@ -146,8 +147,8 @@ def compact(
 
 
 class WriteOptionsFor:
-    """The write options of a compacted part in a format (a callable, so a caller chooses the
-    codec per format)."""
+    """The write options of a compacted part in a format, for ``compact``: lz4 for IPC and
+    zstd for Parquet unless ``compression`` says otherwise."""
 
     def __init__(self, compression: str | None = None, level: int | None = None, **rest: object):
         self._compression = compression
