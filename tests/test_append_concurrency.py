@@ -181,7 +181,7 @@ def _killed_appends(base: str, options: dict[str, str] | None, trials: int, sig:
         )
         assert child.stdout is not None
         assert child.stdout.readline().strip() == "ready"
-        time.sleep(rng.uniform(0.0, 0.8))
+        time.sleep(rng.uniform(0.0, 0.5))
         child.send_signal(sig)
         out, err = child.communicate(timeout=300)
         assert child.returncode in (-sig, 0), err[-2000:]
@@ -189,22 +189,26 @@ def _killed_appends(base: str, options: dict[str, str] | None, trials: int, sig:
     return finished
 
 
-def _check_whole_parts(base: str, options: dict[str, str] | None, finished: int) -> None:
+def _check_whole_parts(base: str, options: dict[str, str] | None, finished: int) -> int:
+    """Every visible part is a whole append; returns how many there are: at least the appends
+    that finished, more when a signal landed after a part was published but before its run
+    reported it."""
     stem = Location.base(base).stem(["events"])
     key = key_parts(parts_folder(stem), options)
-    assert len(key.visible) == finished
+    assert len(key.visible) >= finished
     for part in key.visible:
         table = fio.read(part.uri, storage_options=options)
         assert table.num_rows == BIG_ROWS
         assert table.column("x")[BIG_ROWS - 1].as_py() == BIG_ROWS - 1
+    return len(key.visible)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
 def test_a_killed_local_append_leaves_no_visible_part(tmp_path: Path, sig: int) -> None:
     base = str(tmp_path / "base")
     finished = _killed_appends(base, None, 5, sig)
-    _check_whole_parts(base, None, finished)
-    assert finished < 5  # at least one was killed mid-write
+    # At least one signal landed mid-write, and left no part.
+    assert _check_whole_parts(base, None, finished) < 5
     folder = tmp_path / "base" / "events.parts"
     listed: list[Any] = sorted(folder.iterdir()) if folder.exists() else []
     # What a killed write left is a temporary file, never a part name; `fastio clean` finds it.
@@ -217,5 +221,4 @@ def test_a_killed_append_on_s3_leaves_no_visible_part(
     base = f"s3://{s3s_bucket}/base"
     options = s3s_server.options()
     finished = _killed_appends(base, options, 4, signal.SIGKILL)
-    assert finished < 4
-    _check_whole_parts(base, options, finished)
+    assert _check_whole_parts(base, options, finished) < 4

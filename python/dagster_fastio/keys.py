@@ -17,6 +17,7 @@ __all__ = [
     "DATASET_METADATA_KEY",
     "DUCKDB_RESOURCE_METADATA_KEY",
     "FORMAT_METADATA_KEY",
+    "HOLDS_KEY",
     "LOAD_BYTES_KEY",
     "LOAD_FILES_KEY",
     "LOAD_FORMAT_KEY",
@@ -66,6 +67,9 @@ check reads back."""
 SUPERSEDES_KEY = "dagster_fastio.supersedes"
 """A compacted part's record: the JSON list of the part names (in its key's parts folder) whose
 rows it holds, hidden from every load once it is stored (see ``stored.parts``)."""
+HOLDS_KEY = "dagster_fastio.holds"
+"""A compacted part's record of the appended part names whose rows it holds (including those
+the compacted parts it rewrote held): two compactions that ran at once are told apart by it."""
 PARTS_HASH_KEY = "dagster_fastio.parts_hash"
 """A compacted part's record of the key hash of the parts it holds, so that compacting a key
 leaves its hash as it was (``stored.parts.key_hash``)."""

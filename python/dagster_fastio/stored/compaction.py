@@ -29,13 +29,14 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from dagster_fastio import api
-from dagster_fastio.keys import NEWEST_PART_KEY, PARTS_HASH_KEY, SUPERSEDES_KEY
+from dagster_fastio.keys import HOLDS_KEY, NEWEST_PART_KEY, PARTS_HASH_KEY, SUPERSEDES_KEY
 from dagster_fastio.options import WriteOptions
 from dagster_fastio.stored.layout import Location
 from dagster_fastio.stored.parts import (
     KeyParts,
     Part,
     consistent,
+    holds_of,
     key_hash,
     key_parts,
     new_part,
@@ -71,6 +72,7 @@ def write_compacted(
     time_ns: int,
     token: str | None = None,
     parts_hash: str | None = None,
+    holds: list[str] | None = None,
 ) -> tuple[Part, api.WriteInfo]:
     """The rows of ``sources`` (table files of one schema), in order, written as one compacted
     part in ``folder`` recording ``superseded``; ``token`` fixes the random half of its name
@@ -89,6 +91,9 @@ def write_compacted(
     }
     if parts_hash is not None:
         metadata[PARTS_HASH_KEY] = parts_hash
+    # A fold holds no appended part: it holds itself, so that no other compaction's set of
+    # parts is taken to hold it whole.
+    metadata[HOLDS_KEY] = json.dumps(holds if holds is not None else [part.name])
     options = dataclasses.replace(options, metadata=metadata, content_hash=True)
     first = api.read_batches(sources[0], None, storage_options)
     schema = first.schema
@@ -139,6 +144,7 @@ def compact(
             storage_options,
             time_ns=visible[0].time_ns,
             parts_hash=key_hash(footers),
+            holds=holds_of(key, visible),
         )
         _delete(list(key.listed), storage_options)
         return Compaction(part.uri, len(key.listed), replaced_bytes, info.rows, info.stored_bytes)

@@ -29,13 +29,14 @@ import os
 import re
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TypeVar
 
 from dagster_fastio import api
-from dagster_fastio.keys import NEWEST_PART_KEY, PARTS_HASH_KEY, SUPERSEDES_KEY
+from dagster_fastio.errors import ObjectChangedError
+from dagster_fastio.keys import HOLDS_KEY, NEWEST_PART_KEY, PARTS_HASH_KEY, SUPERSEDES_KEY
 from dagster_fastio.stored.layout import Location
 from dagster_fastio.uris import PARQUET_SUFFIX, PARTS_SUFFIX, TABLE_SUFFIX
 
@@ -45,6 +46,7 @@ __all__ = [
     "NoPartsError",
     "Part",
     "consistent",
+    "holds_of",
     "key_hash",
     "key_parts",
     "new_part",
@@ -182,19 +184,25 @@ def key_parts(folder: Location, storage_options: dict[str, str] | None) -> KeyPa
             )
         footers = {part.name: footer for part, footer in zip(compacted, read, strict=True)}
     hidden: set[str] = set()
-    records = {name: _superseded(footer) for name, footer in footers.items()}
-    for name, record in records.items():
-        hidden |= record
-        # Two compactions that ran at once from nested listings: the one holding fewer parts
-        # is held whole by the other (see the README's "Compaction").
-        if any(other != name and record < wider for other, wider in records.items()):
-            hidden.add(name)
+    holds = {
+        name: _names(footer, HOLDS_KEY) or _names(footer, SUPERSEDES_KEY)
+        for name, footer in footers.items()
+    }
+    for name, footer in footers.items():
+        hidden |= _names(footer, SUPERSEDES_KEY)
+        # Compactions that ran at once: the one holding fewer parts is held whole by the other
+        # (of two holding the same parts, the first by name stays). See the README's
+        # "Compaction".
+        for other, wider in holds.items():
+            if other != name and (holds[name] < wider or (holds[name] == wider and other < name)):
+                hidden.add(name)
     visible = tuple(part for part in listed if part.name not in hidden)
     return KeyParts(folder, tuple(listed), visible, footers)
 
 
-def _superseded(footer: api.Footer) -> frozenset[str]:
-    text = footer.metadata.get(SUPERSEDES_KEY)
+def _names(footer: api.Footer, key: str) -> frozenset[str]:
+    """The part names a compacted part's footer records under ``key``."""
+    text = footer.metadata.get(key)
     if not text:
         return frozenset()
     try:
@@ -202,6 +210,19 @@ def _superseded(footer: api.Footer) -> frozenset[str]:
     except ValueError:
         return frozenset()
     return frozenset(str(name) for name in names) if isinstance(names, list) else frozenset()
+
+
+def holds_of(key: KeyParts, parts: Iterable[Part]) -> list[str]:
+    """The names of the appended parts whose rows ``parts`` hold: their own names, and for a
+    compacted part the names it records holding (transitively, since each records the whole
+    set). What a new compacted part of them records (``dagster_fastio.holds``)."""
+    names: set[str] = set()
+    for part in parts:
+        names.add(part.name)
+        footer = key.footers.get(part.name)
+        if part.compacted and footer is not None:
+            names |= _names(footer, HOLDS_KEY)
+    return sorted(names)
 
 
 class NoPartsError(FileNotFoundError):
@@ -225,7 +246,9 @@ def consistent(
             return read(found)
         except NoPartsError:
             raise
-        except FileNotFoundError:
+        except (FileNotFoundError, ObjectChangedError):
+            # A part deleted while read reads as missing, or on some stores as changed: parts
+            # are never rewritten in place, so either means a compaction replaced it.
             if attempt == CONSISTENT_ATTEMPTS - 1:
                 raise
             time.sleep(0.01 * 2 ** min(attempt, 5))
