@@ -217,3 +217,34 @@ def test_cli_compact_and_clean_parts(where: tuple[str, dict[str, str] | None]) -
     assert key_parts(parts_folder(stem), options).listed == ()
     result = CliRunner().invoke(main, ["clean", base, "--parts-older-than", "soon"])
     assert result.exit_code == 2 and "--parts-older-than" in result.output
+
+
+def test_two_compactions_of_the_same_parts_at_once_are_read_once(tmp_path: Path) -> None:
+    storage = _storage(str(tmp_path))
+    stem = storage.base.stem(["events"])
+    for number in range(3):
+        _append(storage, stem, number)
+    key = key_parts(parts_folder(stem), None)
+    options = WriteOptionsFor()("ipc")
+    # Two compactions that listed the same parts, both past step 2.
+    written = [
+        write_compacted(
+            [p.uri for p in key.visible],
+            key.folder,
+            key.names,
+            0,
+            options,
+            None,
+            time_ns=key.visible[0].time_ns,
+            holds=[p.name for p in key.visible],
+        )[0]
+        for _ in range(2)
+    ]
+    _append(storage, stem, 3)
+    resolved = key_parts(parts_folder(stem), None)
+    assert [p.name for p in resolved.visible if p.compacted] == [min(p.name for p in written)]
+    assert _ids(storage, stem) == list(range(4 * ROWS))
+    # A third that also held the new part hides both (nested sets), then deletes them all.
+    compact(stem, WriteOptionsFor(), None)
+    assert _ids(storage, stem) == list(range(4 * ROWS))
+    assert len(key_parts(parts_folder(stem), None).listed) == 1
