@@ -148,7 +148,7 @@ def test_two_processes_appending_on_s3_keep_every_part_once(
 BIG_ROWS = 3_000_000
 
 _KILLED = """
-import json, signal, sys
+import json, signal, sys, time
 signal.signal(signal.SIGTERM, signal.SIG_DFL)
 import numpy as np, pyarrow as pa
 from dagster_fastio.stored.appends import append_table
@@ -161,15 +161,20 @@ storage = Storage(Location.base(base), "zstd", 3, 5 << 20, options, False, None)
 stem = storage.base.stem(["events"])
 rng = np.random.default_rng(int(sys.argv[3]))
 table = pa.table({"x": np.arange(BIG_ROWS), "y": rng.random(BIG_ROWS)})
-print("ready", flush=True)
+# A whole append elsewhere first: the parent sends its signal within that time.
+scratch = storage.base.stem(["scratch", sys.argv[3]])
+start = time.perf_counter()
+append_table(storage, scratch, table_type_of(table), table, "zstd", "ipc", {})
+print(json.dumps({"whole": time.perf_counter() - start}), flush=True)
 append_table(storage, stem, table_type_of(table), table, "zstd", "ipc", {})
 print("appended", flush=True)
 """.replace("BIG_ROWS", str(BIG_ROWS))
 
 
 def _killed_appends(base: str, options: dict[str, str] | None, trials: int, sig: int) -> int:
-    """Starts ``trials`` appends, each killed with ``sig`` at a random moment; returns how many
-    finished before their signal landed."""
+    """Starts ``trials`` appends, each signalled with ``sig`` at a random moment of it (a
+    fraction of a whole append's time, measured in the same process just before); returns how
+    many finished before their signal landed."""
     rng = random.Random(25)
     finished = 0
     for trial in range(trials):
@@ -180,8 +185,9 @@ def _killed_appends(base: str, options: dict[str, str] | None, trials: int, sig:
             text=True,
         )
         assert child.stdout is not None
-        assert child.stdout.readline().strip() == "ready"
-        time.sleep(rng.uniform(0.0, 0.5))
+        whole = json.loads(child.stdout.readline())["whole"]
+        # Most signals land while the part is being written; a late one may land after.
+        time.sleep(whole * rng.uniform(0.0, 0.9))
         child.send_signal(sig)
         out, err = child.communicate(timeout=300)
         assert child.returncode in (-sig, 0), err[-2000:]
