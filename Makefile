@@ -103,6 +103,7 @@ bench: install-dev test-servers  ## Measure against pyarrow, polars and Dagster'
 	$(PYTHON) benches/bench_parquet.py
 	$(PYTHON) benches/bench_duckdb.py
 	$(PYTHON) benches/bench_partition_write.py
+	$(PYTHON) benches/bench_append.py
 
 # Chromium and its driver from Debian, selenium and dagster-webserver as pyproject.toml's
 # `screenshots` extra lists them (the webserver requires exactly the dagster release of its

@@ -21,6 +21,7 @@ from dagster_fastio.errors import (
     FastIOError,
     NotPicklableError,
     ObjectChangedError,
+    SchemaMismatchError,
     StoreError,
     UnsupportedFileError,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "FastIOManagerComponent",
     "NotPicklableError",
     "ObjectChangedError",
+    "SchemaMismatchError",
     "StoreError",
     "StoredTable",
     "UnsupportedFileError",

@@ -11,6 +11,7 @@ __all__ = [
     "FastIOError",
     "NotPicklableError",
     "ObjectChangedError",
+    "SchemaMismatchError",
     "StoreError",
     "UnsupportedFileError",
 ]
@@ -46,3 +47,8 @@ class ObjectChangedError(StoreError):
 
 class NotPicklableError(FastIOError, TypeError):
     """An object that is not a table could not be pickled; the cause is chained."""
+
+
+class SchemaMismatchError(FastIOError, ValueError):
+    """An append whose columns differ from the parts already stored for its key; nothing was
+    written. The message names the columns added, missing and retyped."""

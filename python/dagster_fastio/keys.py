@@ -17,6 +17,7 @@ __all__ = [
     "DATASET_METADATA_KEY",
     "DUCKDB_RESOURCE_METADATA_KEY",
     "FORMAT_METADATA_KEY",
+    "HOLDS_KEY",
     "LOAD_BYTES_KEY",
     "LOAD_FILES_KEY",
     "LOAD_FORMAT_KEY",
@@ -27,17 +28,21 @@ __all__ = [
     "LOAD_SECONDS_KEY",
     "LOAD_URI_KEY",
     "MEMORY_METHOD_KEY",
+    "NEWEST_PART_KEY",
     "PARTITION_COLUMNS_METADATA_KEY",
     "PARTITION_EXPR_KEY",
     "PARTITION_KEY_ENTRY",
     "PARTITION_ROW_COUNT_KEY",
+    "PARTS_HASH_KEY",
     "PROVENANCE_PREFIX",
     "RAW_BYTES_KEY",
     "ROWS_KEY",
     "ROW_COUNT_KEY",
+    "SUPERSEDES_KEY",
     "TYPE_METADATA_KEY",
     "WRITER_KEY",
     "WRITE_MB_PER_S_KEY",
+    "WRITE_MODE_METADATA_KEY",
     "WRITE_PEAK_MEMORY_MB_KEY",
     "WRITE_RAW_BYTES_KEY",
     "WRITE_SECONDS_KEY",
@@ -59,6 +64,17 @@ COMPAT_KEY = "dagster_fastio.compat"
 RAW_BYTES_KEY = "dagster_fastio.raw_bytes"
 """The Arrow bytes in memory of a table FastIOManager wrote from memory, which a load's memory
 check reads back."""
+SUPERSEDES_KEY = "dagster_fastio.supersedes"
+"""A compacted part's record: the JSON list of the part names (in its key's parts folder) whose
+rows it holds, hidden from every load once it is stored (see ``stored.parts``)."""
+HOLDS_KEY = "dagster_fastio.holds"
+"""A compacted part's record of the appended part names whose rows it holds (including those
+the compacted parts it rewrote held): two compactions that ran at once are told apart by it."""
+PARTS_HASH_KEY = "dagster_fastio.parts_hash"
+"""A compacted part's record of the key hash of the parts it holds, so that compacting a key
+leaves its hash as it was (``stored.parts.key_hash``)."""
+NEWEST_PART_KEY = "dagster_fastio.newest_part"
+"""A compacted part's newest appended part time (nanoseconds since the epoch), for retention."""
 PROVENANCE_PREFIX = "dagster/"
 """Footer entries naming the run, asset (or step), partition and code version of a write."""
 PARTITION_KEY_ENTRY = "dagster/partition_key"
@@ -72,6 +88,8 @@ TYPE_METADATA_KEY = b"dagster_fastio.python_type"
 
 COMPRESSION_METADATA_KEY = "fastio/compression"
 FORMAT_METADATA_KEY = "fastio/format"
+WRITE_MODE_METADATA_KEY = "fastio/write_mode"
+"""``overwrite`` or ``append``: definition metadata, or output metadata at run time (which wins)."""
 PARTITION_EXPR_KEY = "partition_expr"
 """Definition metadata naming the column(s) that hold each row's partition key."""
 COLUMNS_KEY = "columns"

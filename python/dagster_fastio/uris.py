@@ -9,6 +9,7 @@ from dagster_fastio.options import check_format
 
 __all__ = [
     "PARQUET_SUFFIX",
+    "PARTS_SUFFIX",
     "PICKLE_SUFFIX",
     "TABLE_SUFFIX",
     "PathOrUri",
@@ -22,6 +23,8 @@ PathOrUri = str | os.PathLike[str]
 TABLE_SUFFIX = ".arrow"
 """An Arrow IPC table file."""
 PARQUET_SUFFIX = ".parquet"
+PARTS_SUFFIX = ".parts"
+"""The folder of an appended key's parts, beside where its one file would be."""
 PICKLE_SUFFIX = ".pickle.zst"
 """Any other object, pickled and zstd-compressed."""
 

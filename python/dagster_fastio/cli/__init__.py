@@ -14,6 +14,7 @@ import click
 from dagster_fastio.api import __version__
 from dagster_fastio.cli.bench import bench, plan
 from dagster_fastio.cli.clean import clean
+from dagster_fastio.cli.compact import compact
 from dagster_fastio.cli.convert import convert
 from dagster_fastio.cli.inspect import head, inspect
 from dagster_fastio.cli.migrate import migrate
@@ -29,5 +30,5 @@ def main() -> None:
     object stores."""
 
 
-for command in (inspect, head, convert, bench, plan, report, clean, migrate):
+for command in (inspect, head, convert, bench, plan, report, clean, compact, migrate):
     main.add_command(command)

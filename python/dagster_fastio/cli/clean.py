@@ -10,6 +10,7 @@ import click
 from dagster_fastio.cli import leftovers as leftovers_of
 from dagster_fastio.cli import retention
 from dagster_fastio.cli.common import fail, size_text, storage_options_of, store_option
+from dagster_fastio.cli.parts_clean import clean_parts
 from dagster_fastio.errors import FastIOError
 
 __all__ = ["clean"]
@@ -46,6 +47,13 @@ def _age(seconds: float) -> str:
     help="With --partitions-not-in: also the partitions of time-partitioned assets whose "
     "window ended at least AGE ago (90d, 12h, 2w).",
 )
+@click.option(
+    "--parts-older-than",
+    metavar="AGE",
+    default=None,
+    help="Instead of leftovers: appended parts whose rows are at least this old (s, min, h, d), "
+    "and parts a compaction superseded (see the README's 'Append').",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per file.")
 @store_option
 @click.pass_context
@@ -56,15 +64,21 @@ def clean(
     older_than: str,
     definitions: str | None,
     partitions_older_than: str | None,
+    parts_older_than: str | None,
     as_json: bool,
     storage_options: tuple[str, ...],
 ) -> None:
     """Temporary files of local writes that died, or incomplete S3 multipart uploads, under
-    BASE; with --partitions-not-in, stored partitions the definitions no longer cover. A dry
-    run unless --apply; a file a live writer holds is never touched."""
+    BASE; with --partitions-not-in, stored partitions the definitions no longer cover; with
+    --parts-older-than, appended parts past an age. A dry run unless --apply; a file a live
+    writer holds is never touched."""
     if definitions is not None or partitions_older_than is not None:
         _clean_partitions(ctx, base, definitions, partitions_older_than, apply, as_json)
         return
+    if parts_older_than is not None:
+        age = _duration(parts_older_than, "--parts-older-than")
+        options = storage_options_of(storage_options)
+        return clean_parts(base, age, apply, as_json, options, _age)
     seconds = _duration(older_than)
     try:
         found = leftovers_of.leftovers(
@@ -124,7 +138,7 @@ def _clean_partitions(
         fail(error)
 
 
-def _duration(text: str) -> float:
+def _duration(text: str, option: str = "--older-than") -> float:
     units = {"s": 1, "min": 60, "m": 60, "h": 3600, "d": 86400}
     number = text.strip().rstrip("abcdefghijklmnopqrstuvwxyz")
     unit = text.strip()[len(number) :] or "s"
@@ -132,5 +146,5 @@ def _duration(text: str) -> float:
         return float(number) * units[unit]
     except (ValueError, KeyError):
         raise click.BadParameter(
-            f"expected a number and a unit (s, min, h, d), got {text!r}", param_hint="--older-than"
+            f"expected a number and a unit (s, min, h, d), got {text!r}", param_hint=option
         ) from None

@@ -17,6 +17,7 @@ from pydantic import Field, PrivateAttr
 
 from dagster_fastio.api import check_compression, read_pickle
 from dagster_fastio.io_manager import inputs, outputs
+from dagster_fastio.io_manager.appends import check_write_mode
 from dagster_fastio.io_manager.outputs import TOTAL_ROWS_MAX_PARTITIONS
 from dagster_fastio.keys import TYPE_METADATA_KEY
 from dagster_fastio.options import check_compat, check_format
@@ -150,6 +151,24 @@ class FastIOManager(dg.ConfigurableIOManager):
             "would fit. One footer read per input (per partition, up to 100)."
         ),
     )
+    write_mode: str = Field(
+        default="overwrite",
+        description=(
+            "'overwrite' (each materialization replaces the key's table) or 'append' (each "
+            "stores its table as a new part of the key; a load returns all parts in append "
+            "order). Override per asset with definition metadata {'fastio/write_mode': "
+            "'append'}, and per run with output metadata of the same key, which wins. See the "
+            "README's 'Append'."
+        ),
+    )
+    compact_after_parts: int | None = Field(
+        default=None,
+        description=(
+            "When an append leaves a key with more parts than this, rewrite them as one file "
+            "(atomically: loads see the parts or the compacted file). Default: never; "
+            "`fastio compact` does it on demand."
+        ),
+    )
     storage_options: dict[str, str] = Field(
         default_factory=dict,
         description=(
@@ -175,6 +194,11 @@ class FastIOManager(dg.ConfigurableIOManager):
         check_compression(self.compression, self.format)
         if self.parquet_above_mb is not None and self.parquet_above_mb < 0:
             raise ValueError(f"parquet_above_mb must not be negative, got {self.parquet_above_mb}")
+        check_write_mode(self.write_mode)
+        if self.compact_after_parts is not None and self.compact_after_parts < 1:
+            raise ValueError(
+                f"compact_after_parts must be at least 1 (or None), got {self.compact_after_parts}"
+            )
         if context.instance is not None:
             self._instance_storage = context.instance.storage_directory()
         self._built = None
@@ -209,7 +233,14 @@ class FastIOManager(dg.ConfigurableIOManager):
         return self._built
 
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
-        outputs.handle_output(context, obj, self._storage, self.report_total_rows)
+        outputs.handle_output(
+            context,
+            obj,
+            self._storage,
+            self.report_total_rows,
+            self.write_mode,
+            self.compact_after_parts,
+        )
 
     def stored_data_version(
         self, asset_key: dg.AssetKey | str | list[str], partition_key: str | None = None

@@ -132,6 +132,17 @@ class FastIOManagerComponent(dg.Component, dg.Resolvable, dg.Model):
             "memory available, naming the lazy inputs (one footer read per input)."
         ),
     )
+    write_mode: str = Field(
+        default="overwrite",
+        description=(
+            "'overwrite' or 'append' (each materialization of a table adds a part to its key); "
+            "assets override it with metadata {'fastio/write_mode': ...}."
+        ),
+    )
+    compact_after_parts: int | None = Field(
+        default=None,
+        description="Rewrite an appended key's parts as one file once it holds more than this.",
+    )
     storage_options: dict[str, str] = Field(
         default_factory=dict,
         description=(

@@ -19,6 +19,7 @@ from dagster_fastio.keys import (
 from dagster_fastio.stored.arrow_scan import input_dataset
 from dagster_fastio.stored.files import OnMissing
 from dagster_fastio.stored.layout import Location
+from dagster_fastio.stored.part_loads import with_parts
 from dagster_fastio.stored.polars_scan import scan_partitions
 from dagster_fastio.stored.storage import Storage
 from dagster_fastio.stored.table import StoredTable
@@ -77,15 +78,17 @@ def open_dataset(
     allow_missing = bool(metadata.get(ALLOW_MISSING_PARTITIONS_KEY))
     reads = storage.reads
     if partition_stems is None:
-        if optional and not reads.exists(storage.table_path(stem).text):
+        # The key's file, else the parts appended under it.
+        parts = with_parts(StoredTable.single(stem, storage.table_path), reads)
+        if optional and not reads.exists(parts.uris[0]):
             return None
-        parts = StoredTable.single(stem, storage.table_path)
     elif not partition_stems:
         return None
     else:
         parts = StoredTable.of(
             partition_stems, metadata.get(PARTITION_COLUMNS_METADATA_KEY), storage.table_path
         )
+        parts = with_parts(parts, reads)
     build = input_dataset if kind == "pyarrow" else scan_partitions
     return build(parts, reads, columns, allow_missing=allow_missing, on_missing=on_missing)
 

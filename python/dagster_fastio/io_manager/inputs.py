@@ -21,6 +21,7 @@ from dagster_fastio.io_manager.size_routes import recorded_format, warn_if_it_wi
 from dagster_fastio.keys import ALLOW_MISSING_PARTITIONS_KEY, COLUMNS_KEY, FORMAT_METADATA_KEY
 from dagster_fastio.options import check_format
 from dagster_fastio.stored.layout import Location
+from dagster_fastio.stored.part_loads import PartitionParts
 from dagster_fastio.stored.replaced_pickles import multi_partition_stem, op_output_stems
 from dagster_fastio.stored.storage import Storage
 from dagster_fastio.tables.annotations import InputSpec
@@ -125,7 +126,13 @@ def _load(context: dg.InputContext, storage: Storage, on_read: Callable[[Locatio
             f"none of the {len(stems)} partitions of {context.asset_key.to_user_string()} "
             f"is stored under {stem}"
         )
-    return table_type.combine(list(parts.values()), storage.reads, columns)
+    # An appended partition gives its parts, in order, among the others'.
+    flat = [
+        piece
+        for part in parts.values()
+        for piece in (part if isinstance(part, PartitionParts) else [part])
+    ]
+    return table_type.combine(flat, storage.reads, columns)
 
 
 def _op_output_elsewhere(context: dg.InputContext, base: Location) -> list[Location]:

@@ -11,6 +11,7 @@ import dagster as dg
 
 from dagster_fastio.api.peak_memory import PeakMemory
 from dagster_fastio.errors import NotPicklableError
+from dagster_fastio.io_manager.appends import append_output, range_parts, write_mode_of
 from dagster_fastio.io_manager.contexts import (
     asked_format_or_codec,
     output_compression,
@@ -27,6 +28,7 @@ from dagster_fastio.io_manager.metadata import (
 )
 from dagster_fastio.io_manager.partition_ranges import plan_split
 from dagster_fastio.keys import ROW_COUNT_KEY
+from dagster_fastio.stored.appends import parts_to_replace
 from dagster_fastio.stored.layout import Location
 from dagster_fastio.stored.replaced_pickles import KEPT_AS_PICKLE_ZST, make_room_for_partitions
 from dagster_fastio.stored.storage import Storage
@@ -40,20 +42,34 @@ TOTAL_ROWS_MAX_PARTITIONS = 100
 
 
 def handle_output(
-    context: dg.OutputContext, obj: Any, storage: Storage, report_total_rows: bool
+    context: dg.OutputContext,
+    obj: Any,
+    storage: Storage,
+    report_total_rows: bool,
+    write_mode: str = "overwrite",
+    compact_after_parts: int | None = None,
 ) -> None:
     """Stores ``obj``: a table as its type's handler writes it, anything else pickled; then
     removes what the key stored before in another format, and reports the metadata, with the
-    memory the whole handling needed (``api.peak_memory``)."""
+    memory the whole handling needed (``api.peak_memory``). In ``append`` mode (the output's
+    own, see ``appends.write_mode_of``) a table is stored as a new part of its key."""
     with PeakMemory() as memory:
-        metadata = _store_output(context, obj, storage, report_total_rows)
+        mode = write_mode_of(context, write_mode, obj)
+        metadata = _store_output(
+            context, obj, storage, report_total_rows, mode, compact_after_parts
+        )
     if metadata:  # a None output reports nothing, as UPathIOManager's
         metadata.update(memory_metadata(memory))
     context.add_output_metadata(metadata)
 
 
 def _store_output(
-    context: dg.OutputContext, obj: Any, storage: Storage, report_total_rows: bool
+    context: dg.OutputContext,
+    obj: Any,
+    storage: Storage,
+    report_total_rows: bool,
+    mode: str = "overwrite",
+    compact_after_parts: int | None = None,
 ) -> dict[str, Any]:
     # Dagster calls no I/O manager for an output typed None or Nothing; any other None is
     # stored, as UPathIOManager stores it, so that a downstream input loads None.
@@ -63,10 +79,12 @@ def _store_output(
         stems = asset_stem.partitions(context.asset_partition_keys)
         if len(stems) != 1:
             return _handle_partition_range(
-                context, obj, storage, asset_stem, stems, report_total_rows
+                context, obj, storage, asset_stem, stems, report_total_rows, mode
             )
         stem = next(iter(stems.values()))
         _make_room_for_partitions(context, stem)
+    if mode == "append":
+        return append_output(context, obj, storage, stem, partitioned, compact_after_parts)
     metadata = None
     table_type = table_type_of(obj)
     if table_type is not None:
@@ -77,6 +95,8 @@ def _store_output(
         path = storage.table_path(stem, format)
         # A routed table may be stored in either format: the version it replaces is whichever.
         previous = storage.stored_footer(stem) if route else storage.footer(path)
+        # A key with a file has no parts a load reads; one without may have been appended to.
+        replaced_parts = parts_to_replace(storage, stem) if previous is None else []
         target = storage.table_target(
             path, chosen, provenance(context), previous, format, route=route
         )
@@ -98,6 +118,7 @@ def _store_output(
                 "(mixed Python objects?): stored as a zstd pickle instead of an Arrow table."
             )
     if metadata is None:
+        replaced_parts = parts_to_replace(storage, stem)
         info = _write_pickle(context, obj, storage, stem.pickle)
         metadata, stale = pickle_metadata(info, obj), list(storage.table_paths(stem))
         if obj is None:
@@ -109,8 +130,9 @@ def _store_output(
         # is an older version, which that manager would have overwritten too.
         context.log.info(f"Removing {stem}, this key's pickle from the replaced I/O manager.")
         stale.append(stem)
-    # A type change (table <-> object) must not leave the old format behind to be loaded.
-    storage.delete(*stale)
+    # A type change (table <-> object) must not leave the old format behind to be loaded, nor
+    # an overwrite the parts of earlier appends.
+    storage.delete(*stale, *replaced_parts)
     if partitioned and report_total_rows:
         total = _stored_rows(context, storage, asset_stem)
         if total is not None:
@@ -159,9 +181,11 @@ def _handle_partition_range(
     stem: Location,
     stems: dict[str, Location],
     report_total_rows: bool,
+    mode: str = "overwrite",
 ) -> dict[str, Any]:
     """One table for several partitions: split by the ``partition_expr`` column(s) into
-    the files one-partition runs write, in one streaming pass."""
+    the files one-partition runs write, in one streaming pass (in ``append`` mode, into a new
+    part of each partition)."""
     table_type = table_type_of(obj)
     if table_type is None:
         raise dg.DagsterInvariantViolationError(
@@ -172,13 +196,15 @@ def _handle_partition_range(
     format = output_format(context, storage.format)
     for partition in stems.values():
         _make_room_for_partitions(context, partition)
-    plan = plan_split(
-        context,
-        stem,
-        data.schema,
-        provenance(context),
-        lambda partition: storage.table_path(partition, format),
-    )
+    if mode == "append":
+        table_path, replaced_parts = range_parts(storage, stems, data.schema, format), []
+    else:
+        replaced_parts = [p for s in stems.values() for p in parts_to_replace(storage, s)]
+
+        def table_path(partition: Location) -> Location:
+            return storage.table_path(partition, format)
+
+    plan = plan_split(context, stem, data.schema, provenance(context), table_path)
     chosen = output_compression(context, storage.compression)
     infos = storage.write_partitions(data, plan.keys, plan.targets, stem, chosen, format)
     for partition_key, info in zip(plan.partition_keys, infos, strict=True):
@@ -188,10 +214,14 @@ def _handle_partition_range(
         path
         for partition in stems.values()
         for path in (partition.pickle, *storage.table_paths(partition))
+        # An append folded the partitions' files into their parts; their pickles go.
         if path != storage.table_path(partition, format)
+        and (mode != "append" or path == partition.pickle)
     ]
-    storage.delete(*stale)
+    storage.delete(*stale, *replaced_parts)
     metadata = range_metadata(infos, plan.partition_keys, data.schema, stem.text)
+    if mode == "append":
+        metadata["write_mode"] = dg.MetadataValue.text("append")
     if report_total_rows:
         total = _stored_rows(context, storage, stem)
         if total is not None:

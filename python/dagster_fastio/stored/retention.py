@@ -25,7 +25,13 @@ from dataclasses import dataclass, field, replace
 
 from dagster_fastio import api
 from dagster_fastio.stored.layout import Location, segment_text
-from dagster_fastio.uris import PARQUET_SUFFIX, PICKLE_SUFFIX, TABLE_SUFFIX, is_remote
+from dagster_fastio.uris import (
+    PARQUET_SUFFIX,
+    PARTS_SUFFIX,
+    PICKLE_SUFFIX,
+    TABLE_SUFFIX,
+    is_remote,
+)
 
 __all__ = [
     "NOT_IN_DEFINITION",
@@ -50,9 +56,6 @@ NOW_PARTITIONED = "now_partitioned"
 """The one file an asset had before it became partitioned."""
 
 _SUFFIXES = (TABLE_SUFFIX, PARQUET_SUFFIX, PICKLE_SUFFIX)
-# Appended outputs keep their parts in a folder beside the stem, ``<stem>.parts/``: every file
-# in it belongs to the stem.
-_PARTS_SUFFIX = ".parts"
 
 
 _AGE_UNITS = {"s": 1, "min": 60, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -117,8 +120,8 @@ def _stem_of(relative: Sequence[str]) -> tuple[str, ...] | None:
     # A temporary file of a live or dead write (".<name>.<slot>.tmp") has none of the suffixes:
     # it is `fastio clean`'s without a mode.
     for index, segment in enumerate(relative[:-1]):
-        if segment.endswith(_PARTS_SUFFIX) and len(segment) > len(_PARTS_SUFFIX):
-            return (*relative[:index], segment[: -len(_PARTS_SUFFIX)])
+        if segment.endswith(PARTS_SUFFIX) and len(segment) > len(PARTS_SUFFIX):
+            return (*relative[:index], segment[: -len(PARTS_SUFFIX)])
     last = relative[-1]
     for suffix in _SUFFIXES:
         if last.endswith(suffix) and len(last) > len(suffix):
@@ -190,7 +193,7 @@ def _unpartitioned_files(
         except (FileNotFoundError, IsADirectoryError):
             continue
         yield Removable(path.text, size, scope.name, None, NOW_PARTITIONED)
-    parts = scope.stem.with_suffix(_PARTS_SUFFIX)
+    parts = scope.stem.with_suffix(PARTS_SUFFIX)
     for entry in _listed(parts, storage_options):
         yield Removable(entry.uri, entry.size, scope.name, None, NOW_PARTITIONED, within=parts.text)
 

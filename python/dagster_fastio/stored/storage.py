@@ -20,6 +20,8 @@ from dagster_fastio.keys import COMPAT_KEY
 from dagster_fastio.options import WriteOptions
 from dagster_fastio.stored.files import OnMissing, StoredFile, file_format, partition_keys
 from dagster_fastio.stored.layout import Location
+from dagster_fastio.stored.part_loads import load_parts, part_files, partition_parts
+from dagster_fastio.stored.parts import NoPartsError
 from dagster_fastio.stored.replaced_pickles import is_pickle, read_replaced_pickle
 from dagster_fastio.stored.table import StoredTable
 from dagster_fastio.stored.target import TableRoute, TableTarget
@@ -207,9 +209,10 @@ class Storage:
         on_read: Callable[[Location], None] | None = None,
     ) -> Any:
         """The value stored at ``stem``: its table as ``table_type`` (None: as it was stored),
-        else its pickle, else the pickle a replaced manager stored there or at one of
-        ``replaced_elsewhere`` (``on_replaced`` is told); when none is there, None if
-        ``optional``, else ``FileNotFoundError``. ``on_read`` is told the file read."""
+        else its pickle, else its appended parts (``part_loads``), else the pickle a replaced
+        manager stored there or at one of ``replaced_elsewhere`` (``on_replaced`` is told);
+        when none is there, None if ``optional``, else ``FileNotFoundError``. ``on_read`` is
+        told the file read."""
         on_replaced = _also_told(on_replaced, on_read)
         if self._replaced_pickle_is_newer(stem):
             obj = self.read_replaced_pickle(stem, on_replaced)
@@ -234,6 +237,10 @@ class Storage:
             if on_read is not None:
                 on_read(stem.pickle)
             return pickled
+        try:  # no file: the parts of an appended key (asked last: a listing on a store)
+            return load_parts(stem, reads, table_type, columns, on_read)
+        except NoPartsError:
+            pass
         try:
             obj = self.read_replaced_pickle(stem, on_replaced, replaced_elsewhere)
             return obj if table_type is None else table_type.from_object(obj, columns)
@@ -264,6 +271,10 @@ class Storage:
                 stem, lambda p: table_type.read_part(p.text, reads, columns), on_read
             )
         except FileNotFoundError:
+            pass
+        try:
+            return partition_parts(stem, self.reads, table_type, columns, on_read)
+        except NoPartsError:
             pass
         try:
             obj = self.read_replaced_pickle(stem, on_replaced, replaced_elsewhere)
@@ -413,7 +424,12 @@ class Storage:
         for (partition_key, location), key, format in zip(
             stems.items(), keys, formats, strict=True
         ):
+            partition = None if partition_key is None else str(partition_key)
             if format is None:
+                appended = part_files(location, self.storage_options, partition, key)
+                if appended:
+                    files.extend(appended)
+                    continue
                 if not allow_missing and partition_stems is not None:
                     raise FileNotFoundError(
                         f"no table stored at {location.table} (nor {location.parquet}): has the "
@@ -422,7 +438,6 @@ class Storage:
                 on_missing(location.table.text)
                 continue
             uri = (location.parquet if format == "parquet" else location.table).text
-            partition = None if partition_key is None else str(partition_key)
             files.append(StoredFile(uri, format, partition, key))
         if not files:
             return None

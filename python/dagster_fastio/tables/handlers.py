@@ -32,6 +32,7 @@ __all__ = [
     "is_pandas_index_column",
     "load_stored_type",
     "named_in_mro",
+    "table_type_named",
     "table_type_of",
 ]
 
@@ -408,6 +409,13 @@ def table_type_of(obj: Any) -> TableType | None:
     if named is not None:
         return named
     return next((table_type for table_type in TABLE_TYPES if table_type.stores(obj)), None)
+
+
+def table_type_named(name: bytes | str | None) -> TableType:
+    """The handler of a type name recorded in a stored schema (pyarrow.Table when none is)."""
+    if isinstance(name, bytes):
+        name = name.decode()
+    return _BY_NAME.get(name or "", _BY_NAME["pyarrow.Table"])
 
 
 def load_stored_type(uri: str, reads: TableReads, columns: list[str] | None) -> Any:
