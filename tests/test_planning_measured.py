@@ -1,0 +1,111 @@
+"""The planner's memory model against fresh-process measurements: `fastio bench` runs each
+write and load in a new process, and the plan made from one size predicts the peak a load adds
+at another, within 25% (a relation with a tolerance, never a timed assertion)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from click.testing import CliRunner
+
+from dagster_fastio.cli import main, measure
+from dagster_fastio.cli.bench import generated_table
+from dagster_fastio.cli.planning import PlanInputs, plan
+
+pytestmark = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="peak memory is read from /proc (Linux)"
+)
+
+TOLERANCE = 0.25
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = CliRunner(env={"COLUMNS": "200"}).invoke(main, list(args))
+    return result.exit_code, result.output
+
+
+def cases(table: pa.Table, methods: tuple[str, ...]) -> list[measure.MethodResult]:
+    """Each method's write and load of `table` as pandas and polars, each in a fresh process."""
+    return measure.run(table, rounds=1, methods=methods, frames=("pandas", "polars"))
+
+
+def loads(table: pa.Table, methods: tuple[str, ...]) -> dict[tuple[str, str], dict]:
+    return {(r.method, r.frame): r.row for r in cases(table, methods)}
+
+
+def test_bench_reports_per_process_figures_and_saves_a_profile(tmp_path: Path) -> None:
+    profile = tmp_path / "profile.json"
+    code, output = run(
+        "bench",
+        "--generate",
+        "--size",
+        "8MB",
+        "--rounds",
+        "2",
+        "--method",
+        "pickle",
+        "--method",
+        "ipc-lz4",
+        "--frame",
+        "pandas",
+        "--profile",
+        str(profile),
+        "--json",
+    )
+    assert code == 0, output
+    result = json.loads(output)
+    rows = {row["method"]: row for row in result["rows"]}
+    assert set(rows) == {"pickle", "ipc-lz4"}
+    for row in rows.values():
+        assert row["frame"] == "pandas" and row["rounds"] == 2
+        assert row["write_s_min"] <= row["write_s"] <= row["write_s_max"]
+        assert row["load_s_min"] <= row["load_s"] <= row["load_s_max"]
+        # A load builds the frame, so it adds at least most of it to the peak.
+        assert row["load_peak_mb"] > 0.5 * row["frame_mb"]
+        assert row["baseline_mb"] > 50  # the step process has imported Dagster and pandas
+    assert rows["ipc-lz4"]["ratio"] > rows["pickle"]["ratio"]
+    assert result["versions"]["pyarrow"] == pa.__version__
+    code, output = run("plan", "--profile", str(profile), "--json")
+    assert code == 0, output
+    sources = {m["method"]: m["source"] for m in json.loads(output)["methods"]}
+    assert sources == {
+        "pickle": "measured",
+        "ipc-lz4": "measured",
+        "ipc-zstd": "assumed",
+        "parquet-zstd": "assumed",
+    }
+    code, output = run(
+        "bench", "--generate", "--quick", "--method", "ipc-zstd", "--frame", "polars", "--no-save"
+    )
+    assert code == 0, output
+    assert "fresh process" in " ".join(output.split())
+
+
+def test_a_profile_measured_at_one_size_predicts_the_load_peak_at_four_times_it(
+    tmp_path: Path,
+) -> None:
+    methods = ("pickle", "ipc-lz4")
+    measured = measure.load_profile_content(
+        measure.profile(cases(generated_table(15), methods), "generated, 15 MB")
+    )
+    large = loads(generated_table(60), methods)
+    for (method, frame), row in large.items():
+        inputs = PlanInputs(size_mb=row["frame_mb"], frame=frame)
+        predicted = plan(inputs, measured).method(method).peak_memory_load_mb[frame]
+        assert predicted == pytest.approx(row["load_peak_mb"], rel=TOLERANCE), (method, frame)
+
+
+def test_the_assumed_profile_predicts_a_flights_load_at_a_size_it_was_not_fitted_to() -> None:
+    from dagster_fastio.examples.flights import load_flights
+
+    flights = load_flights()
+    x3 = pa.concat_tables([flights] * 3).combine_chunks()
+    for (method, frame), row in loads(x3, ("pickle", "ipc-lz4")).items():
+        result = plan(PlanInputs(size_mb=row["frame_mb"], frame=frame))
+        predicted = result.method(method).peak_memory_load_mb[frame]
+        assert result.method(method).source == "assumed"
+        assert predicted == pytest.approx(row["load_peak_mb"], rel=TOLERANCE), (method, frame)
