@@ -109,3 +109,43 @@ def test_the_assumed_profile_predicts_a_flights_load_at_a_size_it_was_not_fitted
         predicted = result.method(method).peak_memory_load_mb[frame]
         assert result.method(method).source == "assumed"
         assert predicted == pytest.approx(row["load_peak_mb"], rel=TOLERANCE), (method, frame)
+
+
+def test_bench_on_s3_measures_s3_pickle_and_leaves_nothing(s3s_server, s3s_bucket: str) -> None:  # type: ignore[no-untyped-def]
+    options = [f"{key}={value}" for key, value in s3s_server.options(aws_allow_http="true").items()]
+    code, output = run(
+        "bench",
+        "--generate",
+        "--size",
+        "5MB",
+        "--rounds",
+        "1",
+        "--method",
+        "pickle",
+        "--method",
+        "ipc-zstd",
+        "--frame",
+        "pandas",
+        "--store",
+        f"s3://{s3s_bucket}/bench",
+        *[part for option in options for part in ("-o", option)],
+        "--no-save",
+        "--json",
+    )
+    assert code == 0, output
+    assert s3s_server.secret_key not in output
+    rows = {row["method"]: row for row in json.loads(output)["rows"]}
+    # Pickle goes through S3PickleIOManager on s3://: the whole pickle, as FilesystemIOManager's.
+    assert rows["pickle"]["where"] == rows["ipc-zstd"]["where"] == "store"
+    assert rows["pickle"]["stored_mb"] == pytest.approx(rows["pickle"]["frame_mb"], rel=0.2)
+    assert rows["ipc-zstd"]["ratio"] > 2
+    assert rows["pickle"]["load_peak_mb"] > rows["pickle"]["frame_mb"]
+    assert s3s_server.keys(s3s_bucket) == []
+
+
+def test_bench_refuses_a_store_that_does_not_outlive_a_process() -> None:
+    code, output = run(
+        "bench", "--generate", "--size", "1MB", "--store", "memory://bench", "--no-save"
+    )
+    assert code == 1
+    assert "memory:// lives inside one process" in " ".join(output.split())

@@ -1,6 +1,6 @@
 """Runs one step of a handoff in a fresh Python process, as Dagster's default executor runs
-each step: `python -m dagster_fastio.io_manager.bench_step STEP-JSON` (the child, which
-imports Dagster), one JSON line back."""
+each step: `python -m dagster_fastio.io_manager.bench_step` (the child, which imports Dagster)
+reads the step as JSON on stdin and prints one JSON line back."""
 
 from __future__ import annotations
 
@@ -41,8 +41,11 @@ def run_step(step: Step) -> dict[str, Any]:
     """Runs `step` in a new interpreter and returns `seconds`, `peak_bytes` (None where the
     system cannot measure it), `baseline_bytes` (the process's RSS before the call),
     `frame_bytes` (the frame in memory), `rows` and, for a write, `stored_bytes`."""
+    # The step goes through stdin, not the command line, which other users can list: its
+    # storage options may hold credentials.
     done = subprocess.run(
-        [sys.executable, "-m", "dagster_fastio.io_manager.bench_step", json.dumps(asdict(step))],
+        [sys.executable, "-m", "dagster_fastio.io_manager.bench_step"],
+        input=json.dumps(asdict(step)),
         check=False,
         capture_output=True,
         text=True,

@@ -109,7 +109,7 @@ def _forget(base: str, key: str, store: bool, options: dict[str, str] | None) ->
     if store:
         from dagster_fastio.api import delete
 
-        for suffix in (".arrow", ".parquet"):
+        for suffix in ("", ".arrow", ".parquet"):
             delete(f"{base}/{key}{suffix}", options)
         return
     for path in Path(base).glob(f"{key}*"):
@@ -127,14 +127,20 @@ def run(
 ) -> list[MethodResult]:
     """Writes `table` as each frame type with each method, then loads it, every call in a
     fresh process; rounds interleaved (every case once per round, write then load); medians
-    and ranges over `rounds`. Pickle always goes to a local folder (FilesystemIOManager);
-    with `store`, FastIOManager's files go there."""
+    and ranges over `rounds`. With `store`, FastIOManager's files go there, and on s3:// the
+    pickles too (S3PickleIOManager, dagster-aws); otherwise pickle is FilesystemIOManager's,
+    in a local folder."""
     for method in methods:
         if method not in METHODS:
             raise ValueError(f"unknown method {method!r}: expected one of {', '.join(METHODS)}")
     for frame in frames:
         if frame not in FRAMES:
             raise ValueError(f"unknown frame {frame!r}: expected one of {', '.join(FRAMES)}")
+    if store and store.startswith("memory://"):
+        raise ValueError(
+            "memory:// lives inside one process, and every step runs in a fresh one: give a "
+            "local folder, file://, s3://, gs:// or az:// store"
+        )
     folder = Path(tempfile.mkdtemp(prefix="fastio-bench-"))
     remote = f"{store.rstrip('/')}/fastio-bench-{uuid.uuid4().hex[:12]}" if store else None
     samples: dict[tuple[str, str], list[tuple[dict[str, Any], dict[str, Any]]]] = {}
@@ -143,7 +149,7 @@ def run(
         for number in range(rounds):
             for method in methods:
                 for frame in frames:
-                    on_store = remote is not None and method != "pickle"
+                    on_store = _on_store(remote, method)
                     base = remote if on_store else str(folder / "base")
                     key = f"{method}-{frame}-{number}"
                     if progress:
@@ -162,6 +168,12 @@ def run(
     return [_result(method, frame, remote, pairs) for (method, frame), pairs in samples.items()]
 
 
+def _on_store(remote: str | None, method: str) -> bool:
+    """FastIOManager goes to any store; pickle to S3 only (S3PickleIOManager), else to a local
+    folder (FilesystemIOManager)."""
+    return remote is not None and (method != "pickle" or remote.startswith("s3://"))
+
+
 def _result(
     method: str, frame: str, remote: str | None, pairs: list[tuple[dict, dict]]
 ) -> MethodResult:
@@ -178,7 +190,7 @@ def _result(
     return MethodResult(
         method=method,
         frame=frame,
-        where="store" if remote and method != "pickle" else "local",
+        where="store" if _on_store(remote, method) else "local",
         rounds=len(pairs),
         rows=loads[-1]["rows"],
         frame_bytes=int(statistics.median(w["frame_bytes"] for w in writes)),
@@ -251,6 +263,7 @@ def load_profile_content(content: dict[str, Any]) -> dict[str, dict[str, dict[st
                 continue
             for frame, row in by_frame.items():
                 figures: dict[str, float | None] = {k: float(row[k]) for k in _NEEDED}
+                figures["on_store"] = 1.0 if row.get("where") == "store" else 0.0
                 for key in ("write_peak_mb", "load_peak_mb"):
                     figures[key] = None if row.get(key) is None else float(row[key])
                 if figures["frame_mb"] <= 0 or figures["stored_mb"] <= 0:  # type: ignore[operator]

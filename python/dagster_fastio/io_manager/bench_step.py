@@ -42,6 +42,8 @@ def _manager(step: _Step) -> Any:
 
     from dagster_fastio.io_manager import FastIOManager
 
+    if step.method == "pickle" and step.base.startswith("s3://"):
+        return _s3_pickle_manager(step)
     if step.method == "pickle":
         return dg.FilesystemIOManager(base_dir=step.base).create_io_manager(
             dg.build_init_resource_context()
@@ -53,6 +55,22 @@ def _manager(step: _Step) -> Any:
         compression=codec,
         storage_options=step.storage_options or {},
     )
+
+
+def _s3_pickle_manager(step: _Step) -> Any:
+    """dagster-aws's S3PickleIOManager at the step's bucket and prefix, reached with the
+    step's storage options (object_store's keys, the environment's otherwise)."""
+    from dagster_aws.s3 import S3PickleIOManager, S3Resource
+
+    options = step.storage_options or {}
+    bucket, _, prefix = step.base.removeprefix("s3://").partition("/")
+    resource = S3Resource(
+        endpoint_url=options.get("aws_endpoint") or options.get("endpoint"),
+        aws_access_key_id=options.get("aws_access_key_id"),
+        aws_secret_access_key=options.get("aws_secret_access_key"),
+        region_name=options.get("aws_region") or options.get("region"),
+    )
+    return S3PickleIOManager(s3_resource=resource, s3_bucket=bucket, s3_prefix=prefix)
 
 
 def _frame_bytes(frame: Any, kind: str) -> int:
@@ -138,6 +156,10 @@ def _stored_bytes(step: _Step, metadata: dict[str, Any]) -> int:
     `<base>/<key>`."""
     from pathlib import Path
 
+    if step.method == "pickle" and step.base.startswith("s3://"):
+        from dagster_fastio.api import stored_size
+
+        return stored_size(f"{step.base}/{step.key}", step.storage_options)
     if step.method == "pickle":
         return Path(step.base, step.key).stat().st_size
     value = metadata["stored_bytes"]
@@ -145,5 +167,5 @@ def _stored_bytes(step: _Step, metadata: dict[str, Any]) -> int:
 
 
 if __name__ == "__main__":
-    result = measured_step(_Step(**json.loads(sys.argv[1])))
+    result = measured_step(_Step(**json.loads(sys.stdin.read())))
     print(RESULT_PREFIX + json.dumps(result), flush=True)

@@ -200,7 +200,8 @@ def models_of(
 ) -> dict[str, dict[str, MethodModel]]:
     """method -> frame -> model, from `figures` (a measured profile) where it has the case,
     else from the assumed profile. On an object store the pickle peaks are S3PickleIOManager's
-    (its upload and download hold the whole pickle), not FilesystemIOManager's."""
+    (its upload and download hold the whole pickle): measured when the profile's pickle went
+    to S3 (`fastio bench --store s3://...`), else `S3_PICKLE`'s."""
     figures = figures or {}
     models: dict[str, dict[str, MethodModel]] = {}
     for method in METHODS:
@@ -218,7 +219,7 @@ def models_of(
             if method != "pickle":
                 peaks = (row.get("write_peak_mb"), assumed["write_peak_mb"])
                 write_cap = max(float(p) for p in peaks if p is not None)
-            if method == "pickle" and object_store:
+            if method == "pickle" and object_store and not (measured or {}).get("on_store"):
                 write_fixed, load_fixed = 0.0, 0.0
                 write_per_mb = S3_PICKLE["write_per_mb"]  # type: ignore[assignment]
                 load_per_mb = S3_PICKLE["load_per_mb"]  # type: ignore[assignment]
