@@ -325,3 +325,21 @@ def test_a_streamed_write_stops_growing_with_the_frame() -> None:
         / small["pickle"]["peak_memory_write_mb"]["pandas"]
     )
     assert ratio == pytest.approx(4000 / 447, rel=0.05)
+
+
+def test_multi_node_pickle_uses_a_profile_measured_on_s3(tmp_path: Path) -> None:
+    on_s3 = {
+        method: {frame: {**row, "where": "store"} for frame, row in by_frame.items()}
+        for method, by_frame in MEASURED.items()
+    }
+    profile = tmp_path / "profile.json"
+    profile.write_text(json.dumps({"kind": "fresh-process", "methods": on_s3}))
+    pickle = by_method(plan_json("--size", "100MB", "--multi-node", "--profile", str(profile)))[
+        "pickle"
+    ]
+    assert pickle["source"] == "measured"
+    assert pickle["peak_memory_load_mb"]["pandas"] == pytest.approx(130)
+    # Measured on a local disk, the profile says nothing of S3: S3PickleIOManager's figure.
+    profile.write_text(json.dumps({"kind": "fresh-process", "methods": MEASURED}))
+    local = by_method(plan_json("--size", "100MB", "--multi-node", "--profile", str(profile)))
+    assert local["pickle"]["peak_memory_load_mb"]["pandas"] != pytest.approx(130)
