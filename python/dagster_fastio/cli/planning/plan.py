@@ -34,7 +34,7 @@ from dagster_fastio.cli.planning.profiles import (
     ASSUMED_SOURCE,
     FRAMES,
     METHODS,
-    S3_PICKLE,
+    STORE_SOURCE,
     MethodModel,
     models_of,
 )
@@ -310,7 +310,7 @@ def plan(
         "egress only for loads that leave the bucket's region (--egress); writes are free",
     ]
     if inputs.multi_node:
-        assumptions.append(S3_PICKLE["source"])  # type: ignore[arg-type]
+        assumptions.append(STORE_SOURCE)
     notes = []
     sources = {m.source for m in methods}
     profile_text = profile or ASSUMED_SOURCE

@@ -19,9 +19,10 @@ from dataclasses import dataclass
 __all__ = [
     "ASSUMED_FIGURES",
     "ASSUMED_SOURCE",
+    "ASSUMED_STORE_FIGURES",
     "FRAMES",
     "METHODS",
-    "S3_PICKLE",
+    "STORE_SOURCE",
     "MethodModel",
     "models_of",
 ]
@@ -144,18 +145,76 @@ ASSUMED_FIXED_MB: dict[str, dict[str, tuple[float, float]]] = {
     },
 }
 
-S3_PICKLE = {
-    "write_per_mb": 781 / 559,
-    "load_per_mb": 1272 / 559,
-    "source": (
-        "S3PickleIOManager: +781 MB to write and +1,272 MB to load a 559 MB pandas frame "
-        "(benches/RESULTS.md, 'Object store', s3s-fs, 2026-12-01; the polars figures are "
-        "assumed the same)"
-    ),
+# The same through an S3 server (s3s-fs on loopback, `fastio bench --store s3://...`, flights
+# x8, 2 rounds, 02:57 UTC 2026-12-06): pickle is S3PickleIOManager's, which pickles into bytes
+# and uploads them (downloads the whole object, then unpickles), holding both. `plan
+# --multi-node` uses these; Parquet was not measured on S3 and keeps the local figures.
+ASSUMED_STORE_FIGURES: dict[str, dict[str, dict[str, float]]] = {
+    "pickle": {
+        "pandas": {
+            "frame_mb": 447.1,
+            "stored_mb": 447.1,
+            "write_s": 4.236,
+            "load_s": 2.218,
+            "write_peak_mb": 1167.7,
+            "load_peak_mb": 1033.2,
+            "baseline_mb": 215.8,
+        },
+        "polars": {
+            "frame_mb": 362.6,
+            "stored_mb": 497.4,
+            "write_s": 4.133,
+            "load_s": 2.494,
+            "write_peak_mb": 1077.3,
+            "load_peak_mb": 1515.5,
+            "baseline_mb": 197.2,
+        },
+    },
+    "ipc-lz4": {
+        "pandas": {
+            "frame_mb": 447.1,
+            "stored_mb": 149.0,
+            "write_s": 3.862,
+            "load_s": 1.461,
+            "write_peak_mb": 199.3,
+            "load_peak_mb": 642.6,
+            "baseline_mb": 203.4,
+        },
+        "polars": {
+            "frame_mb": 362.6,
+            "stored_mb": 116.1,
+            "write_s": 1.889,
+            "load_s": 1.989,
+            "write_peak_mb": 171.8,
+            "load_peak_mb": 665.3,
+            "baseline_mb": 184.6,
+        },
+    },
+    "ipc-zstd": {
+        "pandas": {
+            "frame_mb": 447.1,
+            "stored_mb": 68.0,
+            "write_s": 3.218,
+            "load_s": 1.828,
+            "write_peak_mb": 158.5,
+            "load_peak_mb": 622.9,
+            "baseline_mb": 203.5,
+        },
+        "polars": {
+            "frame_mb": 362.6,
+            "stored_mb": 58.9,
+            "write_s": 3.389,
+            "load_s": 1.945,
+            "write_peak_mb": 129.1,
+            "load_peak_mb": 638.1,
+            "baseline_mb": 184.7,
+        },
+    },
 }
-"""What S3PickleIOManager adds, per MB of the frame: it pickles into bytes, then uploads them
-through boto3 (and downloads the whole object before unpickling), so a load holds the bytes and
-the frame together."""
+STORE_SOURCE = (
+    "on an object store: S3PickleIOManager and FastIOManager measured through s3s-fs "
+    "(benches/RESULTS.md, 'fastio bench', S3); Parquet's local figures"
+)
 
 
 @dataclass(frozen=True)
@@ -199,15 +258,19 @@ def models_of(
     figures: dict[str, dict[str, dict[str, float | None]]] | None, object_store: bool
 ) -> dict[str, dict[str, MethodModel]]:
     """method -> frame -> model, from `figures` (a measured profile) where it has the case,
-    else from the assumed profile. On an object store the pickle peaks are S3PickleIOManager's
-    (its upload and download hold the whole pickle): measured when the profile's pickle went
-    to S3 (`fastio bench --store s3://...`), else `S3_PICKLE`'s."""
+    else from the assumed profile; on an object store, the assumed figures measured through S3
+    where there are some. A pickle measured on a local disk says nothing of S3PickleIOManager,
+    so on an object store it gives way to the S3 figures unless it was measured on S3
+    (`fastio bench --store s3://...`)."""
     figures = figures or {}
     models: dict[str, dict[str, MethodModel]] = {}
     for method in METHODS:
         for frame in FRAMES:
-            assumed = ASSUMED_FIGURES[method][frame]
+            stored_figures = ASSUMED_STORE_FIGURES if object_store else {}
+            assumed = (stored_figures.get(method) or ASSUMED_FIGURES[method])[frame]
             measured = figures.get(method, {}).get(frame)
+            if method == "pickle" and object_store and not (measured or {}).get("on_store"):
+                measured = None
             row = measured or assumed
             write_fixed, load_fixed = ASSUMED_FIXED_MB[method][frame]
             frame_mb = float(row["frame_mb"])  # type: ignore[arg-type]
@@ -219,10 +282,6 @@ def models_of(
             if method != "pickle":
                 peaks = (row.get("write_peak_mb"), assumed["write_peak_mb"])
                 write_cap = max(float(p) for p in peaks if p is not None)
-            if method == "pickle" and object_store and not (measured or {}).get("on_store"):
-                write_fixed, load_fixed = 0.0, 0.0
-                write_per_mb = S3_PICKLE["write_per_mb"]  # type: ignore[assignment]
-                load_per_mb = S3_PICKLE["load_per_mb"]  # type: ignore[assignment]
             models.setdefault(method, {})[frame] = MethodModel(
                 method=method,
                 frame=frame,
