@@ -149,3 +149,28 @@ def test_bench_refuses_a_store_that_does_not_outlive_a_process() -> None:
     )
     assert code == 1
     assert "memory:// lives inside one process" in " ".join(output.split())
+
+
+def test_a_failed_step_says_why_without_the_credentials(s3s_server, s3s_bucket: str) -> None:  # type: ignore[no-untyped-def]
+    secret = "s3cr-not-the-key-0123456789"
+    options = s3s_server.options(aws_allow_http="true", aws_secret_access_key=secret)
+    code, output = run(
+        "bench",
+        "--generate",
+        "--size",
+        "1MB",
+        "--rounds",
+        "1",
+        "--method",
+        "ipc-zstd",
+        "--frame",
+        "polars",
+        "--store",
+        f"s3://{s3s_bucket}/bench",
+        *[part for key, value in options.items() for part in ("-o", f"{key}={value}")],
+        "--no-save",
+    )
+    assert code == 1
+    flat = " ".join(output.split())
+    assert "ipc-zstd polars write step failed" in flat
+    assert secret not in output and "s3cr" not in output

@@ -52,7 +52,20 @@ def run_step(step: Step) -> dict[str, Any]:
     )
     lines = [line for line in done.stdout.splitlines() if line.startswith(_RESULT_PREFIX)]
     if done.returncode != 0 or not lines:
-        raise RuntimeError(
-            f"the {step.method} {step.frame} {step.action} step failed:\n{done.stderr[-2000:]}"
-        )
+        failure = _last_error(done.stderr, step)
+        raise RuntimeError(f"the {step.method} {step.frame} {step.action} step failed: {failure}")
     return json.loads(lines[-1].removeprefix(_RESULT_PREFIX))
+
+
+_SECRET_WORDS = ("secret", "token", "password", "key", "sas", "credential")
+
+
+def _last_error(stderr: str, step: Step) -> str:
+    """The child's last line (the exception), with every storage option value that could be a
+    credential masked: a child's error may quote what it was given."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    message = lines[-1] if lines else "no output"
+    for key, value in (step.storage_options or {}).items():
+        if value and any(word in key.lower() for word in _SECRET_WORDS):
+            message = message.replace(value, "***")
+    return message
