@@ -116,7 +116,11 @@ def _range(middle: float | None, low: float | None, high: float | None, digits: 
     multiple=True,
     help="Only these frame libraries (repeatable; default pandas and polars).",
 )
-@click.option("--store", help="A store URI prefix: FastIOManager's files go there.")
+@click.option(
+    "--store",
+    help="A store URI prefix: FastIOManager's files go there (and pickles on s3://, through "
+    "S3PickleIOManager).",
+)
 @click.option(
     "--profile",
     "profile_path",
