@@ -146,9 +146,9 @@ ASSUMED_FIXED_MB: dict[str, dict[str, tuple[float, float]]] = {
 }
 
 # The same through an S3 server (s3s-fs on loopback, `fastio bench --store s3://...`, flights
-# x8, 2 rounds, 02:57 UTC 2026-12-06): pickle is S3PickleIOManager's, which pickles into bytes
-# and uploads them (downloads the whole object, then unpickles), holding both. `plan
-# --multi-node` uses these; Parquet was not measured on S3 and keeps the local figures.
+# x8, 2 rounds, 02:57 UTC 2026-12-06; Parquet at 03:02): pickle is S3PickleIOManager's, which
+# pickles into bytes and uploads them (downloads the whole object, then unpickles), holding
+# both. `plan --multi-node` uses these.
 ASSUMED_STORE_FIGURES: dict[str, dict[str, dict[str, float]]] = {
     "pickle": {
         "pandas": {
@@ -210,10 +210,30 @@ ASSUMED_STORE_FIGURES: dict[str, dict[str, dict[str, float]]] = {
             "baseline_mb": 184.7,
         },
     },
+    "parquet-zstd": {
+        "pandas": {
+            "frame_mb": 447.1,
+            "stored_mb": 42.0,
+            "write_s": 1.117,
+            "load_s": 1.886,
+            "write_peak_mb": 161.8,
+            "load_peak_mb": 1075.0,
+            "baseline_mb": 203.3,
+        },
+        "polars": {
+            "frame_mb": 362.6,
+            "stored_mb": 42.1,
+            "write_s": 1.549,
+            "load_s": 1.622,
+            "write_peak_mb": 145.6,
+            "load_peak_mb": 770.7,
+            "baseline_mb": 184.5,
+        },
+    },
 }
 STORE_SOURCE = (
     "on an object store: S3PickleIOManager and FastIOManager measured through s3s-fs "
-    "(benches/RESULTS.md, 'fastio bench', S3); Parquet's local figures"
+    "(benches/RESULTS.md, 'fastio bench', S3)"
 )
 
 
