@@ -347,3 +347,15 @@ def test_multi_node_pickle_uses_a_profile_measured_on_s3(tmp_path: Path) -> None
     profile.write_text(json.dumps({"kind": "fresh-process", "methods": MEASURED}))
     local = by_method(plan_json("--size", "100MB", "--multi-node", "--profile", str(profile)))
     assert local["pickle"]["peak_memory_load_mb"]["pandas"] != pytest.approx(130)
+
+
+def test_given_prices_override_the_preset_and_say_so() -> None:
+    assert PlanInputs.storage_price == prices_for("aws").storage_usd_gb_month
+    assert PlanInputs.transfer_price == 0
+    result = plan_json("--provider", "azure", "--storage-price", "0.05", "--egress", "internet")
+    assert result["inputs"]["storage_price"] == 0.05
+    assert result["inputs"]["transfer_price"] == prices_for("azure").egress_internet_usd_gb
+    line = next(a for a in result["assumptions"] if "check your contract" in a)
+    assert "$0.05 per GB-month as given" in line and "azure hot" in line
+    for method in result["methods"]:
+        assert method["storage_usd_month"] == pytest.approx(method["storage_held_mb"] / 1000 * 0.05)

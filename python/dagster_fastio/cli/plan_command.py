@@ -165,13 +165,12 @@ def plan(
         provider=provider,
         storage_class=storage_class,
         egress=egress,
-        storage_price=storage_price,
-        transfer_price=transfer_price,
         step_seconds=step_seconds,
         reads=reads,
     )
     measured, label = None, None
     try:
+        inputs = inputs.with_preset_prices(storage_price, transfer_price)
         if profile_path:
             measured = measure.load_profile(Path(profile_path))
             content = json.loads(Path(profile_path).read_text())

@@ -25,7 +25,7 @@ Models (each stated in the plan's `assumptions`):
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from dagster_fastio.cli.planning.decision import decide
@@ -60,10 +60,11 @@ class PlanInputs:
     """Steps running at once (they share the machine's memory and the link)."""
     bandwidth_mb_s: float = 125.0
     retention_days: float = 30
-    storage_price: float | None = None
-    """USD per GB-month; None: the preset of `provider` and `storage_class`."""
-    transfer_price: float | None = None
-    """USD per GB read from outside the bucket's region; None: the preset for `egress`."""
+    storage_price: float = 0.023
+    """USD per GB-month held: AWS S3 Standard, us-east-1 (`fastio plan` fills in the preset of
+    `--provider` and `--storage-class`, `with_preset_prices`)."""
+    transfer_price: float = 0.0
+    """USD per GB loaded from outside the bucket's region (0: compute in the same region)."""
     step_seconds: float = 60
     reads: int = 1
     """Downstream loads of each materialisation."""
@@ -113,6 +114,20 @@ class PlanInputs:
             raise ValueError(f"unknown frame {self.frame!r}: expected one of {', '.join(FRAMES)}")
         if self.egress not in EGRESS:
             raise ValueError(f"unknown egress {self.egress!r}: expected one of {', '.join(EGRESS)}")
+
+    def with_preset_prices(
+        self, storage_price: float | None = None, transfer_price: float | None = None
+    ) -> PlanInputs:
+        """These inputs charged at the preset of `provider`, `storage_class` and `egress`,
+        except for the prices given."""
+        preset = prices_for(self.provider, self.storage_class)
+        return replace(
+            self,
+            storage_price=preset.storage_usd_gb_month if storage_price is None else storage_price,
+            transfer_price=preset.egress_usd_gb(self.egress)
+            if transfer_price is None
+            else transfer_price,
+        )
 
     @property
     def overhead_factor(self) -> float:
@@ -225,14 +240,7 @@ def _method_plan(
     moved_mb_day = volume_mb / model.ratio * (1 + inputs.reads)
     link_needed = moved_mb_day / window_s * inputs.overhead_factor * 8
     loads_gb_month = stored / 1000 * inputs.reads * inputs.per_day * DAYS_PER_MONTH
-    storage_price = (
-        prices.storage_usd_gb_month if inputs.storage_price is None else inputs.storage_price
-    )
-    egress_price = (
-        prices.egress_usd_gb(inputs.egress)
-        if inputs.transfer_price is None
-        else inputs.transfer_price
-    )
+    storage_price, egress_price = inputs.storage_price, inputs.transfer_price
     write, load, step, parallel, fits = _memory(inputs, by_frame)
     return MethodPlan(
         method=model.method,
@@ -258,6 +266,15 @@ def _method_plan(
         peak_memory_parallel_mb=parallel,
         recommended_concurrency=fits,
     )
+
+
+def _price_line(inputs: PlanInputs, prices: Prices) -> str:
+    line = prices.label
+    if inputs.storage_price != prices.storage_usd_gb_month:
+        line += f"; storage at ${inputs.storage_price:g} per GB-month as given"
+    if inputs.transfer_price != prices.egress_usd_gb(inputs.egress):
+        line += f"; loads leaving the region at ${inputs.transfer_price:g} per GB as given"
+    return line
 
 
 def _network(inputs: PlanInputs, volume_mb: float) -> dict[str, Any]:
@@ -304,9 +321,7 @@ def plan(
         "frame, fitted to fresh-process measurements; seconds scale with the size",
         f"link: protocol overhead (TCP/IP, TLS) {inputs.protocol_overhead:.0%}, retries "
         f"{inputs.retry_overhead:.0%}, headroom {inputs.link_headroom:.0%}",
-        prices.label
-        + ("" if inputs.storage_price is None else "; storage price given")
-        + ("" if inputs.transfer_price is None else "; transfer price given"),
+        _price_line(inputs, prices),
         "egress only for loads that leave the bucket's region (--egress); writes are free",
     ]
     if inputs.multi_node:
