@@ -359,3 +359,31 @@ def test_given_prices_override_the_preset_and_say_so() -> None:
     assert "$0.05 per GB-month as given" in line and "azure hot" in line
     for method in result["methods"]:
         assert method["storage_usd_month"] == pytest.approx(method["storage_held_mb"] / 1000 * 0.05)
+
+
+def test_pickle_wins_on_one_node_where_the_profile_says_it_is_faster_and_no_bigger(
+    tmp_path: Path,
+) -> None:
+    fast_pickle = {
+        method: {
+            frame: {**row, "write_s": 0.01, "load_s": 0.01} if method == "pickle" else row
+            for frame, row in by_frame.items()
+        }
+        for method, by_frame in MEASURED.items()
+    }
+    # A step's peak is set by holding input and output while writing: with pickle's write as
+    # small as IPC's, its step needs no more memory.
+    for frame in FRAMES:
+        fast_pickle["pickle"][frame]["write_peak_mb"] = 30.0
+    profile = tmp_path / "profile.json"
+    profile.write_text(json.dumps({"kind": "fresh-process", "methods": fast_pickle}))
+    decision = plan_json("--size", "100MB", "--memory", "24GB", "--profile", str(profile))[
+        "decision"
+    ]
+    assert decision["method"] == "pickle"
+    assert "hands off faster" in decision["reason"]
+    # Across nodes the bytes over the link decide: not pickle.
+    decision = plan_json(
+        "--size", "100MB", "--memory", "24GB", "--multi-node", "--profile", str(profile)
+    )["decision"]
+    assert decision["method"] != "pickle"
