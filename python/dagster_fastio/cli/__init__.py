@@ -12,13 +12,14 @@ from __future__ import annotations
 import click
 
 from dagster_fastio.api import __version__
-from dagster_fastio.cli.bench import bench, plan
+from dagster_fastio.cli.bench import bench
 from dagster_fastio.cli.clean import clean
 from dagster_fastio.cli.compact import compact
 from dagster_fastio.cli.convert import convert
 from dagster_fastio.cli.inspect import head, inspect
 from dagster_fastio.cli.migrate import migrate
 from dagster_fastio.cli.report import report
+from dagster_fastio.cli.plan_command import plan
 
 __all__ = ["main"]
 

