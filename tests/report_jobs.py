@@ -41,6 +41,12 @@ def regional(context: dg.AssetExecutionContext) -> pa.Table:
     return pa.table({"region": [context.partition_key] * rows, "stamp": [time.time_ns()] * rows})
 
 
+@dg.asset(partitions_def=PARTITIONS)
+def appended(context: dg.AssetExecutionContext) -> pa.Table:
+    # New rows on every run, so no append is skipped as unchanged.
+    return pa.table({"region": [context.partition_key] * 100, "stamp": [time.time_ns()] * 100})
+
+
 def multiprocess_job() -> dg.JobDefinition:
     """source and derived, each step in its own process; the base path comes from the run
     config."""

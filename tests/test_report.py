@@ -445,3 +445,33 @@ def test_held_files_go_to_the_longest_asset_key(tmp_path: Path) -> None:
     assert held.assets == {"a": (1, 10), "a/b": (2, 60)}
     assert held.partitions == {("a", "p1"): (1, 10)}
     assert held.others == (1, 80)
+
+
+def test_appended_parts_are_held_by_their_asset_and_partition(tmp_path: Path) -> None:
+    """An appended key's parts (``<stem>.parts/<name>``) count as its asset's, and as its
+    partition's: the report finds the base from the parts folder the materialization records."""
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n" + NO_COMPUTE_LOGS)
+    base = tmp_path / "store"
+    resources = {"io_manager": FastIOManager(base_path=str(base), write_mode="append")}
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        for _ in range(2):
+            result = dg.materialize(
+                [report_jobs.appended],
+                instance=instance,
+                partition_key="east",
+                resources=resources,
+            )
+            assert result.success
+    parts = sorted((base / "appended" / "east.parts").iterdir())
+    assert len(parts) == 2
+    report = _report("--instance", str(home), "--partitions")
+    (asset,) = report["assets"]
+    assert asset["materializations"] == 2
+    assert asset["held_files"] == 2
+    assert asset["held_bytes"] == sum(p.stat().st_size for p in parts)
+    (partition,) = report["partitions"]
+    assert partition["partition"] == "east"
+    assert partition["held_bytes"] == asset["held_bytes"]
+    assert report["held_elsewhere"] == {"files": 0, "bytes": 0}

@@ -18,8 +18,8 @@ from dagster_fastio.cli.compact import compact
 from dagster_fastio.cli.convert import convert
 from dagster_fastio.cli.inspect import head, inspect
 from dagster_fastio.cli.migrate import migrate
-from dagster_fastio.cli.report import report
 from dagster_fastio.cli.plan_command import plan
+from dagster_fastio.cli.report import report
 
 __all__ = ["main"]
 

@@ -66,10 +66,11 @@ class TableTarget:
                 options = dataclasses.replace(options, compression=codec)
         compat = options.compat
         # Recorded so that a changed compat level rewrites a table whose content did not change;
-        # the version being replaced counts only if it is the file this write would replace.
+        # the version being replaced counts only in the format this write stores (a route
+        # taken or left rewrites); an append's previous version is its key's last part.
         same_encoding = (
             self.previous is not None
-            and self.previous.uri == uri
+            and self.previous.format == options.format
             and self.previous.metadata.get(COMPAT_KEY) == compat
         )
         digest = None

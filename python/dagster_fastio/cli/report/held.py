@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 
 from dagster_fastio.api import list_objects
 from dagster_fastio.stored.layout import Location
-from dagster_fastio.uris import PARQUET_SUFFIX, PICKLE_SUFFIX, TABLE_SUFFIX
+from dagster_fastio.uris import PARQUET_SUFFIX, PARTS_SUFFIX, PICKLE_SUFFIX, TABLE_SUFFIX
 
 __all__ = ["Held", "base_of", "list_held"]
 
-_SUFFIXES = (TABLE_SUFFIX, PARQUET_SUFFIX, PICKLE_SUFFIX)
+_SUFFIXES = (TABLE_SUFFIX, PARQUET_SUFFIX, PICKLE_SUFFIX, PARTS_SUFFIX)
 
 
 @dataclass
@@ -47,6 +47,11 @@ def _partition_places(asset_place: str, partition: str) -> list[str]:
 
 
 def _without_suffix(text: str) -> str:
+    """The stem a stored file or folder belongs to: an appended part's
+    (``<stem>.parts/<name>``) is its key's."""
+    folder = text.find(PARTS_SUFFIX + "/")
+    if folder > 0:
+        return text[:folder]
     for suffix in _SUFFIXES:
         if text.endswith(suffix):
             return text[: -len(suffix)]
