@@ -154,19 +154,44 @@ def _listing(folder: Location, storage_options: dict[str, str] | None) -> list[P
             if obj.uri.startswith(prefix) and "/" not in obj.uri[len(prefix) :]
         ]
     else:
-        entries = []
-        try:
-            names = os.listdir(folder.text)
-        except (FileNotFoundError, NotADirectoryError):
-            names = []
-        for name in names:
-            try:
-                status = os.stat(os.path.join(folder.text, name))
-            except FileNotFoundError:  # removed while listed
-                continue
-            entries.append((name, status.st_size, status.st_mtime))
+        entries = _local_entries(folder.text)
     parts = (Part.parse(folder, name, size, modified) for name, size, modified in entries)
     return sorted((part for part in parts if part is not None), key=lambda part: part.name)
+
+
+def _settled_names(folder: str) -> list[str]:
+    """The names in a local ``folder`` from two listings in a row that agree. One ``readdir``
+    pass may miss both a file added while it runs and one deleted meanwhile (POSIX leaves both
+    unspecified): a compaction's new part and the parts it then deletes. A compacted part
+    exists before any part it holds is deleted, so a second pass that starts after a first
+    that missed a deleted part sees the compacted part: equal passes missed nothing."""
+    previous = None
+    for _ in range(CONSISTENT_ATTEMPTS):
+        try:
+            names = sorted(os.listdir(folder))
+        except (FileNotFoundError, NotADirectoryError):
+            names = []
+        if names == previous:
+            break
+        previous = names
+    return names
+
+
+def _local_entries(folder: str) -> list[tuple[str, int, float]]:
+    """Name, size and time of each file in a local ``folder``, from one settled listing whose
+    files all still exist. A file gone before its ``stat`` is a part a compaction deleted after
+    the listing: the compacted part holding it was not listed, so the listing is stale and is
+    taken again (``FileNotFoundError`` when it stays stale, for ``consistent`` to retry)."""
+    for _ in range(CONSISTENT_ATTEMPTS):
+        entries = []
+        try:
+            for name in _settled_names(folder):
+                status = os.stat(os.path.join(folder, name))
+                entries.append((name, status.st_size, status.st_mtime))
+        except FileNotFoundError:
+            continue
+        return entries
+    raise FileNotFoundError(f"the files in {folder} kept changing while listed")
 
 
 def key_parts(folder: Location, storage_options: dict[str, str] | None) -> KeyParts:
