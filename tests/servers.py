@@ -4,6 +4,7 @@ injects faults between a client and s3s-fs, and redis-server as the celery execu
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -156,8 +157,14 @@ class S3Server:
     def pending_uploads(self, bucket: str) -> list[str]:
         """Multipart uploads started and neither completed nor aborted."""
         if self.kind == "s3s-fs":
-            # s3s-fs keeps each upload's parts as files named after the upload in its root.
-            return sorted(p.name for p in self.root.rglob("*") if ".upload" in p.name)
+            # s3s-fs keeps each upload's parts as files in its root named after the upload and
+            # its bucket (base64, URL-safe, unpadded): another test's killed upload is not ours.
+            tag = base64.urlsafe_b64encode(bucket.encode()).decode().rstrip("=")
+            return sorted(
+                p.name
+                for p in self.root.rglob("*")
+                if ".upload" in p.name and f".bucket-{tag}." in p.name
+            )
         listing = self.client().list_multipart_uploads(Bucket=bucket)
         return sorted(upload["UploadId"] for upload in listing.get("Uploads", []))
 
