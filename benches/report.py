@@ -83,8 +83,17 @@ def stamp(versions: str) -> str:
 
 
 def versions(*distributions: str) -> str:
-    """`name version` of each installed distribution, for the stamp."""
-    return ", ".join(f"{name} {importlib.metadata.version(name)}" for name in distributions)
+    """`name version` of each distribution, for the stamp: the installed one's, else (a source
+    tree on PYTHONPATH) the module's own `__version__`."""
+    return ", ".join(f"{name} {_version(name)}" for name in distributions)
+
+
+def _version(name: str) -> str:
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        module = importlib.import_module(name.replace("-", "_"))
+        return f"{module.__version__} (source tree)"
 
 
 def write_section(name: str, text: str, path: Path = RESULTS) -> None:
