@@ -63,7 +63,7 @@ def run_step(step: Step) -> dict[str, Any]:
     if done.returncode == -signal.SIGABRT and line is not None:
         # The step finished and printed its figures, then the interpreter aborted on its way
         # out ("terminate called without an active exception", a few in a hundred processes
-        # on a busy machine, with or without this session's changes): counted, not hidden.
+        # on a busy machine): counted and named in the report, not hidden.
         EXIT_ABORTS.append(step)
         print(f"{step.manager} {step.action}: aborted at exit after its result", file=sys.stderr)
     elif done.returncode != 0 or line is None:
