@@ -7,6 +7,7 @@ made), never against a time.
 
 # No `from __future__ import annotations`: Dagster reads the annotations of the asset
 # functions below when they are defined.
+import mmap
 import sys
 from pathlib import Path
 from typing import Any
@@ -222,11 +223,20 @@ def test_lazy_inputs_report_no_bytes_or_rows(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(not LINUX, reason="VmHWM is Linux's")
+def _touched_map(size: int) -> mmap.mmap:
+    memory = mmap.mmap(-1, size)
+    for offset in range(0, size, mmap.PAGESIZE):
+        memory[offset] = 1
+    return memory
+
+
 def test_peak_memory_measures_what_a_call_holds_and_frees() -> None:
+    # Fresh anonymous maps, each page touched: a malloc'd array can reuse pages the process
+    # already holds (freed by an earlier test), which no peak would see.
     with PeakMemory() as held:
-        kept = np.ones(50_000_000 // 8)
+        kept = _touched_map(50_000_000)
     with PeakMemory() as freed:
-        np.ones(50_000_000 // 8).sum()
+        _touched_map(50_000_000).close()
     assert held.method == freed.method == "vmhwm"
     # Both touched 50 MB: a peak is a peak, whether or not the memory is still held after.
     assert held.added_bytes is not None and held.added_bytes >= 45_000_000
@@ -234,4 +244,4 @@ def test_peak_memory_measures_what_a_call_holds_and_frees() -> None:
     with PeakMemory() as nothing:
         pass
     assert nothing.added_bytes is not None and nothing.added_bytes < 5_000_000
-    del kept
+    kept.close()
