@@ -613,3 +613,39 @@ def test_killed_in_the_middle_on_s3(s3s_server: S3Server, s3s_bucket: str) -> No
     assert set(report["summary"]["statuses"]) <= {"migrated", "already_migrated"}
     assert s3s_server.keys(s3s_bucket) == [f"dagster/k{i:03d}.arrow" for i in range(count)]
     _assert_every_key_loads(manager, count)
+
+
+def test_a_migrated_key_keeps_its_rows_when_appends_begin(tmp_path: Path) -> None:
+    """README, Append's limits: `fastio migrate` before switching an asset to `append` keeps
+    what FilesystemIOManager stored as the first part; without it the parts start anew and the
+    pickle stays."""
+    first = pd.DataFrame({"id": [1, 2, 3]})
+    later = pd.DataFrame({"id": [4, 5]})
+
+    def materialize(value: pd.DataFrame, io_manager: Any) -> None:
+        @dg.asset(name="events")
+        def events() -> pd.DataFrame:
+            return value
+
+        assert dg.materialize([events], resources={"io_manager": io_manager}).success
+
+    def load(base: Path) -> list[int]:
+        frame = FastIOManager(base_path=str(base)).load_input(
+            dg.build_input_context(
+                asset_key=dg.AssetKey("events"),
+                dagster_type=dg.PythonObjectDagsterType(pd.DataFrame),
+            )
+        )
+        return frame["id"].tolist()
+
+    appends = {"write_mode": "append"}
+    migrated, not_migrated = tmp_path / "migrated", tmp_path / "not_migrated"
+    for base in (migrated, not_migrated):
+        materialize(first, dg.FilesystemIOManager(base_dir=str(base)))
+    code, _report = _run_json(str(migrated), "--apply")
+    assert code == 0
+    for base in (migrated, not_migrated):
+        materialize(later, FastIOManager(base_path=str(base), **appends))
+    assert load(migrated) == [1, 2, 3, 4, 5]
+    assert load(not_migrated) == [4, 5]
+    assert (not_migrated / "events").is_file(), "an append deletes no pickle it did not fold"
